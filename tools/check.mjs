@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// The project's whole check, as CI and the README run it: formatting, the wire protocol (buf lint
+// and generation drift), the package graph, packaging, then lint, typecheck and tests of every
+// package through nx. Stops at the first failing step and exits with its code.
+import { spawnSync } from "node:child_process";
+
+process.env.NX_NO_CLOUD ??= "true";
+process.env.NX_DAEMON ??= "false";
+
+const steps = [
+  ["format", "npx", ["prettier", "--check", "."]],
+  ["proto lint", "npx", ["buf", "lint"]],
+  ["proto drift", "node", ["tools/proto-drift-check.mjs"]],
+  ["package graph", "node", ["tools/check-dependency-graph.mjs"]],
+  [
+    "lint, typecheck, test",
+    "npx",
+    ["nx", "run-many", "-t", "lint", "typecheck", "test", "--outputStyle=stream"],
+  ],
+  ["package contents", "node", ["tools/check-pack.mjs"]],
+];
+
+for (const [name, command, args] of steps) {
+  const started = Date.now();
+  console.log(`\n▶ ${name}: ${command} ${args.join(" ")}`);
+  const result = spawnSync(command, args, { stdio: "inherit" });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    console.error(`✖ ${name} failed after ${seconds} s (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+  console.log(`✔ ${name} (${seconds} s)`);
+}

@@ -1,0 +1,152 @@
+// Starts a private redis-server for tests, on a free port of its own, so a test can stop, restart
+// or kill it without disturbing anything else on the machine.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+
+/** A redis-server process owned by a test. */
+export interface RedisTestServer {
+  /** `redis://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly port: number;
+  /** The pid of the running server, or undefined while it is stopped. */
+  readonly pid: number | undefined;
+  /** Stops the server (SIGTERM) and waits for it to exit. Keeps nothing: it runs without persistence. */
+  stop(): Promise<void>;
+  /** Kills the server with SIGKILL and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port, empty. */
+  start(): Promise<void>;
+  /** Pauses the server (SIGSTOP) so clients see it hang rather than refuse. */
+  pause(): void;
+  /** Resumes a paused server (SIGCONT). */
+  resume(): void;
+}
+
+const READY_LINE = /Ready to accept connections/;
+const START_TIMEOUT_MS = 10_000;
+
+/** A TCP port that was free a moment ago: the kernel picks it, then we release it. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (address === null || typeof address === "string") throw new Error("no TCP port was assigned");
+  return address.port;
+}
+
+function launch(port: number): Promise<ChildProcess> {
+  const bin = process.env["REDIS_SERVER_BIN"] ?? "redis-server";
+  const child = spawn(
+    bin,
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "no",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(
+          `redis-server did not become ready on port ${port} within ${START_TIMEOUT_MS} ms:\n${output}`,
+        ),
+      );
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (READY_LINE.test(output)) {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        error.code === "ENOENT"
+          ? new Error(
+              `redis-server was not found (looked for '${bin}' on PATH). Install it (Debian: ` +
+                "apt-get install redis-server), set REDIS_SERVER_BIN to its path, or set REDIS_URL " +
+                "to a Redis server the tests may use.",
+            )
+          : error,
+      );
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `redis-server exited before it was ready (code ${code}, signal ${signal}):\n${output}`,
+        ),
+      );
+    });
+  });
+}
+
+async function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill("SIGCONT");
+  child.kill(signal);
+  await exited;
+}
+
+/** Starts redis-server on a free port and resolves once it accepts connections. */
+export async function startRedisServer(): Promise<RedisTestServer> {
+  // Another process can take the port between freePort() and redis binding it; try a few.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    try {
+      let child: ChildProcess | undefined = await launch(port);
+      const server: RedisTestServer = {
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        get pid() {
+          return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
+        },
+        async stop() {
+          await terminate(child, "SIGTERM");
+          child = undefined;
+        },
+        async kill() {
+          await terminate(child, "SIGKILL");
+          child = undefined;
+        },
+        async start() {
+          if (child !== undefined)
+            throw new Error(`redis-server on port ${port} is already running`);
+          child = await launch(port);
+        },
+        pause() {
+          child?.kill("SIGSTOP");
+        },
+        resume() {
+          child?.kill("SIGCONT");
+        },
+      };
+      return server;
+    } catch (error) {
+      lastError = error;
+      if (error instanceof Error && error.message.includes("was not found")) throw error;
+    }
+  }
+  throw lastError;
+}
