@@ -1,0 +1,121 @@
+// The Agent SDK (DESIGN section 4): what users subclass, and the contexts their code receives.
+import type { JsonValue, Message } from "./message.js";
+
+/** Options of `send`, `reply` and `publish`. */
+export interface SendOptions {
+  /**
+   * The topic. `send` defaults to the guild's default topic; `reply` to the incoming message's
+   * topic, or the sender's inbox when the message came to this agent's inbox.
+   */
+  topic?: string;
+  /** What the payload is. Default `"json"`. */
+  format?: string;
+  /** The conversation; `reply` sets it to the incoming message's thread (or its id). */
+  threadId?: string;
+  /** The message answered; `reply` sets it to the incoming message's id. */
+  inResponseTo?: string;
+}
+
+/** Structured logging for agent code; fields are JSON. */
+export interface AgentLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What an agent can do outside a message handler: in `onStart`, or from timers it sets. */
+export interface AgentContext {
+  /** The agent's id. */
+  readonly agentId: string;
+  /** The agent's guild. */
+  readonly guildId: string;
+  /** Publishes to `opts.topic`, or to the guild's default topic. Resolves with the sent message. */
+  send(payload: JsonValue, opts?: SendOptions): Promise<Message>;
+  /** Publishes to a named topic. Resolves with the sent message. */
+  publish(topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">): Promise<Message>;
+  /** The agent's log; entries carry its guild and agent ids. */
+  readonly log: AgentLogger;
+}
+
+/** What an agent's `onMessage` receives. */
+export interface MessageContext extends AgentContext {
+  /** The message being handled. */
+  readonly message: Message;
+  /** The message's payload (same as `message.payload`). */
+  readonly payload: JsonValue;
+  /** Answers the message: same topic, `inResponseTo` its id, `threadId` its thread. */
+  reply(payload: JsonValue, opts?: SendOptions): Promise<Message>;
+}
+
+/** What an agent is constructed with. */
+export interface AgentInit<Props = Record<string, unknown>> {
+  /** From the spec's `id`. */
+  id: string;
+  /** From the spec's `name`. */
+  name: string;
+  /** The guild the agent runs in. */
+  guildId: string;
+  /** From the spec's `properties` (`{}` when it has none). */
+  properties: Props;
+}
+
+const AGENT_BRAND = Symbol.for("@guildhall/core/Agent");
+
+/**
+ * A long-lived program that reacts to messages. Subclass it, implement `onMessage`, and export the
+ * class; a guild file names it as `"<module>#<ExportName>"`.
+ *
+ * An agent receives its guild's default topic (unless `listenToDefaultTopic: false`), its
+ * `additionalTopics` and its inbox `inbox:<id>`, and never its own messages.
+ *
+ * @example
+ * ```ts
+ * export class Echo extends Agent {
+ *   async onMessage(ctx: MessageContext) {
+ *     await ctx.reply({ echoed: ctx.payload });
+ *   }
+ * }
+ * ```
+ */
+export abstract class Agent<Props = Record<string, unknown>> {
+  /** Marks Agent classes so `isAgentClass` works across two copies of this package. */
+  static readonly [AGENT_BRAND] = true;
+
+  /** The agent's id, unique within its guild. */
+  readonly id: string;
+  /** The agent's display name. */
+  readonly name: string;
+  /** The guild the agent runs in. */
+  readonly guildId: string;
+  /** The spec's `properties`: the agent's configuration. */
+  readonly properties: Props;
+
+  constructor(init: AgentInit<Props>) {
+    this.id = init.id;
+    this.name = init.name;
+    this.guildId = init.guildId;
+    this.properties = init.properties;
+  }
+
+  /** Runs once before the agent receives messages; the agent is ready when it resolves. */
+  onStart?(ctx: AgentContext): void | Promise<void>;
+  /**
+   * Handles one message. An agent handles one message at a time, across all its topics, in the
+   * order each topic delivers them; a message that throws is logged and the next one follows.
+   * Awaiting a reply to a message sent from here would wait forever: handle the reply in a later
+   * call instead.
+   */
+  abstract onMessage(ctx: MessageContext): void | Promise<void>;
+  /** Runs once when the agent is stopped gracefully; it may still publish (a goodbye, say). */
+  onStop?(): void | Promise<void>;
+}
+
+/** A concrete Agent subclass, as exported by an agent module. */
+export type AgentClass = new (init: AgentInit<never>) => Agent<never>;
+
+/** Whether `value` is a class that extends `Agent` (of any copy of `@guildhall/core`). */
+export function isAgentClass(value: unknown): value is AgentClass {
+  // The base class of any copy owns the brand; its subclasses inherit it.
+  return typeof value === "function" && AGENT_BRAND in value && !Object.hasOwn(value, AGENT_BRAND);
+}

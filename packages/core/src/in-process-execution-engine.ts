@@ -1,0 +1,216 @@
+// An ExecutionEngine whose agents run inside the caller's process: for tests, notebooks and small
+// deployments. It keeps the same contract as the cluster engine so code moves between them.
+import type { AgentLogger } from "./agent.js";
+import { loadAgentClass } from "./agent-loader.js";
+import { GuildhallError } from "./errors.js";
+import type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
+import type { MessageIdGenerator } from "./ids.js";
+import { createJsonLogger } from "./logger.js";
+import type { MessageBus } from "./message-bus.js";
+import type { AgentSpec, GuildSpec } from "./spec.js";
+import { startAgent } from "./start-agent.js";
+import type { RunningAgent } from "./start-agent.js";
+import { validateAgentSpec, validateGuildReference } from "./validation.js";
+
+/** Options of {@link InProcessExecutionEngine}. */
+export interface InProcessExecutionEngineOptions {
+  /** The bus agents talk on, usually a `MemoryBus`. The engine does not close it. */
+  bus: MessageBus;
+  /**
+   * The modules agents may be loaded from (package names, absolute paths or file URLs); any
+   * other className is refused with `permission-denied`. Default: any module, since in-process
+   * agents run the caller's own code anyway.
+   */
+  agentModules?: readonly string[];
+  /** Where agents' logs go; entries carry `guildId` and `agentId`. Default: JSON lines on stderr. */
+  log?: AgentLogger;
+  /** Where the ids of agents' messages come from. Default: this process's generator. */
+  ids?: MessageIdGenerator;
+  /** Default of `RunAgentOptions.timeoutMs`: how long `onStart` may take, in ms. Default 30,000. */
+  readyTimeoutMs?: number;
+  /** How long `stopAgent` waits for the message being handled, then for `onStop`, in ms. Default 10,000. */
+  stopTimeoutMs?: number;
+}
+
+interface Entry {
+  spec: AgentSpec;
+  running: RunningAgent;
+}
+
+const keyOf = (guildId: string, agentId: string) => `${guildId}\u0000${agentId}`;
+
+/**
+ * Runs agents inside this process, on a bus (usually a `MemoryBus`).
+ *
+ * Agents are loaded by className (`"<module>#<Export>"`: a package name, an absolute path or a
+ * file URL) with a dynamic `import()`. `runAgent` resolves once the agent's `onStart` has run and
+ * it is subscribed to its topics. Since agents live in this process they cannot outlive the
+ * engine: `shutdown` always stops them.
+ *
+ * @example
+ * ```ts
+ * const bus = new MemoryBus();
+ * const engine = new InProcessExecutionEngine({ bus });
+ * await engine.runAgent(guild, guild.agents[0]);
+ * ```
+ */
+export class InProcessExecutionEngine implements ExecutionEngine {
+  private readonly bus: MessageBus;
+  private readonly options: InProcessExecutionEngineOptions;
+  private readonly log: AgentLogger;
+  private readonly guilds = new Map<string, Map<string, Entry>>();
+  private readonly starting = new Map<string, Promise<unknown>>();
+  private readonly stopping = new Map<string, Promise<void>>();
+  private shutdownPromise: Promise<void> | undefined;
+
+  constructor(options: InProcessExecutionEngineOptions) {
+    if (typeof options?.bus?.publish !== "function") {
+      throw new GuildhallError(
+        "invalid-argument",
+        "InProcessExecutionEngine needs a bus: new InProcessExecutionEngine({ bus: new MemoryBus() })",
+      );
+    }
+    this.bus = options.bus;
+    this.options = options;
+    this.log = options.log ?? createJsonLogger();
+  }
+
+  async runAgent(guild: GuildSpec, agent: AgentSpec, opts: RunAgentOptions = {}): Promise<void> {
+    this.checkOpen();
+    const guildSpec = validateGuildReference(guild);
+    const spec = validateAgentSpec(agent);
+    const key = keyOf(guildSpec.id, spec.id);
+    // A previous run of this id that is still stopping must be gone before the new one starts.
+    for (let pending = this.stopping.get(key); pending; pending = this.stopping.get(key)) {
+      await pending;
+    }
+    this.checkOpen();
+    if (this.starting.has(key) || this.guilds.get(guildSpec.id)?.has(spec.id)) {
+      throw new GuildhallError(
+        "already-exists",
+        `agent "${spec.id}" is already running in guild "${guildSpec.id}"; stop it first, or give the new agent another id`,
+      );
+    }
+
+    const timeoutMs = opts.timeoutMs ?? this.options.readyTimeoutMs ?? 30_000;
+    const signals = [AbortSignal.timeout(timeoutMs)];
+    if (opts.signal !== undefined) signals.push(opts.signal);
+    const start = (async () => {
+      const agentClass = await loadAgentClass(
+        spec.className,
+        this.options.agentModules === undefined ? {} : { agentModules: this.options.agentModules },
+      );
+      const running = await startAgent({
+        bus: this.bus,
+        guild: guildSpec,
+        spec,
+        agentClass,
+        log: this.log,
+        ...(this.options.ids === undefined ? {} : { ids: this.options.ids }),
+        signal: AbortSignal.any(signals),
+      });
+      if (this.shutdownPromise !== undefined) {
+        await running.stop(this.stopOptions());
+        throw new GuildhallError(
+          "unavailable",
+          `the engine shut down while agent "${spec.id}" was starting; it was stopped`,
+        );
+      }
+      let agents = this.guilds.get(guildSpec.id);
+      if (agents === undefined) {
+        agents = new Map();
+        this.guilds.set(guildSpec.id, agents);
+      }
+      agents.set(spec.id, { spec, running });
+    })();
+    // Whoever waits on a start (stopAgent, shutdown) resumes only after it registered or failed.
+    this.starting.set(
+      key,
+      start.catch(() => undefined),
+    );
+    try {
+      await start;
+    } finally {
+      this.starting.delete(key);
+    }
+  }
+
+  async stopAgent(guildId: string, agentId: string): Promise<void> {
+    this.checkOpen();
+    await this.stop(guildId, agentId);
+  }
+
+  isAgentRunning(guildId: string, agentId: string): Promise<boolean> {
+    return this.open(() => this.guilds.get(guildId)?.has(agentId) ?? false);
+  }
+
+  getAgentsInGuild(guildId: string): Promise<Map<string, AgentSpec>> {
+    return this.open(() => {
+      const result = new Map<string, AgentSpec>();
+      for (const [id, entry] of this.guilds.get(guildId) ?? []) {
+        result.set(id, structuredClone(entry.spec));
+      }
+      return result;
+    });
+  }
+
+  findAgentsByName(guildId: string, name: string): Promise<AgentSpec[]> {
+    return this.open(() =>
+      [...(this.guilds.get(guildId)?.values() ?? [])]
+        .filter((entry) => entry.spec.name === name)
+        .map((entry) => structuredClone(entry.spec)),
+    );
+  }
+
+  /** Stops every agent (whatever `stopAgents` says: they cannot outlive this process's engine). */
+  shutdown(_opts: ShutdownOptions = {}): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      await Promise.all(this.starting.values());
+      const all: Promise<void>[] = [...this.stopping.values()];
+      for (const [guildId, agents] of this.guilds) {
+        for (const agentId of [...agents.keys()]) all.push(this.stop(guildId, agentId));
+      }
+      await Promise.all(all);
+    })();
+    return this.shutdownPromise;
+  }
+
+  private async stop(guildId: string, agentId: string): Promise<void> {
+    const key = keyOf(guildId, agentId);
+    const starting = this.starting.get(key);
+    if (starting !== undefined) await starting;
+    const stopping = this.stopping.get(key);
+    if (stopping !== undefined) return stopping;
+    const agents = this.guilds.get(guildId);
+    const entry = agents?.get(agentId);
+    if (agents === undefined || entry === undefined) return;
+    // Unlisted first: once stopAgent is called, the agent is no longer reported as running.
+    agents.delete(agentId);
+    if (agents.size === 0) this.guilds.delete(guildId);
+    const done = entry.running.stop(this.stopOptions()).finally(() => this.stopping.delete(key));
+    this.stopping.set(key, done);
+    return done;
+  }
+
+  private stopOptions(): { timeoutMs?: number } {
+    return this.options.stopTimeoutMs === undefined
+      ? {}
+      : { timeoutMs: this.options.stopTimeoutMs };
+  }
+
+  private open<T>(read: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      this.checkOpen();
+      resolve(read());
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.shutdownPromise !== undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        "this InProcessExecutionEngine has shut down; create a new engine to run agents",
+      );
+    }
+  }
+}

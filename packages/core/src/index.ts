@@ -1,0 +1,64 @@
+// The public API of @guildhall/core: end-user symbols first.
+export { Agent, isAgentClass } from "./agent.js";
+export type {
+  AgentClass,
+  AgentContext,
+  AgentInit,
+  AgentLogger,
+  MessageContext,
+  SendOptions,
+} from "./agent.js";
+export { MemoryBus } from "./memory-bus.js";
+export type { MemoryBusOptions } from "./memory-bus.js";
+export { InProcessExecutionEngine } from "./in-process-execution-engine.js";
+export type { InProcessExecutionEngineOptions } from "./in-process-execution-engine.js";
+export { connectGuildClient } from "./guild-client.js";
+export type {
+  ClientPublishOptions,
+  GuildClient,
+  GuildClientOptions,
+  Unsubscribe,
+} from "./guild-client.js";
+export { parseGuildSpec } from "./parse-guild-spec.js";
+export type { ParseGuildSpecOptions } from "./parse-guild-spec.js";
+export {
+  AgentResources,
+  AgentSpec,
+  DEFAULT_TOPIC,
+  GuildSpec,
+  ID_PATTERN,
+  MessagingConfig,
+  RestartPolicy,
+} from "./spec.js";
+export {
+  formatPath,
+  formatZodIssues,
+  validateAgentSpec,
+  validateGuildReference,
+  validateGuildSpec,
+  validateMessage,
+  validateMessagingConfig,
+} from "./validation.js";
+export type { ValidateOptions } from "./validation.js";
+export { Message, MessageSender, createMessage, inboxTopic } from "./message.js";
+export { replyTarget } from "./reply.js";
+export type { ReplyTarget } from "./reply.js";
+export type { CreateMessageInit, CreateMessageOptions, JsonValue } from "./message.js";
+export {
+  MESSAGE_ID_LENGTH,
+  createMessageIdGenerator,
+  defaultMessageIdGenerator,
+  isMessageId,
+  parseMessageId,
+} from "./ids.js";
+export type { MessageIdGenerator, MessageIdGeneratorOptions, MessageIdParts } from "./ids.js";
+export type { MessageBus, MessageHandler, SubscribeOptions, Subscription } from "./message-bus.js";
+export type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
+export { startAgent } from "./start-agent.js";
+export type { RunningAgent, StartAgentOptions, StopAgentOptions } from "./start-agent.js";
+export { assertAgentModuleAllowed, loadAgentClass, parseClassName } from "./agent-loader.js";
+export type { ClassNameParts, LoadAgentClassOptions } from "./agent-loader.js";
+export { createJsonLogger, withLogFields } from "./logger.js";
+export type { JsonLoggerOptions, LogLevel } from "./logger.js";
+export { GuildhallError } from "./errors.js";
+export type { ErrorCode } from "./errors.js";

@@ -1,0 +1,72 @@
+// The bus contract shared by MemoryBus (this package) and RedisBus (@guildhall/bus-redis). It is
+// deliberately small: a host subscribes once per topic on behalf of all its agent processes and
+// fans out itself, so the bus needs no notion of agents beyond `excludeSender`.
+import type { Message } from "./message.js";
+
+/** Receives the messages of one subscription, one call at a time, in topic order. */
+export type MessageHandler = (message: Message) => void | Promise<void>;
+
+/** Options of {@link MessageBus.subscribe}. */
+export interface SubscribeOptions {
+  /** Skip messages whose `sender.id` is this id: how an agent never receives its own. Default: none. */
+  excludeSender?: string;
+  /**
+   * Called when the handler throws or rejects; delivery goes on with the next message either way.
+   * Default: the bus's own reporting (MemoryBus writes one line to stderr).
+   */
+  onError?: (error: unknown, message: Message) => void;
+}
+
+/** A live subscription. */
+export interface Subscription {
+  /** The guild subscribed to. */
+  readonly guildId: string;
+  /** The topic subscribed to. */
+  readonly topic: string;
+  /**
+   * Stops delivery: the handler is not called again once this is called (a call in progress
+   * finishes). Idempotent.
+   */
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * Carries messages between the participants of guilds (agents, guild clients, hosts).
+ *
+ * Semantics every implementation keeps:
+ * - **Guild scope.** Topics belong to a guild: a message published in one guild never reaches a
+ *   subscriber of another, whatever the topic names.
+ * - **From now on.** A subscription receives every message of its topic published after
+ *   `subscribe` resolved (not the ones before).
+ * - **Fan-out.** Every subscription of a topic receives every message of it.
+ * - **Order.** A subscription receives a topic's messages in the order in which they were
+ *   published; messages whose `publish` calls resolved one after the other arrive in that order.
+ * - **One at a time.** A subscription's handler is called for one message at a time: the next
+ *   call waits until the previous one returned (or its promise settled).
+ * - **Isolation.** A handler that throws or is slow holds up only its own subscription.
+ */
+export interface MessageBus {
+  /**
+   * Publishes `message` on its topic (`message.topic`) in guild `guildId`. Resolves once the
+   * message is accepted, so anything published afterwards comes after it; handlers run later.
+   *
+   * @throws GuildhallError `invalid-argument` for a malformed message or guild id;
+   *   `unavailable` once the bus is closed.
+   */
+  publish(guildId: string, message: Message): Promise<void>;
+  /**
+   * Calls `handler` with every message published on `topic` in guild `guildId` from now on.
+   * Resolves once the subscription is in place.
+   *
+   * @throws GuildhallError `invalid-argument` for a malformed guild id or topic;
+   *   `unavailable` once the bus is closed.
+   */
+  subscribe(
+    guildId: string,
+    topic: string,
+    handler: MessageHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
+  /** Ends every subscription and releases the bus's resources. Idempotent. */
+  close(): Promise<void>;
+}
