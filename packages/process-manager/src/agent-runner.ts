@@ -1,0 +1,404 @@
+// The program inside every agent process, forked by AgentProcessManager. It reports in as soon as
+// @guildhall/core is loaded (a pool runner also warms up its validation first, so that a pooled
+// process only waits for a spec), then loads the one agent it is given, runs it, and speaks the
+// IPC protocol of ipc-protocol.ts.
+//
+// Start-up time is the cost of every cold spawn, so this file imports only what an agent needs
+// anyway (@guildhall/core and the zod it uses) and Node built-ins.
+import {
+  GuildhallError,
+  isAgentClass,
+  type Agent,
+  type AgentContext,
+  type AgentInit,
+  type ErrorCode,
+  type Message,
+} from "@guildhall/core";
+import {
+  createAgentContext,
+  createAgentLogger,
+  createMessageContext,
+  type AgentIdentity,
+  type OutgoingMessage,
+} from "./ipc-agent-context.js";
+import {
+  describeIssues,
+  HostToRunner,
+  JsonPayload,
+  PROTOCOL_VERSION,
+  WARM_UP_FLAG,
+  type RunnerToHost,
+  type StartCommand,
+} from "./ipc-protocol.js";
+import { parseClassName, resolveAgentModule } from "./module-allowlist.js";
+
+type RunnerState = "idle" | "starting" | "ready" | "stopping";
+type Delivery = Extract<HostToRunner, { type: "deliver" }>;
+
+let state: RunnerState = "idle";
+let agent: Agent | undefined;
+let identity: AgentIdentity | undefined;
+let baseContext: AgentContext | undefined;
+let stopTimeoutMs = 10_000;
+const deliveries: Delivery[] = [];
+let draining: Promise<void> | undefined;
+const pendingPublishes = new Map<
+  number,
+  { resolve: (message: Message) => void; reject: (error: Error) => void }
+>();
+let nextRequestId = 0;
+
+function send(message: RunnerToHost): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || process.send === undefined) {
+      resolve();
+      return;
+    }
+    process.send(message, undefined, undefined, () => resolve());
+  });
+}
+
+function warn(text: string): void {
+  process.stderr.write(`[guildhall agent-runner] ${text}\n`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof GuildhallError ? error.code : "internal";
+}
+
+let exiting = false;
+
+async function exit(code: number): Promise<never> {
+  exiting = true;
+  const flush = (stream: NodeJS.WriteStream): Promise<void> =>
+    new Promise((resolve) => {
+      if (stream.destroyed || !stream.writable) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, 1_000);
+      stream.write("", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  await Promise.all([flush(process.stdout), flush(process.stderr)]);
+  process.exit(code);
+}
+
+// ---- loading the agent ------------------------------------------------------------------------
+
+function describeValue(value: unknown): string {
+  if (typeof value === "function") return "a class or function that does not extend Agent";
+  if (value === null) return "null";
+  return `a ${typeof value}`;
+}
+
+async function loadAgent(command: StartCommand): Promise<Agent> {
+  const spec = command.agent;
+  const { module, exportName } = parseClassName(spec.className);
+  const target = resolveAgentModule(module, command.agentModules);
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(target)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED") {
+      throw new GuildhallError(
+        "not-found",
+        `agent module "${module}" could not be loaded: ${messageOf(error)}; install it where the host resolves packages, or fix className`,
+      );
+    }
+    throw new GuildhallError(
+      "internal",
+      `agent module "${module}" threw while loading: ${messageOf(error)}; fix the module (it must import cleanly)`,
+    );
+  }
+  const exported = namespace[exportName];
+  if (exported === undefined) {
+    const names = Object.keys(namespace);
+    throw new GuildhallError(
+      "invalid-argument",
+      `agent module "${module}" has no export "${exportName}" (it exports: ${names.length > 0 ? names.join(", ") : "nothing"}); fix the name after "#" in className`,
+    );
+  }
+  if (!isAgentClass(exported)) {
+    throw new GuildhallError(
+      "invalid-argument",
+      `export "${exportName}" of "${module}" is not an Agent subclass (it is ${describeValue(exported)}); declare it as \`class ${exportName} extends Agent\` with Agent from @guildhall/core`,
+    );
+  }
+  const init: AgentInit = {
+    id: spec.id,
+    name: spec.name,
+    guildId: command.guild.id,
+    properties: spec.properties ?? {},
+  };
+  let instance: Agent;
+  try {
+    instance = new exported(init as AgentInit<never>);
+  } catch (error) {
+    throw new GuildhallError(
+      "internal",
+      `constructing agent ${exportName} threw: ${messageOf(error)}; fix its constructor or the spec's properties`,
+    );
+  }
+  if (typeof instance.onMessage !== "function") {
+    throw new GuildhallError(
+      "invalid-argument",
+      `agent class ${exportName} of "${module}" does not implement onMessage(ctx); add it`,
+    );
+  }
+  return instance;
+}
+
+async function start(command: StartCommand): Promise<void> {
+  if (state !== "idle") {
+    warn(`ignored a second start command (state ${state})`);
+    return;
+  }
+  state = "starting";
+  // Operators see which agent a process runs (ps, top) rather than the runner's arguments.
+  process.title = `guildhall-agent ${command.guild.id}/${command.agent.id}`;
+  stopTimeoutMs = command.stopTimeoutMs;
+  identity = {
+    agentId: command.agent.id,
+    guildId: command.guild.id,
+    defaultTopic: command.guild.defaultTopic,
+  };
+  try {
+    const instance = await loadAgent(command);
+    agent = instance;
+    baseContext = createAgentContext(
+      identity,
+      publish,
+      createAgentLogger(identity.agentId, identity.guildId),
+    );
+    if (typeof instance.onStart === "function") {
+      try {
+        await instance.onStart(baseContext);
+      } catch (error) {
+        throw new GuildhallError(
+          "internal",
+          `agent ${command.agent.id} (${command.agent.className}) onStart threw: ${messageOf(error)}`,
+        );
+      }
+    }
+    // A stop that arrived during onStart wins: the host is no longer waiting for ready.
+    if (state !== "starting") return;
+    state = "ready";
+    await send({ type: "ready" });
+    drain();
+  } catch (error) {
+    await fail(error);
+  }
+}
+
+async function fail(error: unknown): Promise<void> {
+  if (state === "stopping") return;
+  state = "stopping";
+  await send({ type: "failed", code: codeOf(error), message: messageOf(error) });
+  await exit(1);
+}
+
+// ---- running it -------------------------------------------------------------------------------
+
+function publish(message: OutgoingMessage): Promise<Message> {
+  const checked = JsonPayload.safeParse(message.payload);
+  if (!checked.success) {
+    return Promise.reject(
+      new GuildhallError(
+        "invalid-argument",
+        `payload is not JSON (${describeIssues(checked.error)}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+      ),
+    );
+  }
+  if (!process.connected) {
+    return Promise.reject(
+      new GuildhallError("unavailable", "the host has gone away; the agent is shutting down"),
+    );
+  }
+  const requestId = nextRequestId++;
+  return new Promise<Message>((resolve, reject) => {
+    pendingPublishes.set(requestId, { resolve, reject });
+    void send({ type: "publish", requestId, ...message });
+  });
+}
+
+function drain(): void {
+  if (draining !== undefined) return;
+  draining = (async () => {
+    while (state === "ready") {
+      const next = deliveries.shift();
+      if (next === undefined) break;
+      await handle(next);
+    }
+  })().finally(() => {
+    draining = undefined;
+    // A delivery that arrived while the loop was finishing its last await would otherwise wait.
+    if (state === "ready" && deliveries.length > 0) drain();
+  });
+}
+
+async function handle(delivery: Delivery): Promise<void> {
+  const { message, deliveryId } = delivery;
+  if (agent === undefined || baseContext === undefined || identity === undefined) return;
+  // An agent never receives what it sent itself, whatever topic it sent to.
+  if (message.sender.id === identity.agentId) {
+    await send({ type: "delivered", deliveryId, status: "skipped" });
+    return;
+  }
+  try {
+    await agent.onMessage(createMessageContext(baseContext, message, publish));
+    await send({ type: "delivered", deliveryId, status: "handled" });
+  } catch (error) {
+    const text = messageOf(error);
+    baseContext.log.error("onMessage threw", { messageId: message.id, error: text });
+    await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
+  }
+}
+
+async function stop(hostGone: boolean): Promise<void> {
+  if (state === "stopping") return;
+  const previous = state;
+  state = "stopping";
+  if (hostGone) {
+    // Nobody is left to SIGKILL this process if onStop hangs, so it bounds itself.
+    setTimeout(() => process.exit(1), stopTimeoutMs).unref();
+  }
+  let code = 0;
+  if (previous === "ready" && agent !== undefined) {
+    await draining;
+    if (typeof agent.onStop === "function") {
+      try {
+        await agent.onStop();
+      } catch (error) {
+        baseContext?.log.error("onStop threw", { error: messageOf(error) });
+        code = 1;
+      }
+    }
+  }
+  for (const pending of pendingPublishes.values()) {
+    pending.reject(new GuildhallError("unavailable", "the agent is stopping"));
+  }
+  pendingPublishes.clear();
+  await exit(code);
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+function onHostMessage(raw: unknown): void {
+  const parsed = HostToRunner.safeParse(raw);
+  if (!parsed.success) {
+    warn(`ignored an invalid message from the host: ${describeIssues(parsed.error)}`);
+    return;
+  }
+  const message = parsed.data;
+  switch (message.type) {
+    case "start":
+      void start(message);
+      return;
+    case "deliver":
+      if (state === "stopping") return;
+      deliveries.push(message);
+      if (state === "ready") drain();
+      return;
+    case "published":
+    case "publish-failed": {
+      const pending = pendingPublishes.get(message.requestId);
+      if (pending === undefined) return;
+      pendingPublishes.delete(message.requestId);
+      if (message.type === "published") pending.resolve(message.message);
+      else pending.reject(new GuildhallError(message.code, message.message));
+      return;
+    }
+    case "stop":
+      void stop(false);
+      return;
+    case "stats-request":
+      void send({
+        type: "stats",
+        requestId: message.requestId,
+        rssBytes: process.memoryUsage.rss(),
+      });
+      return;
+  }
+}
+
+if (typeof process.send !== "function") {
+  process.stderr.write(
+    "agent-runner runs agents for @guildhall/process-manager and must be started by it (with an IPC channel)\n",
+  );
+  process.exit(2);
+}
+
+process.on("message", onHostMessage);
+process.on("SIGTERM", () => void stop(false));
+// Ctrl-C in a terminal reaches the whole process group; the host decides when its agents stop.
+process.on("SIGINT", () => undefined);
+process.on("disconnect", () => void stop(true));
+// Without a host reading them, the pipes fail with EPIPE; that is not the agent's fault and must
+// not reach the uncaught-exception path (which writes to those very pipes).
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+process.on("uncaughtException", (error) => {
+  if (exiting) return;
+  const text = `uncaught exception in agent code: ${error.stack ?? messageOf(error)}`;
+  if (!process.stderr.destroyed) process.stderr.write(`${text}\n`);
+  if (state === "starting") {
+    void fail(new GuildhallError("internal", `agent threw while starting: ${messageOf(error)}`));
+    return;
+  }
+  state = "stopping";
+  void send({ type: "fatal", message: text.slice(0, 65_536) }).then(() => exit(1));
+});
+
+/**
+ * Runs every schema a spawn and its first messages need once. zod compiles a schema on its first
+ * parse, which costs tens of milliseconds; an idle pool process pays it here instead of on the
+ * path of the spawn that takes it.
+ */
+function warmUp(): void {
+  const timestamp = Date.now();
+  const message = {
+    id: "warm-up",
+    topic: "warm-up",
+    sender: { id: "warm-up", name: "warm-up" },
+    format: "json",
+    payload: { list: [1, "two", true, null], nested: { value: 1.5 } },
+    timestamp,
+    threadId: "warm-up",
+    inResponseTo: "warm-up",
+  };
+  const samples: unknown[] = [
+    {
+      type: "start",
+      guild: { id: "warm-up", name: "warm-up", defaultTopic: "warm-up" },
+      agent: {
+        id: "warm-up",
+        name: "warm-up",
+        description: "warm-up",
+        className: "/warm-up.mjs#WarmUp",
+        properties: { key: "value" },
+        additionalTopics: ["warm-up"],
+        listenToDefaultTopic: true,
+        restartPolicy: { mode: "on-failure", maxRestarts: 1, backoffMs: 1 },
+        resources: { memoryMb: 64 },
+      },
+      agentModules: ["/warm-up"],
+      stopTimeoutMs: 1,
+    },
+    { type: "deliver", deliveryId: 0, message },
+    { type: "published", requestId: 0, message },
+    { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
+  ];
+  for (const sample of samples) HostToRunner.safeParse(sample);
+  JsonPayload.safeParse(message.payload);
+}
+
+// A pool runner reports in only once warm, so the pool never hands out one still warming up.
+if (process.argv.includes(WARM_UP_FLAG)) warmUp();
+void send({ type: "hello", protocol: PROTOCOL_VERSION, pid: process.pid });

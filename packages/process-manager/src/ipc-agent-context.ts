@@ -1,0 +1,109 @@
+// The Agent SDK contexts (AgentContext, MessageContext) as an agent process implements them: every
+// send becomes a publish request to the host, which stamps the sender and answers with the message
+// as it went on the bus.
+import { createJsonLogger, replyTarget } from "@guildhall/core";
+import type {
+  AgentContext,
+  AgentLogger,
+  JsonValue,
+  Message,
+  MessageContext,
+  SendOptions,
+} from "@guildhall/core";
+
+/** A message the agent wants published, topic already resolved; the host adds sender and id. */
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly payload: JsonValue;
+  readonly format: string;
+  readonly threadId?: string;
+  readonly inResponseTo?: string;
+}
+
+/** Sends a publish request to the host and resolves with the published message. */
+export type PublishFn = (message: OutgoingMessage) => Promise<Message>;
+
+/** Who the agent is and where its plain `send` goes. */
+export interface AgentIdentity {
+  readonly agentId: string;
+  readonly guildId: string;
+  readonly defaultTopic: string;
+}
+
+function outgoing(
+  topic: string,
+  payload: JsonValue,
+  opts: SendOptions | undefined,
+): OutgoingMessage {
+  return {
+    topic,
+    payload,
+    format: opts?.format ?? "json",
+    ...(opts?.threadId !== undefined && { threadId: opts.threadId }),
+    ...(opts?.inResponseTo !== undefined && { inResponseTo: opts.inResponseTo }),
+  };
+}
+
+/** The context of `onStart` and of code outside handlers. */
+export function createAgentContext(
+  identity: AgentIdentity,
+  publish: PublishFn,
+  log: AgentLogger,
+): AgentContext {
+  return Object.freeze({
+    agentId: identity.agentId,
+    guildId: identity.guildId,
+    log,
+    send: (payload: JsonValue, opts?: SendOptions) =>
+      publish(outgoing(opts?.topic ?? identity.defaultTopic, payload, opts)),
+    publish: (topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">) =>
+      publish(outgoing(topic, payload, opts)),
+  });
+}
+
+/** The context of one `onMessage` call; `reply` addresses its answer by core's `replyTarget`. */
+export function createMessageContext(
+  base: AgentContext,
+  message: Message,
+  publish: PublishFn,
+): MessageContext {
+  return Object.freeze({
+    agentId: base.agentId,
+    guildId: base.guildId,
+    log: base.log,
+    send: (payload: JsonValue, opts?: SendOptions) => base.send(payload, opts),
+    publish: (topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">) =>
+      base.publish(topic, payload, opts),
+    message,
+    payload: message.payload,
+    reply: (payload: JsonValue, opts?: SendOptions) => {
+      const { topic, threadId, inResponseTo } = replyTarget(message, base.agentId, opts);
+      return publish(outgoing(topic, payload, { ...opts, threadId, inResponseTo }));
+    },
+  });
+}
+
+/**
+ * Structured logging for agent code, in the JSON shape of @guildhall/core's logger (so an agent's
+ * lines look the same in-process and here): debug and info on stdout, warn and error on stderr,
+ * where the host's log capture keeps them with the agent's other output.
+ */
+export function createAgentLogger(agentId: string, guildId: string): AgentLogger {
+  const fields = { guildId, agentId };
+  const out = createJsonLogger({
+    level: "debug",
+    fields,
+    write: (line) => void process.stdout.write(line),
+  });
+  const err = createJsonLogger({
+    level: "debug",
+    fields,
+    write: (line) => void process.stderr.write(line),
+  });
+  return Object.freeze({
+    debug: (message: string, extra?: Record<string, unknown>) => out.debug(message, extra),
+    info: (message: string, extra?: Record<string, unknown>) => out.info(message, extra),
+    warn: (message: string, extra?: Record<string, unknown>) => err.warn(message, extra),
+    error: (message: string, extra?: Record<string, unknown>) => err.error(message, extra),
+  });
+}

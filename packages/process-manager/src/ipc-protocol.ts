@@ -1,0 +1,172 @@
+// The wire between the host (AgentProcessManager) and one agent runner process: JSON over the
+// child_process IPC channel. Both ends validate every message on receipt, because either side may
+// be a different build (a stale runner on disk) or, on the runner side, share its process with
+// arbitrary agent code that can call `process.send` itself.
+//
+// This module is loaded by every agent process before it reports in, so it stays small: it uses
+// the same "zod" entry as @guildhall/core (which the agent module loads anyway), so validation adds
+// no module that is not already needed.
+import { AgentSpec, Message, type ErrorCode } from "@guildhall/core";
+import { z } from "zod";
+
+/** Bumped whenever a message changes shape; the host refuses a runner that speaks another one. */
+export const PROTOCOL_VERSION = 1;
+
+/** Runner argument of pool processes: warm up validation before reporting in. */
+export const WARM_UP_FLAG = "--warm-up";
+
+const ERROR_CODES = [
+  "invalid-argument",
+  "not-found",
+  "already-exists",
+  "resource-exhausted",
+  "permission-denied",
+  "unauthenticated",
+  "unavailable",
+  "failed-precondition",
+  "deadline-exceeded",
+  "aborted",
+  "internal",
+] as const satisfies readonly ErrorCode[];
+
+/** An error code as carried over IPC. */
+export const IpcErrorCode = z.enum(ERROR_CODES);
+
+const requestId = z.number().int().nonnegative();
+const topic = z.string().min(1).max(256);
+const text = z.string().max(65_536);
+
+/** Any JSON value: what a payload may be. */
+export const JsonPayload = z.json();
+
+// ---- host → runner ---------------------------------------------------------------------------
+
+/** Load, construct and start the agent. Sent once, after `hello`. */
+export const StartCommand = z.strictObject({
+  type: z.literal("start"),
+  guild: z.strictObject({
+    id: z.string().min(1).max(128),
+    name: z.string().min(1).max(256),
+    defaultTopic: topic,
+  }),
+  agent: AgentSpec,
+  /** The host's module allowlist; the runner re-checks it where the import happens. */
+  agentModules: z.array(z.string().min(1).max(4096)).max(10_000),
+  /** How long the runner may take to stop by itself when the host has gone away. */
+  stopTimeoutMs: z.number().int().nonnegative(),
+});
+
+/** One message for the agent; `deliveryId` correlates the `delivered` answer. */
+export const DeliverCommand = z.strictObject({
+  type: z.literal("deliver"),
+  deliveryId: requestId,
+  message: Message,
+});
+
+/** The host published what the agent asked for; `message` is what went on the bus. */
+export const PublishedReply = z.strictObject({
+  type: z.literal("published"),
+  requestId,
+  message: Message,
+});
+
+/** The host refused or failed to publish. */
+export const PublishFailedReply = z.strictObject({
+  type: z.literal("publish-failed"),
+  requestId,
+  code: IpcErrorCode,
+  message: text,
+});
+
+/** Stop gracefully: `onStop`, then exit 0 (same as SIGTERM). */
+export const StopCommand = z.strictObject({ type: z.literal("stop") });
+
+/** Asks for the process's memory use (used where /proc is not available). */
+export const StatsRequest = z.strictObject({ type: z.literal("stats-request"), requestId });
+
+/** Everything the host sends to a runner. */
+export const HostToRunner = z.discriminatedUnion("type", [
+  StartCommand,
+  DeliverCommand,
+  PublishedReply,
+  PublishFailedReply,
+  StopCommand,
+  StatsRequest,
+]);
+/** Everything the host sends to a runner. */
+export type HostToRunner = z.infer<typeof HostToRunner>;
+/** The `start` command. */
+export type StartCommand = z.infer<typeof StartCommand>;
+
+// ---- runner → host ---------------------------------------------------------------------------
+
+/** The runner is up, @guildhall/core is loaded, and it waits for `start`. */
+export const HelloEvent = z.strictObject({
+  type: z.literal("hello"),
+  protocol: z.number().int(),
+  pid: z.number().int().positive(),
+});
+
+/** `onStart` has resolved; the agent handles deliveries from now on. */
+export const ReadyEvent = z.strictObject({ type: z.literal("ready") });
+
+/** Starting failed; the runner exits right after sending this. */
+export const FailedEvent = z.strictObject({
+  type: z.literal("failed"),
+  code: IpcErrorCode,
+  message: text,
+});
+
+/** The agent asks the host to publish. The host stamps the sender; the runner never sets it. */
+export const PublishRequest = z.strictObject({
+  type: z.literal("publish"),
+  requestId,
+  topic,
+  payload: JsonPayload,
+  format: z.string().min(1).max(256),
+  threadId: z.string().min(1).max(64).optional(),
+  inResponseTo: z.string().min(1).max(64).optional(),
+});
+
+/** A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw (`failed`). */
+export const DeliveredEvent = z.strictObject({
+  type: z.literal("delivered"),
+  deliveryId: requestId,
+  status: z.enum(["handled", "skipped", "failed"]),
+  error: text.optional(),
+});
+
+/** Agent code threw outside any handler; the runner exits 1 right after sending this. */
+export const FatalEvent = z.strictObject({ type: z.literal("fatal"), message: text });
+
+/** Answer to `stats-request`. */
+export const StatsEvent = z.strictObject({
+  type: z.literal("stats"),
+  requestId,
+  rssBytes: z.number().int().nonnegative(),
+});
+
+/** Everything a runner sends to the host. */
+export const RunnerToHost = z.discriminatedUnion("type", [
+  HelloEvent,
+  ReadyEvent,
+  FailedEvent,
+  PublishRequest,
+  DeliveredEvent,
+  FatalEvent,
+  StatsEvent,
+]);
+/** Everything a runner sends to the host. */
+export type RunnerToHost = z.infer<typeof RunnerToHost>;
+/** A publish request as it arrives at the host. */
+export type PublishRequestMessage = z.infer<typeof PublishRequest>;
+
+/** A short, readable account of why a message failed validation. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map(
+      (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(message)"}: ${issue.message}`,
+    )
+    .join("; ");
+}

@@ -1,0 +1,191 @@
+// The options of AgentProcessManager, their defaults, and the one function that validates them.
+import { GuildhallError, RestartPolicy, type JsonValue, type Message } from "@guildhall/core";
+import {
+  DEFAULT_RESTART_POLICY,
+  resolveRestartPolicy,
+  type ResolvedRestartPolicy,
+} from "./restart-policy.js";
+
+/** The agent a publish request comes from; the host stamps it as the message's sender. */
+export interface AgentRef {
+  readonly guildId: string;
+  readonly agentId: string;
+  readonly agentName: string;
+  /** The agent's process. */
+  readonly pid: number;
+}
+
+/**
+ * What an agent asked to publish. It never names a sender: the host stamps it from
+ * {@link AgentRef}. `topic` is already resolved (`send` without a topic means the guild's
+ * default topic).
+ */
+export interface PublishRequest {
+  readonly topic: string;
+  readonly payload: JsonValue;
+  /** Default `"json"`. */
+  readonly format: string;
+  readonly threadId?: string;
+  readonly inResponseTo?: string;
+}
+
+/**
+ * Publishes for an agent and resolves with the message as sent (with its id, sender and
+ * timestamp); the agent's `send` resolves with it. Reject with a GuildhallError to refuse (its code
+ * and message reach the agent).
+ */
+export type PublishHandler = (agent: AgentRef, request: PublishRequest) => Promise<Message>;
+
+/**
+ * Environment variables agent processes inherit from the host by default (a trailing `*` matches a
+ * prefix). Everything else, credentials such as `GUILDHALL_REDIS_URL` and `GUILDHALL_TOKEN`
+ * included, stays in the host.
+ */
+export const DEFAULT_INHERITED_ENV: readonly string[] = Object.freeze([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LANGUAGE",
+  "LC_*",
+  "TZ",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "NODE_ENV",
+  "NODE_EXTRA_CA_CERTS",
+  "SYSTEMROOT",
+]);
+
+/** Options of {@link AgentProcessManager}; every field is optional. */
+export interface AgentProcessManagerOptions {
+  /**
+   * Agent modules this manager may load: package names (matched exactly), absolute directories or
+   * `file:` URLs (everything inside, symlinks resolved), or single files. Default: none, so every
+   * spawn is refused with `permission-denied` until you list something.
+   */
+  agentModules?: readonly string[];
+  /** Agent processes at most; a spawn beyond it fails with `resource-exhausted`. Default 100. */
+  maxProcesses?: number;
+  /** How long a stopping agent gets (SIGTERM, `onStop`) before SIGKILL. Default 10 000. */
+  stopTimeoutMs?: number;
+  /** How long an agent may take from spawn to ready (load, `onStart`). Default 30 000. */
+  startTimeoutMs?: number;
+  /**
+   * Idle runner processes kept started, so a spawn only sends the spec. Default 2; 0 disables.
+   * The pool never makes the total exceed `maxProcesses`.
+   */
+  warmPoolSize?: number;
+  /** Policy of agents whose spec has no `restartPolicy`. Default `{ mode: "on-failure", maxRestarts: 5, backoffMs: 500 }`. */
+  defaultRestartPolicy?: RestartPolicy;
+  /** Cap of the exponential restart backoff. Default 30 000. */
+  maxBackoffMs?: number;
+  /** An agent that stays ready this long starts a fresh restart series (backoff and `maxRestarts`). Default 60 000. */
+  restartResetMs?: number;
+  /** Lines of output kept per agent. Default 1 000. */
+  logLines?: number;
+  /** Longer output lines are cut into pieces of this many characters. Default 8 192. */
+  maxLogLineChars?: number;
+  /** Node.js flags for agent processes (`resources.memoryMb` adds `--max-old-space-size`). Default none. */
+  execArgv?: readonly string[];
+  /** Names of host environment variables agent processes inherit. Default {@link DEFAULT_INHERITED_ENV}. */
+  inheritEnv?: readonly string[];
+  /** Extra environment of agent processes, over the inherited variables. Default none. */
+  env?: Readonly<Record<string, string>>;
+  /** Publishes for agents; without it an agent's `send` fails with `unavailable`. */
+  onPublish?: PublishHandler;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedAgentProcessManagerOptions {
+  readonly agentModules: readonly string[];
+  readonly maxProcesses: number;
+  readonly stopTimeoutMs: number;
+  readonly startTimeoutMs: number;
+  readonly warmPoolSize: number;
+  readonly defaultRestartPolicy: ResolvedRestartPolicy;
+  readonly maxBackoffMs: number;
+  readonly restartResetMs: number;
+  readonly logLines: number;
+  readonly maxLogLineChars: number;
+  readonly execArgv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly onPublish: PublishHandler | undefined;
+}
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new GuildhallError(
+      "invalid-argument",
+      `AgentProcessManager option ${name} must be an integer >= ${min}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function inheritedEnv(names: readonly string[], source: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    const upper = key.toUpperCase();
+    const wanted = names.some((name) =>
+      name.endsWith("*")
+        ? upper.startsWith(name.slice(0, -1).toUpperCase())
+        : upper === name.toUpperCase(),
+    );
+    if (wanted) out[key] = value;
+  }
+  return out;
+}
+
+/** Validates `options` and fills in the defaults; throws `invalid-argument` naming the bad field. */
+export function resolveAgentProcessManagerOptions(
+  options: AgentProcessManagerOptions = {},
+): ResolvedAgentProcessManagerOptions {
+  let defaultRestartPolicy = DEFAULT_RESTART_POLICY;
+  if (options.defaultRestartPolicy !== undefined) {
+    const parsed = RestartPolicy.safeParse(options.defaultRestartPolicy);
+    if (!parsed.success) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `AgentProcessManager option defaultRestartPolicy is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    }
+    defaultRestartPolicy = resolveRestartPolicy(parsed.data);
+  }
+  const agentModules = [...(options.agentModules ?? [])];
+  for (const entry of agentModules) {
+    if (typeof entry !== "string" || entry.trim() === "") {
+      throw new GuildhallError(
+        "invalid-argument",
+        "AgentProcessManager option agentModules must hold non-empty strings (package names, absolute directories or file URLs)",
+      );
+    }
+    if (entry.startsWith(".")) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `AgentProcessManager option agentModules has the relative path "${entry}"; use an absolute directory or a file URL`,
+      );
+    }
+  }
+  return {
+    agentModules,
+    maxProcesses: count("maxProcesses", options.maxProcesses, 100, 1),
+    stopTimeoutMs: count("stopTimeoutMs", options.stopTimeoutMs, 10_000, 0),
+    startTimeoutMs: count("startTimeoutMs", options.startTimeoutMs, 30_000, 1),
+    warmPoolSize: count("warmPoolSize", options.warmPoolSize, 2, 0),
+    defaultRestartPolicy,
+    maxBackoffMs: count("maxBackoffMs", options.maxBackoffMs, 30_000, 0),
+    restartResetMs: count("restartResetMs", options.restartResetMs, 60_000, 0),
+    logLines: count("logLines", options.logLines, 1_000, 1),
+    maxLogLineChars: count("maxLogLineChars", options.maxLogLineChars, 8_192, 80),
+    execArgv: [...(options.execArgv ?? [])],
+    env: {
+      ...inheritedEnv(options.inheritEnv ?? DEFAULT_INHERITED_ENV, process.env),
+      ...options.env,
+    },
+    onPublish: options.onPublish,
+  };
+}
