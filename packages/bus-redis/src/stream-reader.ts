@@ -1,0 +1,364 @@
+// The reading side of a RedisBus: one connection, one loop, one blocking multi-stream XREAD for
+// every subscription of the bus, however many topics they cover.
+//
+// Cursors. Each stream has one cursor, the id of the last entry handed to its subscriptions. After
+// a dropped connection the loop resumes from the cursors, so an entry Redis kept is delivered once
+// and never twice (entries already read were queued in this process and are not lost with the
+// connection).
+//
+// Redis that lost its data. Stream ids are `<ms>-<seq>` and Redis only promises that they grow
+// within a stream's life. A Redis restarted empty (no persistence), or a failover to a replica
+// that lagged, starts the stream again: its new ids can be lower than our cursor (its clock is
+// behind the old one, or the old ids were ahead), and "read after the cursor" would then skip them
+// for as long as the difference lasts. So after every reconnect the loop asks each stream's
+// last-generated id (XINFO STREAM): a stream that is gone, or whose last id is below the cursor,
+// is read again from its start, and its subscriptions accept every entry of it, since all were
+// published after the data was lost. The case this cannot see: a new stream whose ids already
+// passed the old cursor by the time we reconnect, while its first ids were below it (the new clock
+// was behind by less than the outage lasted); those first entries would be missed, never
+// duplicated.
+//
+// New subscriptions while a read blocks. A stream that is not in the read in flight is added by
+// interrupting it with CLIENT UNBLOCK, sent on the bus's command connection. The two connections
+// are not ordered: the unblock can reach Redis before the read does, and then unblocks nothing
+// (it answers 0), so it is retried a few times with a short backoff while that read is still in
+// flight. `blockMs` bounds the wait should every retry miss. A short block timeout alone would
+// also work, but it costs a round trip per timeout on every idle bus to buy the same latency.
+import { setTimeout as delay } from "node:timers/promises";
+import { Message, formatZodIssues } from "@guildhall/core";
+import type { Redis } from "ioredis";
+import { disconnectClient } from "./disconnect.js";
+import { MESSAGE_FIELD } from "./keys.js";
+import type { RedisErrorMapper } from "./redis-errors.js";
+import type { RedisSubscription } from "./redis-subscription.js";
+import { STREAM_START, compareStreamIds } from "./stream-id.js";
+import type { RedisBusWarning } from "./warnings.js";
+
+/** What the reader needs from the bus. */
+export interface StreamReaderOptions {
+  readonly blockMs: number;
+  readonly readBatchSize: number;
+  /** How much longer than `blockMs` a read may stay unanswered before the connection is dropped. */
+  readonly watchdogGraceMs: number;
+  /** The longest pause between retries of a read that failed on a live connection. */
+  readonly maxRetryDelayMs: number;
+  readonly errors: RedisErrorMapper;
+  readonly onWarning: (warning: RedisBusWarning) => void;
+  /** Sends `CLIENT UNBLOCK <clientId>` on another connection; resolves to what Redis answered. */
+  readonly unblock: (clientId: number) => Promise<unknown>;
+}
+
+interface StreamState {
+  readonly key: string;
+  readonly topic: string;
+  /** The id of the last entry handed to the subscriptions. */
+  cursor: string;
+  readonly subscriptions: Set<RedisSubscription>;
+}
+
+interface Read {
+  /** Whether a CLIENT UNBLOCK for this read is under way. */
+  unblocking: boolean;
+}
+
+type XReadReply = [key: string, entries: [id: string, fields: string[]][]][];
+
+const MAX_UNBLOCK_ATTEMPTS = 30;
+
+/** The `last-generated-id` of an `XINFO STREAM` reply (a flat list of names and values). */
+function lastGeneratedId(info: unknown): string | undefined {
+  if (!Array.isArray(info)) return undefined;
+  for (let i = 0; i + 1 < info.length; i += 2) {
+    if (info[i] === "last-generated-id" && typeof info[i + 1] === "string") {
+      return info[i + 1] as string;
+    }
+  }
+  return undefined;
+}
+
+/** Reads every subscribed stream of one bus with one blocking XREAD at a time. */
+export class StreamReader {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly abort = new AbortController();
+  private inFlight: Read | undefined;
+  /** The reader connection's CLIENT ID, known from the first read after each (re)connect. */
+  private clientId: number | undefined;
+  private needsSync = true;
+  private failing = false;
+  private idle: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly options: StreamReaderOptions,
+  ) {
+    client.on("error", (error: Error) => options.errors.connectionFailed(error));
+    client.on("close", () => {
+      this.clientId = undefined;
+      this.needsSync = true;
+    });
+  }
+
+  private get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Starts handing the entries of `subscription`'s stream after `startId` to it. */
+  add(subscription: RedisSubscription, startId: string): void {
+    if (this.closed) return;
+    let state = this.streams.get(subscription.key);
+    if (state === undefined) {
+      state = {
+        key: subscription.key,
+        topic: subscription.topic,
+        cursor: startId,
+        subscriptions: new Set(),
+      };
+      this.streams.set(subscription.key, state);
+      this.wake();
+    }
+    state.subscriptions.add(subscription);
+    this.loop ??= this.run();
+  }
+
+  /** Stops handing entries to `subscription`; a stream nobody reads leaves the next read. */
+  remove(subscription: RedisSubscription): void {
+    const state = this.streams.get(subscription.key);
+    if (state === undefined) return;
+    state.subscriptions.delete(subscription);
+    if (state.subscriptions.size === 0) this.streams.delete(subscription.key);
+  }
+
+  /** Ends the blocking read and the loop, and closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.abort.abort();
+      this.streams.clear();
+      this.idle?.();
+      await disconnectClient(this.client);
+    }
+    await this.loop;
+  }
+
+  private warn(warning: RedisBusWarning): void {
+    try {
+      this.options.onWarning(warning);
+    } catch {
+      // A warning handler that throws must not stop the reader.
+    }
+  }
+
+  /** A stream was added: the loop must read it too, whether it idles or blocks on the others. */
+  private wake(): void {
+    this.idle?.();
+    const read = this.inFlight;
+    const clientId = this.clientId;
+    if (read === undefined || clientId === undefined || read.unblocking) return;
+    read.unblocking = true;
+    void this.unblock(read, clientId);
+  }
+
+  private async unblock(read: Read, clientId: number): Promise<void> {
+    for (let attempt = 0; attempt < MAX_UNBLOCK_ATTEMPTS; attempt++) {
+      if (this.inFlight !== read || this.closed) return;
+      let answer: unknown;
+      try {
+        answer = await this.options.unblock(clientId);
+      } catch {
+        return; // The command connection is down too; the read ends within blockMs anyway.
+      }
+      if (answer === 1) return;
+      // 0: the read has not reached Redis yet (or has just been answered): try again shortly.
+      try {
+        await delay(Math.min(1 + attempt, 20), undefined, { signal: this.abort.signal });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    let retryDelayMs = 50;
+    while (!this.closed) {
+      if (this.streams.size === 0) {
+        await new Promise<void>((resolve) => (this.idle = resolve));
+        this.idle = undefined;
+        continue;
+      }
+      try {
+        await this.ready();
+        if (this.closed) break;
+        if (this.needsSync) await this.sync();
+        if (this.failing) {
+          this.failing = false;
+          this.warn({
+            kind: "reader-recovered",
+            message: `reading from Redis at ${this.options.errors.display} again; resuming after the last delivered message of each topic`,
+          });
+        }
+        retryDelayMs = 50;
+        // Everything may have been unsubscribed while connecting: XREAD needs at least one stream.
+        if (this.streams.size === 0) continue;
+        const reply = await this.read();
+        if (reply !== null) this.dispatch(reply);
+      } catch (error) {
+        if (this.closed) break;
+        this.needsSync = true;
+        if (!this.failing) {
+          this.failing = true;
+          const reason = this.options.errors.scrub(
+            error instanceof Error ? error.message : String(error),
+          );
+          this.warn({
+            kind: "reader-failed",
+            error,
+            message: `reading from Redis at ${this.options.errors.display} failed (${reason}); retrying with backoff, no message Redis keeps is lost`,
+          });
+        }
+        // On a live connection (a reply error) nothing else paces the retries.
+        if (this.client.status === "ready") {
+          await delay(retryDelayMs, undefined, { signal: this.abort.signal }).catch(() => {});
+          retryDelayMs = Math.min(retryDelayMs * 2, this.options.maxRetryDelayMs);
+        }
+      }
+    }
+  }
+
+  /** Resolves once the connection is ready (or the reader closed); connects when idle. */
+  private async ready(): Promise<void> {
+    const client = this.client;
+    if (client.status === "ready") return;
+    if (client.status === "wait" || client.status === "end") {
+      // Connection failures arrive as "error" events and are retried by ioredis itself.
+      client.connect().catch(() => {});
+    }
+    const signal = this.abort.signal;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        client.off("ready", done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      client.on("ready", done);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  /** After a (re)connect: learn the connection's id and restart the streams Redis lost. */
+  private async sync(): Promise<void> {
+    const clientId = await this.client.client("ID");
+    const states = [...this.streams.values()];
+    const pipeline = this.client.pipeline();
+    for (const state of states) pipeline.xinfo("STREAM", state.key);
+    const results = (await pipeline.exec()) ?? [];
+    states.forEach((state, i) => {
+      const [error, info] = results[i] ?? [new Error("no reply to XINFO STREAM"), undefined];
+      let lastId: string | undefined;
+      if (error !== null) {
+        if (!/no such key/i.test(error.message)) throw error;
+      } else {
+        lastId = lastGeneratedId(info);
+      }
+      if (this.streams.get(state.key) !== state || state.cursor === STREAM_START) return;
+      if (lastId !== undefined && compareStreamIds(lastId, state.cursor) >= 0) return;
+      const cursor = state.cursor;
+      state.cursor = STREAM_START;
+      for (const subscription of state.subscriptions) subscription.restartFromStreamStart();
+      this.warn({
+        kind: "stream-reset",
+        key: state.key,
+        cursor,
+        lastId,
+        message:
+          lastId === undefined
+            ? `stream ${state.key} is gone from Redis at ${this.options.errors.display} (restarted without persistence?); reading it again from its start`
+            : `stream ${state.key} on Redis at ${this.options.errors.display} ends at ${lastId}, before the last delivered entry ${cursor} (restarted without persistence?); reading it again from its start`,
+      });
+    });
+    this.clientId = clientId;
+    this.needsSync = false;
+  }
+
+  private async read(): Promise<XReadReply | null> {
+    const states = [...this.streams.values()];
+    const keys = states.map((state) => state.key);
+    const cursors = states.map((state) => state.cursor);
+    const read: Read = { unblocking: false };
+    this.inFlight = read;
+    // A read that outlives its block by this much is on a dead connection (a partition, a hung
+    // server): drop it and let the reconnect and resync take over.
+    const watchdog = setTimeout(() => {
+      if (this.inFlight === read) this.client.disconnect(true);
+    }, this.options.blockMs + this.options.watchdogGraceMs);
+    try {
+      return await this.client.xread(
+        "COUNT",
+        this.options.readBatchSize,
+        "BLOCK",
+        this.options.blockMs,
+        "STREAMS",
+        ...keys,
+        ...cursors,
+      );
+    } finally {
+      clearTimeout(watchdog);
+      if (this.inFlight === read) this.inFlight = undefined;
+    }
+  }
+
+  private dispatch(reply: XReadReply): void {
+    for (const [key, entries] of reply) {
+      const state = this.streams.get(key);
+      if (state === undefined) continue;
+      for (const [entryId, fields] of entries) {
+        // An entry at or before the cursor belongs to a read issued before the stream was
+        // removed and added again: the new subscriptions started after it.
+        if (compareStreamIds(entryId, state.cursor) <= 0) continue;
+        state.cursor = entryId;
+        const entry = this.parse(state, entryId, fields);
+        if (entry === undefined) continue;
+        for (const subscription of state.subscriptions) {
+          subscription.offer(entryId, entry.senderId, entry.json);
+        }
+      }
+    }
+  }
+
+  private parse(
+    state: StreamState,
+    entryId: string,
+    fields: string[],
+  ): { senderId: string; json: string } | undefined {
+    const malformed = (reason: string): undefined => {
+      this.warn({
+        kind: "malformed-entry",
+        key: state.key,
+        entryId,
+        reason,
+        message: `skipped entry ${entryId} of stream ${state.key}: ${reason}. Publish only through a MessageBus, which writes valid messages`,
+      });
+      return undefined;
+    };
+    let json: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === MESSAGE_FIELD) json = fields[i + 1];
+    }
+    if (json === undefined) return malformed(`it has no "${MESSAGE_FIELD}" field`);
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      return malformed(`its message is not JSON (${(error as Error).message})`);
+    }
+    const result = Message.safeParse(value);
+    if (!result.success) {
+      return malformed(`not a valid message: ${formatZodIssues(result.error.issues).join("; ")}`);
+    }
+    if (result.data.topic !== state.topic) {
+      return malformed(
+        `its topic "${result.data.topic}" is not the stream's topic "${state.topic}"`,
+      );
+    }
+    return { senderId: result.data.sender.id, json };
+  }
+}

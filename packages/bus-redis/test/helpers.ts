@@ -1,0 +1,86 @@
+// Shared by the RedisBus tests: a random key prefix per test, removal of its keys, and a check that
+// a closed bus left no connection behind.
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import { expect, inject } from "vitest";
+// Brings in the typing of inject("redisUrl") from the global setup that provides it.
+import type {} from "../../../tools/redis/global-setup.js";
+
+/** The private test Redis started by the global setup (or REDIS_URL). */
+export function redisUrl(): string {
+  return inject("redisUrl");
+}
+
+/** A key prefix no other test uses. */
+export function randomPrefix(): string {
+  return `test-${randomBytes(6).toString("hex")}:`;
+}
+
+/** Polls `condition` until it holds, failing with `what` once `deadlineMs` passes. */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: () => string,
+  deadlineMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The names of the connections Redis at `url` has for buses of `prefix`. */
+export async function busConnections(admin: Redis, prefix: string): Promise<string[]> {
+  const list = (await admin.client("LIST")) as string;
+  return list
+    .split("\n")
+    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
+    .filter((name) => name.startsWith("guildhall-bus") && name.endsWith(`:${prefix}`));
+}
+
+/** The CLIENT LIST fields of each connection of buses of `prefix`. */
+export async function busConnectionFields(
+  admin: Redis,
+  prefix: string,
+): Promise<Array<Record<string, string>>> {
+  const list = (await admin.client("LIST")) as string;
+  return list
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) =>
+      Object.fromEntries(
+        line
+          .trim()
+          .split(" ")
+          .map((field) => {
+            const at = field.indexOf("=");
+            return [field.slice(0, at), field.slice(at + 1)];
+          }),
+      ),
+    )
+    .filter(
+      (fields) =>
+        fields["name"]?.startsWith("guildhall-bus") && fields["name"].endsWith(`:${prefix}`),
+    );
+}
+
+/** Fails unless every connection of buses of `prefix` is gone (closing is prompt). */
+export async function expectNoBusConnections(admin: Redis, prefix: string): Promise<void> {
+  let left: string[] = [];
+  await eventually(
+    async () => (left = await busConnections(admin, prefix)).length === 0,
+    () => `connections left open: ${left.join(", ")}`,
+    2_000,
+  );
+  expect(left).toEqual([]);
+}
+
+/** Removes every key under `prefix`. */
+export async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    if (keys.length > 0) await admin.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+}

@@ -1,0 +1,224 @@
+// What RedisBus adds to the shared contract: one reading connection per bus, prompt pick-up of new
+// subscriptions and prompt close, delivery between buses, malformed entries, size and length
+// limits, and errors that name the server but never the password.
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GuildhallError, createMessage, type Message } from "@guildhall/core";
+import { RedisBus, type RedisBusOptions, type RedisBusWarning } from "../src/index.js";
+import { freePort } from "../../../tools/redis/redis-server.js";
+import {
+  busConnectionFields,
+  busConnections,
+  deleteKeys,
+  eventually,
+  expectNoBusConnections,
+  randomPrefix,
+  redisUrl,
+} from "./helpers.js";
+
+const url = redisUrl();
+const GUILD = "guild-1";
+let admin: Redis;
+let buses: RedisBus[] = [];
+let prefixes = new Set<string>();
+
+beforeAll(() => {
+  admin = new Redis(url);
+});
+
+afterAll(async () => {
+  await admin.quit();
+});
+
+afterEach(async () => {
+  const closing = buses;
+  const checking = prefixes;
+  buses = [];
+  prefixes = new Set();
+  await Promise.all(closing.map((bus) => bus.close()));
+  for (const prefix of checking) {
+    await expectNoBusConnections(admin, prefix);
+    await deleteKeys(admin, prefix);
+  }
+});
+
+/** A bus on a fresh prefix (or `prefix`), closed and checked for leaks after the test. */
+function makeBus(options: Partial<RedisBusOptions> = {}): { bus: RedisBus; prefix: string } {
+  const prefix = options.prefix ?? randomPrefix();
+  const bus = new RedisBus({ url, ...options, prefix });
+  buses.push(bus);
+  prefixes.add(prefix);
+  return { bus, prefix };
+}
+
+function message(payload: string, topic = "topic"): Message {
+  return createMessage({ topic, sender: { id: "tester" }, payload });
+}
+
+function collector(): { received: string[]; handler: (m: Message) => void } {
+  const received: string[] = [];
+  return { received, handler: (m) => void received.push(m.payload as string) };
+}
+
+describe("RedisBus", () => {
+  it("reads every subscription of a bus on one connection, beside one for commands", async () => {
+    const { bus, prefix } = makeBus();
+    const inboxes = Array.from({ length: 20 }, () => collector());
+    for (const [i, inbox] of inboxes.entries()) {
+      await bus.subscribe(GUILD, `topic-${i % 10}`, inbox.handler);
+    }
+    for (let i = 0; i < 10; i++) await bus.publish(GUILD, message(`m${i}`, `topic-${i}`));
+    await eventually(
+      () => inboxes.every((inbox) => inbox.received.length === 1),
+      () => `received ${JSON.stringify(inboxes.map((inbox) => inbox.received))}`,
+    );
+    expect((await busConnections(admin, prefix)).sort()).toEqual([
+      `guildhall-bus-reader:${prefix}`,
+      `guildhall-bus:${prefix}`,
+    ]);
+  });
+
+  it("picks up a subscription added while the read blocks, long before blockMs", async () => {
+    const { bus, prefix } = makeBus({ blockMs: 60_000 });
+    await bus.subscribe(GUILD, "first", () => {});
+    await eventually(
+      async () =>
+        (await busConnectionFields(admin, prefix)).some(
+          (c) => c["cmd"] === "xread" && c["flags"]?.includes("b") === true,
+        ),
+      () => "the reader never blocked in XREAD",
+    );
+    const second = collector();
+    await bus.subscribe(GUILD, "second", second.handler);
+    const started = Date.now();
+    await bus.publish(GUILD, message("hello", "second"));
+    await eventually(
+      () => second.received.length === 1,
+      () => "the new subscription got nothing",
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("ends a blocking read promptly on close and leaves no connection", async () => {
+    const { bus, prefix } = makeBus({ blockMs: 60_000 });
+    await bus.subscribe(GUILD, "topic", () => {});
+    await eventually(
+      async () => (await busConnectionFields(admin, prefix)).some((c) => c["cmd"] === "xread"),
+      () => "the reader never read",
+    );
+    const started = Date.now();
+    await bus.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expectNoBusConnections(admin, prefix);
+  });
+
+  it("closes promptly when it never connected", async () => {
+    const port = await freePort();
+    const bus = new RedisBus({ url: `redis://127.0.0.1:${port}` });
+    await expect(bus.subscribe(GUILD, "topic", () => {})).rejects.toMatchObject({
+      code: "unavailable",
+    });
+    const started = Date.now();
+    await bus.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("delivers between buses that share a prefix, each subscription once", async () => {
+    const { bus: publisher, prefix } = makeBus();
+    const { bus: first } = makeBus({ prefix });
+    const { bus: second } = makeBus({ prefix });
+    const a = collector();
+    const b = collector();
+    const c = collector();
+    await first.subscribe(GUILD, "topic", a.handler);
+    await first.subscribe(GUILD, "topic", b.handler);
+    await second.subscribe(GUILD, "topic", c.handler);
+    const sent = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    for (const payload of sent) await publisher.publish(GUILD, message(payload));
+    await eventually(
+      () => [a, b, c].every((inbox) => inbox.received.length >= sent.length),
+      () => `received ${a.received.length}, ${b.received.length}, ${c.received.length}`,
+    );
+    expect(a.received).toEqual(sent);
+    expect(b.received).toEqual(sent);
+    expect(c.received).toEqual(sent);
+  });
+
+  it("reports and skips malformed entries, and goes on delivering", async () => {
+    const warnings: RedisBusWarning[] = [];
+    const { bus, prefix } = makeBus({ onWarning: (w) => warnings.push(w) });
+    const inbox = collector();
+    await bus.subscribe(GUILD, "topic", inbox.handler);
+    const key = `${prefix}bus:${GUILD}:topic`;
+    await bus.publish(GUILD, message("first"));
+    await admin.xadd(key, "*", "m", "{not json");
+    await admin.xadd(key, "*", "m", JSON.stringify({ hello: "world" }));
+    await admin.xadd(key, "*", "other", "field");
+    await admin.xadd(key, "*", "m", JSON.stringify(message("wrong topic", "elsewhere")));
+    await bus.publish(GUILD, message("last"));
+    await eventually(
+      () => inbox.received.includes("last"),
+      () => `received ${JSON.stringify(inbox.received)}`,
+    );
+    expect(inbox.received).toEqual(["first", "last"]);
+    const malformed = warnings.filter((w) => w.kind === "malformed-entry");
+    expect(malformed).toHaveLength(4);
+    expect(malformed.map((w) => w.message)).toEqual([
+      expect.stringContaining("not JSON"),
+      expect.stringContaining("not a valid message"),
+      expect.stringContaining('no "m" field'),
+      expect.stringContaining('topic "elsewhere"'),
+    ]);
+  });
+
+  it("refuses a message over maxPayloadBytes with invalid-argument naming size and limit", async () => {
+    const { bus } = makeBus({ maxPayloadBytes: 1_000 });
+    const big = message("x".repeat(2_000));
+    const size = Buffer.byteLength(JSON.stringify(big));
+    const error = await bus.publish(GUILD, big).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(GuildhallError);
+    expect(error).toMatchObject({ code: "invalid-argument" });
+    expect((error as Error).message).toContain(`is ${size} bytes`);
+    expect((error as Error).message).toContain("limit of 1000 bytes");
+  });
+
+  it("trims each stream to about maxLenPerTopic", async () => {
+    const { bus, prefix } = makeBus({ maxLenPerTopic: 10 });
+    for (let i = 0; i < 500; i++) await bus.publish(GUILD, message(`m${i}`));
+    // `MAXLEN ~` trims whole radix-tree nodes (100 entries by default), so allow one node more.
+    expect(await admin.xlen(`${prefix}bus:${GUILD}:topic`)).toBeLessThanOrEqual(110);
+  });
+
+  it("refuses a key that is not a stream with failed-precondition", async () => {
+    const { bus, prefix } = makeBus();
+    await admin.set(`${prefix}bus:${GUILD}:taken`, "a string");
+    await expect(bus.publish(GUILD, message("x", "taken"))).rejects.toMatchObject({
+      code: "failed-precondition",
+    });
+    await expect(bus.subscribe(GUILD, "taken", () => {})).rejects.toMatchObject({
+      code: "failed-precondition",
+    });
+  });
+
+  it("names the server but never the password when Redis is unreachable", async () => {
+    const port = await freePort();
+    const bus = new RedisBus({ url: `redis://user:s3cret-pw@127.0.0.1:${port}/2` });
+    buses.push(bus);
+    const error = await bus.publish(GUILD, message("x")).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: "unavailable" });
+    expect((error as Error).message).toContain(`redis://127.0.0.1:${port}/2`);
+    expect((error as Error).message).not.toContain("s3cret-pw");
+  });
+
+  it("refuses bad options with invalid-argument", () => {
+    expect(() => new RedisBus({ url: "localhost:6379" })).toThrow(/Redis URL is invalid/);
+    expect(() => new RedisBus({ url, prefix: "has space" })).toThrow(/prefix/);
+    expect(() => new RedisBus({ url, blockMs: 0 })).toThrow(/blockMs/);
+  });
+});
