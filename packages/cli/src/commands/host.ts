@@ -1,0 +1,176 @@
+// `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully
+// (stop taking agents, stop them, deregister) and exits 0. It is the container entrypoint.
+import { RedisBus } from "@guildhall/bus-redis";
+import type { MessageBus } from "@guildhall/core";
+import { createAgentHost, createHostLogger, type AgentHost } from "@guildhall/host-server";
+import { RedisLocationRegistry, type LocationRegistry } from "@guildhall/registry";
+import type { Command } from "commander";
+import {
+  resolveHostCommandConfig,
+  type HostCommandConfig,
+  type HostCommandFlags,
+} from "./host-config.js";
+
+/** Extra time past the agents' stop timeout that a shutdown may take before the process gives up. */
+const SHUTDOWN_SLACK_MS = 10_000;
+
+/** A host started by {@link runHost}, with what the command made for it. */
+export interface RunningHost {
+  readonly host: AgentHost;
+  /** Stops the host and closes its registry and bus connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a host from a resolved configuration: Redis registry and bus (or in-memory ones with
+ * `--memory`), then `createAgentHost` and `start()`. On failure the connections are closed again.
+ */
+export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
+  const logger = createHostLogger(config.logLevel);
+  let registry: LocationRegistry | undefined;
+  let bus: MessageBus | undefined;
+  if (config.backend.kind === "redis") {
+    const prefix = config.backend.prefix;
+    registry = new RedisLocationRegistry({
+      url: config.backend.registryUrl,
+      ...(prefix !== undefined && { prefix }),
+    });
+    bus = new RedisBus({ url: config.backend.busUrl, ...(prefix !== undefined && { prefix }) });
+  }
+  const host = createAgentHost({
+    ...config.host,
+    logger,
+    ...(registry !== undefined && { registry }),
+    ...(bus !== undefined && { bus }),
+  });
+  const closeConnections = async () => {
+    await Promise.allSettled([registry?.close(), bus?.close()]);
+  };
+  try {
+    await host.start();
+  } catch (error) {
+    await host.close();
+    await closeConnections();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    close() {
+      closing ??= (async () => {
+        await host.close();
+        await closeConnections();
+      })();
+      return closing;
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The action of `guildhall host`: start, wait for a signal, shut down, exit. */
+async function hostAction(flags: HostCommandFlags): Promise<void> {
+  let config: HostCommandConfig;
+  try {
+    config = resolveHostCommandConfig(flags);
+  } catch (error) {
+    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
+    process.exit(2);
+  }
+  let running: RunningHost;
+  try {
+    running = await runHost(config);
+  } catch (error) {
+    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
+    process.exit(1);
+  }
+
+  const stopTimeoutMs = config.host.stopTimeoutMs ?? 10_000;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      // A second Ctrl-C means "now": the agents are killed with the host's process group.
+      if (signal === "SIGINT") process.exit(130);
+      return;
+    }
+    const deadline = setTimeout(() => {
+      process.stderr.write(
+        `guildhall host: shutdown did not finish within ${stopTimeoutMs + SHUTDOWN_SLACK_MS} ms; exiting\n`,
+      );
+      process.exit(1);
+    }, stopTimeoutMs + SHUTDOWN_SLACK_MS);
+    deadline.unref();
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`guildhall host: shutdown failed: ${messageOf(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+/** Adds `guildhall host` to `program`. */
+export function registerHostCommand(program: Command): Command {
+  return program
+    .command("host")
+    .description(
+      "Run an agent host: serve the agent host API (gRPC, gRPC-Web, Connect) and run agents as processes until SIGTERM. " +
+        "Every flag can be given as the environment variable in brackets.",
+    )
+    .option(
+      "--port <port>",
+      "port of the agent host API; 0 picks a free one [GUILDHALL_PORT] (default: 50051)",
+    )
+    .option("--bind <address>", "interface to listen on [GUILDHALL_BIND] (default: 0.0.0.0)")
+    .option(
+      "--advertise-address <host:port>",
+      "address engines dial, e.g. $(POD_IP):50051 [GUILDHALL_ADVERTISE_ADDRESS] (default: first non-internal IPv4 address and the port)",
+    )
+    .option("--redis-url <url>", "Redis of the location registry [GUILDHALL_REDIS_URL, REDIS_URL]")
+    .option(
+      "--bus-url <url>",
+      "Redis of the message bus [GUILDHALL_BUS_URL] (default: the registry's Redis)",
+    )
+    .option(
+      "--key-prefix <prefix>",
+      "Redis key prefix of registry and bus [GUILDHALL_KEY_PREFIX] (default: gh:)",
+    )
+    .option("--memory", "standalone host: in-memory registry and bus instead of Redis")
+    .option(
+      "--metrics-port <port>",
+      "port of /metrics; 0 picks a free one [GUILDHALL_METRICS_PORT] (default: 9464)",
+    )
+    .option("--no-metrics", "do not serve /metrics")
+    .option("--max-agents <n>", "agents run at most [GUILDHALL_MAX_AGENTS] (default: 100)")
+    .option(
+      "--heartbeat-ms <ms>",
+      "registry heartbeat interval [GUILDHALL_HEARTBEAT_MS] (default: 5000)",
+    )
+    .option("--lease-ms <ms>", "host lease in the registry [GUILDHALL_LEASE_MS] (default: 15000)")
+    .option(
+      "--stop-timeout-ms <ms>",
+      "SIGTERM to SIGKILL for each agent [GUILDHALL_STOP_TIMEOUT_MS] (default: 10000)",
+    )
+    .option(
+      "--agent-modules <list>",
+      "comma-separated packages or absolute directories agents may be loaded from [GUILDHALL_AGENT_MODULES] (required)",
+    )
+    .option(
+      "--token <token>",
+      "bearer token every RPC must carry; prefer the variable [GUILDHALL_TOKEN]",
+    )
+    .option("--tls-cert <file>", "server certificate (PEM) [GUILDHALL_TLS_CERT]")
+    .option("--tls-key <file>", "server key (PEM) [GUILDHALL_TLS_KEY]")
+    .option("--tls-ca <file>", "CA of client certificates; turns on mutual TLS [GUILDHALL_TLS_CA]")
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace or silent [LOG_LEVEL] (default: info)",
+    )
+    .action(hostAction);
+}

@@ -1,0 +1,452 @@
+// createAgentHost: the agent host as one object with a lifecycle. It assembles the process
+// manager, the bus subscriptions, the registry heartbeat, the Connect server and the metrics
+// endpoint, and owns the order in which they start and stop.
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { GuildhallError, MemoryBus, type MessageBus } from "@guildhall/core";
+import { createAgentProcessManager, type AgentProcessManager } from "@guildhall/process-manager";
+import { AgentHostService, Health } from "@guildhall/proto";
+import {
+  MemoryLocationRegistry,
+  type HostRegistration,
+  type LocationRegistry,
+} from "@guildhall/registry";
+import type { Logger } from "pino";
+import { createAuthInterceptor } from "./auth-interceptor.js";
+import { HeartbeatLoop } from "./heartbeat-loop.js";
+import {
+  defaultAdvertiseAddress,
+  resolveAgentHostOptions,
+  type AgentHostOptions,
+  type ResolvedAgentHostOptions,
+} from "./host-options.js";
+import { HostedAgents } from "./hosted-agents.js";
+import { listenHttp2, type Http2Listener } from "./http2-server.js";
+import { LocalSubscriptions } from "./local-subscriptions.js";
+import { createHostLogger } from "./logger.js";
+import { HostMetrics } from "./metrics.js";
+import { listenMetrics, type MetricsListener } from "./metrics-server.js";
+import { createAgentHostService } from "./rpc/agent-host-service.js";
+import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { createHealthService } from "./rpc/health-service.js";
+import { createMetricsInterceptor } from "./rpc/metrics-interceptor.js";
+import { hostVersion } from "./version.js";
+
+/**
+ * Where a host is in its life: `created` (not started), `starting`, `serving` (takes agents),
+ * `draining` (runs its agents, refuses new ones), `stopping` (close() runs), `closed`.
+ */
+export type AgentHostState =
+  "created" | "starting" | "serving" | "draining" | "stopping" | "closed";
+
+/** Options of {@link AgentHost.drain}. */
+export interface DrainOptions {
+  /** Also stop the agents the host runs. Default false: they keep running. */
+  readonly stopAgents?: boolean;
+  /** SIGTERM to SIGKILL for each stopped agent, when shorter than `stopTimeoutMs`. Default `stopTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** What {@link AgentHost.drain} leaves. */
+export interface DrainResult {
+  /** Agents still holding a process. */
+  readonly agentsRemaining: number;
+}
+
+/** A running agent host: a Connect/gRPC server whose agents are OS processes. */
+export interface AgentHost {
+  /**
+   * The address engines dial and the registry records (`advertiseAddress`, or derived from the
+   * bound port).
+   *
+   * @throws GuildhallError `failed-precondition` before `start()` resolved when the port is 0
+   */
+  readonly address: string;
+  /**
+   * The bound port of the agent host API.
+   *
+   * @throws GuildhallError `failed-precondition` before `start()` resolved when the port is 0
+   */
+  readonly port: number;
+  /** The bound port of `/metrics`; undefined while not listening or when disabled. */
+  readonly metricsPort: number | undefined;
+  /** Where the host is in its life. */
+  readonly state: AgentHostState;
+  /** Agents holding a process now (starting, ready, stopping or restarting). */
+  readonly agentCount: number;
+  /** The most agents the host runs at once. */
+  readonly maxAgents: number;
+  /**
+   * Starts the process manager (and its warm pool), listens, registers the host with its lease
+   * and capacity, serves metrics and starts heartbeating. On failure everything started is
+   * stopped again before it rejects.
+   *
+   * @throws GuildhallError `failed-precondition` (a port is taken), `unavailable` (the registry
+   *   cannot be reached), or when called twice
+   */
+  start(): Promise<void>;
+  /**
+   * Stops taking new agents (CreateAgent fails with UNAVAILABLE, health reports NOT_SERVING),
+   * marks the host draining in the registry and, with `stopAgents`, stops its agents.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
+  /**
+   * Shuts down gracefully: refuses new agents, stops every agent (SIGTERM, SIGKILL after
+   * `stopTimeoutMs`), deregisters the host, ends open streams, closes the servers, and closes the
+   * registry and bus if the host created them. Idempotent; never rejects (failures are logged).
+   */
+  close(): Promise<void>;
+  /** Same as {@link AgentHost.close}. */
+  shutdown(): Promise<void>;
+  /** The Prometheus exposition text of the host's metrics (what `/metrics` serves). */
+  metrics(): Promise<string>;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class AgentHostImpl implements AgentHost {
+  readonly #options: ResolvedAgentHostOptions;
+  readonly #registry: LocationRegistry;
+  readonly #ownsRegistry: boolean;
+  readonly #bus: MessageBus;
+  readonly #ownsBus: boolean;
+  readonly #metrics: HostMetrics;
+  readonly #shutdown = new AbortController();
+  #logger: Logger;
+  #state: AgentHostState = "created";
+  #address: string | undefined;
+  #port: number | undefined;
+  #manager: AgentProcessManager | undefined;
+  #agents: HostedAgents | undefined;
+  #subscriptions: LocalSubscriptions | undefined;
+  #heartbeat: HeartbeatLoop | undefined;
+  #server: Http2Listener | undefined;
+  #metricsServer: MetricsListener | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: AgentHostOptions) {
+    this.#options = resolveAgentHostOptions(options);
+    const o = this.#options;
+    this.#registry =
+      o.registry ??
+      new MemoryLocationRegistry({ hostLeaseMs: o.leaseMs, agentTtlMs: o.leaseMs * 2 });
+    this.#ownsRegistry = o.registry === undefined;
+    this.#bus = o.bus ?? new MemoryBus();
+    this.#ownsBus = o.bus === undefined;
+    this.#logger = o.logger ?? createHostLogger(o.logLevel);
+    if (o.port !== 0) {
+      this.#port = o.port;
+      this.#address = o.advertiseAddress ?? defaultAdvertiseAddress(o.host, o.port);
+    }
+    this.#metrics = new HostMetrics(
+      {
+        runningByGuild: () => this.#agents?.runningByGuild() ?? new Map(),
+        maxAgents: o.maxAgents,
+        draining: () => this.#agents !== undefined && this.#agents.phase !== "serving",
+      },
+      { processMetrics: o.processMetrics },
+    );
+  }
+
+  get address(): string {
+    if (this.#address === undefined) {
+      throw new GuildhallError(
+        "failed-precondition",
+        "the host's address is known once start() has resolved (it listens on a free port); await host.start() first",
+      );
+    }
+    return this.#address;
+  }
+
+  get port(): number {
+    if (this.#port === undefined) {
+      throw new GuildhallError(
+        "failed-precondition",
+        "the host's port is known once start() has resolved; await host.start() first",
+      );
+    }
+    return this.#port;
+  }
+
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
+  }
+
+  get state(): AgentHostState {
+    if (this.#state !== "serving" || this.#agents === undefined) return this.#state;
+    return this.#agents.phase === "draining" ? "draining" : "serving";
+  }
+
+  get agentCount(): number {
+    return this.#agents?.activeCount ?? 0;
+  }
+
+  get maxAgents(): number {
+    return this.#options.maxAgents;
+  }
+
+  #registration(): HostRegistration {
+    return {
+      address: this.address,
+      maxAgents: this.#options.maxAgents,
+      leaseMs: this.#options.leaseMs,
+      agentTtlMs: this.#options.leaseMs * 2,
+      draining: this.#agents !== undefined && this.#agents.phase !== "serving",
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "created") {
+      throw new GuildhallError(
+        "failed-precondition",
+        `start() was already called (the host is ${this.#state}); create a new host to start again`,
+      );
+    }
+    this.#state = "starting";
+    try {
+      await this.#startParts();
+    } catch (error) {
+      this.#logger.error({ err: messageOf(error) }, "agent host failed to start");
+      await this.#stopParts();
+      this.#state = "closed";
+      throw error;
+    }
+    this.#state = "serving";
+    this.#logger.info(
+      { address: this.address, port: this.port, metrics_port: this.metricsPort ?? null },
+      "agent host serving",
+    );
+  }
+
+  async #startParts(): Promise<void> {
+    const o = this.#options;
+    const startedAt = Date.now();
+    this.#manager = await createAgentProcessManager({
+      agentModules: o.agentModules,
+      maxProcesses: o.maxAgents,
+      stopTimeoutMs: o.stopTimeoutMs,
+      startTimeoutMs: o.startTimeoutMs,
+      warmPoolSize: o.warmPoolSize,
+      ...(o.defaultRestartPolicy !== undefined && { defaultRestartPolicy: o.defaultRestartPolicy }),
+      onPublish: (agent, request) => this.#requireAgents().publish(agent, request),
+    });
+    this.#subscriptions = new LocalSubscriptions(
+      this.#bus,
+      (guildId, agentId, message) => this.#requireAgents().deliver(guildId, agentId, message),
+      (error, message) =>
+        this.#logger.warn({ err: messageOf(error), message_id: message.id }, "fan-out failed"),
+    );
+    const agents = new HostedAgents({
+      manager: this.#manager,
+      registry: this.#registry,
+      bus: this.#bus,
+      subscriptions: this.#subscriptions,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      address: () => this.address,
+      stopTimeoutMs: o.stopTimeoutMs,
+      recoverRegistration: () => this.#requireHeartbeat().beatNow(),
+    });
+    this.#agents = agents;
+
+    const handler = connectNodeAdapter({
+      routes: (router) => {
+        router.service(
+          AgentHostService,
+          createAgentHostService({
+            agents,
+            metrics: this.#metrics,
+            address: () => this.address,
+            maxAgents: o.maxAgents,
+            version: hostVersion(),
+            startedAt,
+            drain: async (options) => (await this.drain(options)).agentsRemaining,
+          }),
+        );
+        router.service(Health, createHealthService(agents, this.#metrics));
+      },
+      interceptors: [
+        createMetricsInterceptor(this.#metrics),
+        ...(o.token === undefined ? [] : [createAuthInterceptor(o.token)]),
+        errorMappingInterceptor,
+      ],
+      readMaxBytes: o.maxRequestBytes,
+      shutdownSignal: this.#shutdown.signal,
+    });
+    this.#server = await listenHttp2(handler, { host: o.host, port: o.port, tls: o.tls });
+    this.#port = this.#server.port;
+    this.#address ??= o.advertiseAddress ?? defaultAdvertiseAddress(o.host, this.#server.port);
+    this.#logger = this.#logger.child({ host: this.#address });
+    // Parts made above logged without the host field; they share this logger from now on.
+    this.#rebindLogger();
+
+    try {
+      await this.#metrics.timeRegistry("register_host", () =>
+        this.#registry.registerHost(this.#registration()),
+      );
+    } catch (error) {
+      throw new GuildhallError(
+        "unavailable",
+        `could not register this host (${this.address}) in the location registry: ${messageOf(error)}; check that the registry is reachable (GUILDHALL_REDIS_URL) and start the host again`,
+        { cause: error },
+      );
+    }
+    this.#heartbeat = new HeartbeatLoop({
+      registry: this.#registry,
+      agents,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      intervalMs: o.heartbeatMs,
+      registration: () => this.#registration(),
+    });
+    if (o.metricsPort !== false) {
+      this.#metricsServer = await listenMetrics(
+        this.#metrics.registry,
+        o.metricsHost,
+        o.metricsPort,
+      );
+    }
+    this.#heartbeat.start();
+  }
+
+  #rebindLogger(): void {
+    // HostedAgents was built before the address was known; give it the logger with `host`.
+    const agents = this.#agents;
+    if (agents !== undefined) agents.setLogger(this.#logger);
+  }
+
+  #requireAgents(): HostedAgents {
+    if (this.#agents === undefined) {
+      throw new GuildhallError("unavailable", "the agent host is not started");
+    }
+    return this.#agents;
+  }
+
+  #requireHeartbeat(): HeartbeatLoop {
+    if (this.#heartbeat === undefined) {
+      throw new GuildhallError("unavailable", "the agent host is not registered yet");
+    }
+    return this.#heartbeat;
+  }
+
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    const agents = this.#agents;
+    if (agents === undefined || this.#state !== "serving") {
+      throw new GuildhallError(
+        "failed-precondition",
+        `the host is ${this.#state}; only a started host can drain`,
+      );
+    }
+    if (agents.phase === "serving") {
+      agents.setPhase("draining");
+      this.#logger.info("host draining: refusing new agents");
+      await this.#heartbeat?.syncDraining();
+    }
+    if (options.stopAgents === true) {
+      await agents.stopAll(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+    }
+    return { agentsRemaining: agents.activeCount };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  shutdown(): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state === "created") {
+      this.#state = "closed";
+      await this.#closeOwned();
+      return;
+    }
+    this.#state = "stopping";
+    this.#agents?.setPhase("stopping");
+    this.#logger.info({ agents: this.agentCount }, "agent host shutting down");
+    await this.#stopParts();
+    this.#state = "closed";
+    this.#logger.info("agent host closed");
+  }
+
+  async #stopParts(): Promise<void> {
+    await this.#heartbeat?.stop();
+    const heartbeat = this.#heartbeat;
+    // Placement skips the host while its agents stop; the agents' locations go with the host.
+    const [reachable] = await Promise.all([
+      heartbeat?.syncDraining() ?? Promise.resolve(false),
+      this.#manager?.shutdown(),
+    ]);
+    await this.#subscriptions?.close();
+    if (heartbeat !== undefined && !reachable) {
+      // Waiting for a registry that just failed would only delay the exit past its grace.
+      this.#logger.warn(
+        `the registry is unreachable, so the host is not deregistered; its lease lapses by itself within ${this.#options.leaseMs} ms`,
+      );
+    } else if (heartbeat !== undefined) {
+      try {
+        const removed = await this.#metrics.timeRegistry("deregister_host", () =>
+          this.#registry.deregisterHost(this.address),
+        );
+        this.#logger.info({ agents_removed: removed }, "host deregistered");
+      } catch (error) {
+        this.#logger.warn(
+          { err: messageOf(error) },
+          `could not deregister the host; its lease lapses by itself within ${this.#options.leaseMs} ms`,
+        );
+      }
+    }
+    this.#shutdown.abort(new GuildhallError("unavailable", "the agent host is shutting down"));
+    await Promise.all([
+      this.#server?.close(this.#options.closeGraceMs),
+      this.#metricsServer?.close(),
+    ]);
+    this.#metricsServer = undefined;
+    await this.#closeOwned();
+  }
+
+  async #closeOwned(): Promise<void> {
+    if (this.#ownsBus) await this.#bus.close().catch(() => undefined);
+    if (this.#ownsRegistry) await this.#registry.close().catch(() => undefined);
+  }
+
+  metrics(): Promise<string> {
+    return this.#metrics.registry.metrics();
+  }
+}
+
+/**
+ * Creates an agent host; call `start()` to serve. Nothing listens or runs until then.
+ *
+ * @example
+ * ```ts
+ * const host = createAgentHost({
+ *   port: 0,
+ *   agentModules: ["/srv/agents"],
+ *   registry: new RedisLocationRegistry({ url: "redis://127.0.0.1:6379" }),
+ *   bus: new RedisBus({ url: "redis://127.0.0.1:6379" }),
+ * });
+ * await host.start();
+ * console.log(`serving on ${host.address}`);
+ * process.once("SIGTERM", () => void host.close());
+ * ```
+ *
+ * @throws GuildhallError `invalid-argument` naming a bad option
+ */
+export function createAgentHost(options: AgentHostOptions = {}): AgentHost {
+  return new AgentHostImpl(options);
+}
+
+/**
+ * Creates an agent host and starts it; resolves once it serves and is registered.
+ *
+ * @throws GuildhallError as {@link createAgentHost} and {@link AgentHost.start}
+ */
+export async function startAgentHost(options: AgentHostOptions = {}): Promise<AgentHost> {
+  const host = createAgentHost(options);
+  await host.start();
+  return host;
+}

@@ -1,0 +1,154 @@
+// The host's Prometheus metrics, in a prom-client Registry of its own (never the global one), so
+// several hosts in one process (a local cluster, tests) keep separate numbers. Every name here is
+// listed in the README; a test compares the two.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Buckets of operations that take milliseconds to seconds (RPCs, registry calls, agent starts). */
+const LATENCY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** What the agents-running gauge reads when scraped. */
+export interface MetricsSource {
+  /** Agents holding a process, by guild id. */
+  runningByGuild(): ReadonlyMap<string, number>;
+  readonly maxAgents: number;
+  /** Whether the host refuses new agents. */
+  draining(): boolean;
+}
+
+/** The metrics of one host. */
+export class HostMetrics {
+  /** The registry `/metrics` serves. */
+  readonly registry = new Registry();
+  readonly agentCreateDuration: Histogram<never>;
+  readonly agentCreateErrors: Counter<"code">;
+  readonly agentRestarts: Counter<"guild_id">;
+  readonly agentCrashes: Counter<"guild_id">;
+  readonly rpcHandled: Counter<"method" | "code">;
+  readonly rpcDuration: Histogram<"method" | "code">;
+  readonly registryOpDuration: Histogram<"op" | "result">;
+  readonly heartbeatFailures: Counter<never>;
+  readonly messagesPublished: Counter<"guild_id">;
+  readonly messagesDelivered: Counter<"guild_id">;
+  readonly deliveryFailures: Counter<"guild_id">;
+  readonly openStreams: Gauge<"method">;
+
+  constructor(source: MetricsSource, options: { processMetrics: boolean }) {
+    const registers = [this.registry];
+    new Gauge({
+      name: "guildhall_host_agents_running",
+      help: "Agents holding a process on this host (starting, ready, stopping or restarting), by guild.",
+      labelNames: ["guild_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [guildId, count] of source.runningByGuild())
+          this.set({ guild_id: guildId }, count);
+      },
+    });
+    new Gauge({
+      name: "guildhall_host_max_agents",
+      help: "The most agents this host runs at once.",
+      registers,
+      collect() {
+        this.set(source.maxAgents);
+      },
+    });
+    new Gauge({
+      name: "guildhall_host_draining",
+      help: "1 while the host refuses new agents (draining or shutting down), else 0.",
+      registers,
+      collect() {
+        this.set(source.draining() ? 1 : 0);
+      },
+    });
+    this.agentCreateDuration = new Histogram({
+      name: "guildhall_host_agent_create_duration_seconds",
+      help: "Time from a CreateAgent request to a ready, registered agent, for successful creates.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.agentCreateErrors = new Counter({
+      name: "guildhall_host_agent_create_errors_total",
+      help: "CreateAgent requests refused or failed, by gRPC status code.",
+      labelNames: ["code"],
+      registers,
+    });
+    this.agentRestarts = new Counter({
+      name: "guildhall_host_agent_restarts_total",
+      help: "Agent processes restarted after a failure, by guild.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.agentCrashes = new Counter({
+      name: "guildhall_host_agent_crashes_total",
+      help: "Agent processes that failed (restarted or not), by guild.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.rpcHandled = new Counter({
+      name: "guildhall_host_rpc_handled_total",
+      help: "RPCs completed, by method and gRPC status code (ok for success).",
+      labelNames: ["method", "code"],
+      registers,
+    });
+    this.rpcDuration = new Histogram({
+      name: "guildhall_host_rpc_duration_seconds",
+      help: "Time to complete an RPC (a stream: until it ended), by method and gRPC status code.",
+      labelNames: ["method", "code"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.registryOpDuration = new Histogram({
+      name: "guildhall_host_registry_op_duration_seconds",
+      help: "Time of location registry operations, by operation and result (ok or error).",
+      labelNames: ["op", "result"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.heartbeatFailures = new Counter({
+      name: "guildhall_host_heartbeat_failures_total",
+      help: "Registry heartbeats that failed (the registry was unreachable); retried next interval.",
+      registers,
+    });
+    this.messagesPublished = new Counter({
+      name: "guildhall_host_messages_published_total",
+      help: "Messages this host's agents published on the bus, by guild.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.messagesDelivered = new Counter({
+      name: "guildhall_host_messages_delivered_total",
+      help: "Messages handed to this host's agents, by guild.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.deliveryFailures = new Counter({
+      name: "guildhall_host_message_delivery_failures_total",
+      help: "Messages an agent could not take (not ready, exited) or whose handler threw, by guild.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.openStreams = new Gauge({
+      name: "guildhall_host_open_streams",
+      help: "Server streams open now (WatchAgents, GetAgentLogs with follow, Health/Watch), by method.",
+      labelNames: ["method"],
+      registers,
+    });
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Times `operation` as registry operation `op`. */
+  async timeRegistry<T>(op: string, operation: () => Promise<T>): Promise<T> {
+    const end = this.registryOpDuration.startTimer({ op });
+    try {
+      const result = await operation();
+      end({ result: "ok" });
+      return result;
+    } catch (error) {
+      end({ result: "error" });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// The one place where failures become gRPC status codes (as connect-node's node-error.ts does for
+// Node errors). Everything below the RPC edge throws GuildhallError; the codes map one to one.
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { GuildhallError, type ErrorCode } from "@guildhall/core";
+
+const CODES: Readonly<Record<ErrorCode, Code>> = {
+  "invalid-argument": Code.InvalidArgument,
+  "not-found": Code.NotFound,
+  "already-exists": Code.AlreadyExists,
+  "resource-exhausted": Code.ResourceExhausted,
+  "permission-denied": Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  unavailable: Code.Unavailable,
+  "failed-precondition": Code.FailedPrecondition,
+  "deadline-exceeded": Code.DeadlineExceeded,
+  aborted: Code.Aborted,
+  internal: Code.Internal,
+};
+
+/** The gRPC status code of a GuildhallError code. */
+export function codeOf(code: ErrorCode): Code {
+  return CODES[code];
+}
+
+/**
+ * Turns anything a handler threw into the ConnectError the client receives: GuildhallErrors keep
+ * their message under the matching code; ConnectErrors pass through; anything else is INTERNAL
+ * with a pointer to the host log, where the full error is written.
+ */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof GuildhallError) {
+    return new ConnectError(error.message, codeOf(error.code), undefined, undefined, error);
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ConnectError(
+    `internal error in the agent host: ${reason}; see the host's log for details`,
+    Code.Internal,
+    undefined,
+    undefined,
+    error,
+  );
+}
+
+/** The snake_case name of a status code, as metrics label it (`ok` for success). */
+export function codeName(code: Code | undefined): string {
+  if (code === undefined) return "ok";
+  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error);
+  }
+}
+
+/**
+ * The interceptor that applies {@link toConnectError} to everything a handler throws, before it
+ * returns and while it streams, so no handler maps errors itself.
+ */
+export const errorMappingInterceptor: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    if (!res.stream) return res;
+    return { ...res, message: mapStreamErrors(res.message) };
+  } catch (error) {
+    throw toConnectError(error);
+  }
+};

@@ -1,0 +1,65 @@
+// grpc.health.v1.Health, the standard protocol of Kubernetes gRPC probes and load balancers:
+// SERVING while the host takes new agents, NOT_SERVING while it drains or shuts down, so a
+// readiness probe takes a draining pod out of rotation. It needs no token.
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  AgentHostService,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  type Health,
+  type HealthCheckResponse,
+} from "@guildhall/proto";
+import type { HostPhase, HostedAgents } from "../hosted-agents.js";
+import type { HostMetrics } from "../metrics.js";
+import { eventStream } from "./event-stream.js";
+
+/** The services a health check may name; "" is the server as a whole. */
+const KNOWN_SERVICES: ReadonlySet<string> = new Set(["", AgentHostService.typeName]);
+
+function statusOf(phase: HostPhase): ServingStatus {
+  return phase === "serving" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+}
+
+/** The implementation of grpc.health.v1.Health for one host. */
+export function createHealthService(
+  agents: HostedAgents,
+  metrics: HostMetrics,
+): ServiceImpl<typeof Health> {
+  return {
+    async check(request) {
+      if (!KNOWN_SERVICES.has(request.service)) {
+        throw new ConnectError(
+          `unknown service "${request.service}": check "" (the host) or "${AgentHostService.typeName}"`,
+          Code.NotFound,
+        );
+      }
+      return { status: statusOf(agents.phase) };
+    },
+
+    async *watch(request, ctx) {
+      if (!KNOWN_SERVICES.has(request.service)) {
+        // The protocol keeps the stream open for services that may appear later; this host's set is fixed.
+        yield { status: ServingStatus.SERVICE_UNKNOWN };
+        return;
+      }
+      const gauge = metrics.openStreams.labels({ method: "Health/Watch" });
+      const phases = eventStream<HostPhase>((push) => {
+        gauge.inc();
+        const off = agents.onPhaseChange(push);
+        // The current phase first: subscribing and reading it in one step misses no change.
+        push(agents.phase);
+        return () => {
+          off();
+          gauge.dec();
+        };
+      }, ctx.signal);
+      let last: ServingStatus | undefined;
+      for await (const phase of phases) {
+        const status = statusOf(phase);
+        if (status === last) continue;
+        last = status;
+        const response: Partial<HealthCheckResponse> = { status };
+        yield response;
+      }
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// Host-mediated messaging: agent processes publish and receive over IPC only; the host holds the
+// bus, stamps the sender, and subscribes once per (guild, topic) for all its agents.
+import { randomUUID } from "node:crypto";
+import { MemoryBus, connectGuildClient, type Message, type MessageBus } from "@guildhall/core";
+import { RedisBus } from "@guildhall/bus-redis";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createRequest,
+  expectNoLeakedProcesses,
+  fixtureSpec,
+  redisUrl,
+  startTestHost,
+  waitFor,
+  type TestHost,
+} from "./helpers.js";
+
+let current: TestHost | undefined;
+let extraBus: MessageBus | undefined;
+
+afterEach(async () => {
+  await current?.host.close();
+  current = undefined;
+  await extraBus?.close();
+  extraBus = undefined;
+  await expectNoLeakedProcesses();
+});
+
+const buses: [string, () => MessageBus][] = [
+  ["MemoryBus", () => new MemoryBus()],
+  ["RedisBus", () => new RedisBus({ url: redisUrl(), prefix: `test-${randomUUID()}:` })],
+];
+
+describe.each(buses)("two agents of one host over %s", (_name, makeBus) => {
+  it("exchange messages through the bus, each stamped with its sender", async () => {
+    extraBus = makeBus();
+    const bus = extraBus;
+    current = await startTestHost({ bus });
+    const { client: rpc } = current;
+    await rpc.createAgent(
+      createRequest("g1", fixtureSpec("ping", "Ping", { properties: { peer: "pong" } })),
+    );
+    await rpc.createAgent(createRequest("g1", fixtureSpec("pong", "Pong")));
+
+    const tester = connectGuildClient(bus, { guildId: "g1", id: "tester" });
+    const results: Message[] = [];
+    await tester.subscribe("results", (message) => {
+      results.push(message);
+    });
+    await tester.publish("inbox:ping", { kind: "start" });
+    const done = await waitFor("ping to report pong's answer", () => results[0]);
+    expect(done.sender).toEqual({ id: "ping", name: "Agent ping" });
+    expect(done.payload).toEqual({ kind: "done", pongFrom: "pong", pongName: "Agent pong" });
+    expect(done.id).toMatch(/^[0-9A-Z]{26}$/);
+    expect(done.timestamp).toBeGreaterThan(0);
+    await tester.close();
+  });
+});
+
+describe("host-mediated messaging", () => {
+  it("stamps the agent's own id on whatever it publishes: a forged sender never reaches the bus", async () => {
+    const t = (current = await startTestHost());
+    await t.client.createAgent(createRequest("g1", fixtureSpec("forger", "Forger")));
+    const tester = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
+    const results: Message[] = [];
+    await tester.subscribe("results", (message) => {
+      results.push(message);
+    });
+    await tester.publish("inbox:forger", { kind: "forge" });
+    await waitFor("the forger to finish", () =>
+      results.some((m) => (m.payload as { kind?: string }).kind === "forge-done"),
+    );
+    // The raw IPC request that named a sender was refused; the send with a sender option went out
+    // under the forger's own id.
+    expect(results.map((m) => (m.payload as { kind: string }).kind)).toEqual([
+      "forged-option",
+      "forge-done",
+    ]);
+    expect(results.map((m) => m.sender)).toEqual([
+      { id: "forger", name: "Agent forger" },
+      { id: "forger", name: "Agent forger" },
+    ]);
+    const info = await t.client.getAgentInfo({ guildId: "g1", agentId: "forger" });
+    expect(info.agent?.lastError).toContain("invalid IPC message");
+    await tester.close();
+  });
+
+  it("subscribes once per (guild, topic) for all local agents and never hands an agent its own message", async () => {
+    const t = (current = await startTestHost());
+    const spec = (id: string) =>
+      fixtureSpec(id, "Echo", { listenToDefaultTopic: false, additionalTopics: ["shared"] });
+    await t.client.createAgent(createRequest("g1", spec("a")));
+    await t.client.createAgent(createRequest("g1", spec("b")));
+    await t.client.createAgent(createRequest("g2", spec("c")));
+    expect(t.bus.subscriptionCount("g1", "shared")).toBe(1);
+    expect(t.bus.subscriptionCount("g1", "inbox:a")).toBe(1);
+    expect(t.bus.subscriptionCount("g1", "inbox:b")).toBe(1);
+    expect(t.bus.subscriptionCount("g1", "default_topic")).toBe(0);
+    expect(t.bus.subscriptionCount("g2")).toBe(2);
+
+    // An agent's inbox reaches that agent only, and its reply (on the same topic) does not come
+    // back to it: the second request's answer is the second message the tester sees.
+    const tester = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
+    const seen: Message[] = [];
+    await tester.subscribe("inbox:a", (message) => {
+      seen.push(message);
+    });
+    await tester.publish("inbox:a", { n: 1 });
+    await waitFor("the first echo", () => seen.length >= 1);
+    await tester.publish("inbox:a", { n: 2 });
+    await waitFor("the second echo", () => seen.length >= 2);
+    expect(seen.map((m) => [m.sender.id, m.payload])).toEqual([
+      ["a", { echoed: { n: 1 }, by: "a", pid: expect.any(Number) as number }],
+      ["a", { echoed: { n: 2 }, by: "a", pid: expect.any(Number) as number }],
+    ]);
+    await tester.close();
+
+    await t.client.stopAgent({ guildId: "g1", agentId: "a" });
+    expect(t.bus.subscriptionCount("g1", "shared")).toBe(1);
+    expect(t.bus.subscriptionCount("g1", "inbox:a")).toBe(0);
+    await t.client.stopAgent({ guildId: "g1", agentId: "b" });
+    expect(t.bus.subscriptionCount("g1")).toBe(0);
+  });
+});

@@ -1,0 +1,58 @@
+// /metrics scraped over HTTP returns every metric the README documents, and nothing undocumented.
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createRequest,
+  expectNoLeakedProcesses,
+  fixtureSpec,
+  rejection,
+  startTestHost,
+  type TestHost,
+} from "./helpers.js";
+
+let current: TestHost | undefined;
+
+afterEach(async () => {
+  await current?.host.close();
+  current = undefined;
+  await expectNoLeakedProcesses();
+});
+
+/** The metric names in the README's metrics table. */
+function documentedMetrics(): string[] {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  return [...readme.matchAll(/^\| `(guildhall_host_[a-z_]+)`/gm)].map((m) => m[1] ?? "");
+}
+
+describe("/metrics", () => {
+  it("serves the documented metrics", async () => {
+    const t = (current = await startTestHost({ processMetrics: true }));
+    await t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo")));
+    await rejection(t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo"))));
+
+    const port = t.host.metricsPort;
+    expect(port).toBeGreaterThan(0);
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/plain");
+    const text = await response.text();
+
+    const served = [...text.matchAll(/^# HELP (guildhall_host_[a-z_]+) /gm)].map((m) => m[1]);
+    const documented = documentedMetrics();
+    expect(documented.length).toBeGreaterThan(10);
+    expect([...served].sort()).toEqual([...documented].sort());
+
+    expect(text).toContain('guildhall_host_agents_running{guild_id="g1"} 1');
+    expect(text).toContain('guildhall_host_agent_create_errors_total{code="already_exists"} 1');
+    expect(text).toContain("guildhall_host_agent_create_duration_seconds_count 1");
+    expect(text).toMatch(
+      /guildhall_host_rpc_handled_total\{method="AgentHostService\/CreateAgent",code="ok"\} 1/,
+    );
+    expect(text).toMatch(
+      /guildhall_host_registry_op_duration_seconds_count\{op="register_host",result="ok"\} 1/,
+    );
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
+});
