@@ -84,7 +84,7 @@ describe("host-mediated messaging", () => {
     await tester.close();
   });
 
-  it("subscribes once per (guild, topic) for all local agents and never hands an agent its own message", async () => {
+  it("subscribes once per (guild, topic) for all local agents and answers inbox messages in the sender's inbox", async () => {
     const t = (current = await startTestHost());
     const spec = (id: string) =>
       fixtureSpec(id, "Echo", { listenToDefaultTopic: false, additionalTopics: ["shared"] });
@@ -97,11 +97,11 @@ describe("host-mediated messaging", () => {
     expect(t.bus.subscriptionCount("g1", "default_topic")).toBe(0);
     expect(t.bus.subscriptionCount("g2")).toBe(2);
 
-    // An agent's inbox reaches that agent only, and its reply (on the same topic) does not come
-    // back to it: the second request's answer is the second message the tester sees.
+    // An agent's inbox reaches that agent only, and a reply to an inbox message goes to the
+    // sender's inbox: each request's answer arrives there exactly once.
     const tester = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
     const seen: Message[] = [];
-    await tester.subscribe("inbox:a", (message) => {
+    await tester.subscribe("inbox:tester", (message) => {
       seen.push(message);
     });
     await tester.publish("inbox:a", { n: 1 });

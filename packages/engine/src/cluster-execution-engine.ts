@@ -1,0 +1,636 @@
+// ClusterExecutionEngine: the ExecutionEngine that places agents on agent hosts over the host API
+// (DESIGN sections 5, 8, 9). It is a thin client: the registry answers every question about where
+// agents run and what they are, the hosts run them, and the engine only decides where to put each
+// agent, records what should run, and heals what was lost.
+import { setMaxListeners } from "node:events";
+import {
+  GuildhallError,
+  ID_PATTERN,
+  validateAgentSpec,
+  validateGuildSpec,
+  type AgentSpec,
+  type ExecutionEngine,
+  type GuildSpec,
+  type MessageBus,
+  type RunAgentOptions,
+  type ShutdownOptions,
+} from "@guildhall/core";
+import { eligibleHosts, type PlacementCandidate } from "@guildhall/placement";
+import { AgentState } from "@guildhall/proto";
+import type { AgentLocation, DesiredAgent, GuildContext, HostStatus } from "@guildhall/registry";
+import { abortableDelay } from "./abortable-delay.js";
+import { settleWithConcurrency } from "./bounded-concurrency.js";
+import {
+  resolveClusterExecutionEngineOptions,
+  type ClusterExecutionEngineOptions,
+  type ResolvedClusterExecutionEngineOptions,
+} from "./engine-options.js";
+import { toGuildhallError } from "./error-mapping.js";
+import { HostClients } from "./host-clients.js";
+import { KeyedLock } from "./keyed-lock.js";
+import { createAgentRequest, guildContextOf, stopAgentRequest } from "./proto-conversion.js";
+import { Reconciler, type AgentOnHost } from "./reconciler.js";
+import { backoffDelayMs, placementAction, stopAction } from "./retry-policy.js";
+
+/** One placement in progress: its time budget and what cancels it. */
+interface PlacementRun {
+  /** When the agent must be ready by, in ms since the epoch. */
+  readonly deadline: number;
+  /** The budget it was given, for messages. */
+  readonly budgetMs: number;
+  readonly signal: AbortSignal;
+}
+
+/** Where a placed agent runs. */
+interface Placed {
+  readonly address: string;
+  readonly epoch: number;
+}
+
+/** Agents stopped at once by `shutdown({ stopAgents: true })`. */
+const SHUTDOWN_STOP_CONCURRENCY = 16;
+
+function keyOf(guildId: string, agentId: string): string {
+  return `${guildId}\u0000${agentId}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function checkId(what: string, value: unknown): asserts value is string {
+  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
+    throw new GuildhallError(
+      "invalid-argument",
+      `${what} ${JSON.stringify(value)} must match ${ID_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128)`,
+    );
+  }
+}
+
+function list(addresses: Iterable<string>): string {
+  const all = [...addresses];
+  return all.length === 0 ? "none" : all.join(", ");
+}
+
+/**
+ * Live hosts that are discovered, not draining and not excluded, whatever their load: asked when
+ * the registry counts every host as full, since its count may lag behind agents that just stopped.
+ */
+function fullHosts(
+  discovered: readonly string[],
+  live: readonly HostStatus[],
+  exclude: ReadonlySet<string>,
+): PlacementCandidate[] {
+  const known = new Map(live.map((h) => [h.address, h]));
+  const out: PlacementCandidate[] = [];
+  for (const address of discovered) {
+    const host = known.get(address);
+    if (host === undefined || host.draining || exclude.has(address)) continue;
+    out.push({ address, load: host.load, maxAgents: host.maxAgents });
+  }
+  return out;
+}
+
+/**
+ * An {@link ExecutionEngine} that runs each agent as a process on one of a fleet of agent hosts
+ * (`guildhall host`, or `createAgentHost` of `@guildhall/host-server`), reached over gRPC/HTTP/2.
+ *
+ * - `runAgent` validates the spec, records it as desired, picks a host (`placement` over the
+ *   discovered hosts that are live, not draining and not full), and calls CreateAgent there; it
+ *   resolves when the host answers, which it does once the agent is ready and registered. A full
+ *   or unavailable host is skipped for the next one (unavailable ones after a backoff with
+ *   jitter); a bad spec, a module the host does not allow or a duplicate id is not retried. On
+ *   failure nothing is left behind: no process, no location, no desired-state entry.
+ * - Listings (`getAgentsInGuild`, `findAgentsByName`, `isAgentRunning`) read the registry's guild
+ *   index: full specs, no call to any host.
+ * - `stopAgent` forgets the desired agent first, then stops it on its host; it is idempotent.
+ * - A reconciler re-places desired agents whose host died (its lease expired) on another host.
+ * - `shutdown()` leaves the agents running (they belong to the cluster, not to this process): a
+ *   new engine on the same registry finds them. `shutdown({ stopAgents: true })` stops the agents
+ *   this engine started first.
+ *
+ * Errors are {@link GuildhallError}s with the codes of the host API: `invalid-argument`,
+ * `permission-denied`, `already-exists`, `resource-exhausted` (every host is full),
+ * `unavailable` (no host reachable, or after shutdown), `deadline-exceeded`, `aborted`.
+ *
+ * @example
+ * ```ts
+ * const engine = new ClusterExecutionEngine({
+ *   registry: new RedisLocationRegistry({ url: "redis://127.0.0.1:6379" }),
+ *   discovery: new StaticDiscovery(["10.0.0.7:50051", "10.0.0.8:50051"]),
+ * });
+ * await engine.runAgent(guild, { id: "echo", name: "Echo", className: "@acme/agents#Echo" });
+ * console.log(await engine.getAgentsInGuild(guild.id));
+ * await engine.shutdown();
+ * ```
+ */
+export class ClusterExecutionEngine implements ExecutionEngine {
+  /** The bus the cluster's hosts use, if it was given (the engine sends nothing on it). */
+  readonly bus: MessageBus | undefined;
+  readonly #o: ResolvedClusterExecutionEngineOptions;
+  readonly #clients: HostClients;
+  readonly #locks = new KeyedLock();
+  /** Placements this engine has in flight, by host: counted as load until the host answers. */
+  readonly #inFlight = new Map<string, number>();
+  /** The agents this engine started and has not stopped: what `shutdown({ stopAgents })` stops. */
+  readonly #started = new Map<string, { guildId: string; agentId: string }>();
+  readonly #operations = new Set<Promise<unknown>>();
+  readonly #shutdown = new AbortController();
+  readonly #reconciler: Reconciler | undefined;
+  readonly #stopWatchingHosts: () => void;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @throws GuildhallError `invalid-argument` naming a bad option
+   */
+  constructor(options: ClusterExecutionEngineOptions) {
+    this.#o = resolveClusterExecutionEngineOptions(options);
+    // Every placement in flight listens on this signal; hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
+    this.bus = this.#o.bus;
+    this.#clients = new HostClients({ tls: this.#o.tls, token: this.#o.token });
+    // Connections to hosts that left discovery are closed; a later call reopens one if needed.
+    this.#stopWatchingHosts = this.#o.discovery.onChange((hosts) =>
+      this.#clients.retain(new Set(hosts)),
+    );
+    const reconcile = this.#o.reconcile;
+    if (reconcile !== false) {
+      this.#reconciler = new Reconciler({
+        registry: this.#o.registry,
+        options: reconcile,
+        logger: this.#o.logger,
+        busy: (guildId, agentId) => this.#locks.isLocked(keyOf(guildId, agentId)),
+        replace: (desired) => this.#replace(desired),
+        probe: (address, guildId, agentId) => this.#probe(address, guildId, agentId),
+      });
+      this.#reconciler.start();
+    }
+  }
+
+  /**
+   * Starts `agent` in `guild` on a host and resolves once it is ready: its process runs, its
+   * class is loaded, its `onStart` ran, it is subscribed and its location is registered.
+   *
+   * @throws GuildhallError `invalid-argument` (bad spec or className), `permission-denied`
+   *   (module not allowed by the hosts), `already-exists` (the agent runs), `resource-exhausted`
+   *   (every host is full), `unavailable` (no host reachable; the engine is shut down),
+   *   `deadline-exceeded` (not ready within `timeoutMs`), `aborted` (`signal`), or the host's
+   *   error when the agent fails to start
+   */
+  runAgent(guild: GuildSpec, agent: AgentSpec, opts: RunAgentOptions = {}): Promise<void> {
+    return this.#track(async () => {
+      this.#assertOpen("run an agent");
+      const context = this.#validateGuild(guild);
+      const spec = validateAgentSpec(agent, { source: "runAgent" });
+      const budgetMs = opts.timeoutMs ?? this.#o.rpcTimeoutMs;
+      if (!Number.isSafeInteger(budgetMs) || budgetMs <= 0) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `runAgent: timeoutMs must be a positive whole number of milliseconds, got ${JSON.stringify(opts.timeoutMs)}`,
+        );
+      }
+      const signal =
+        opts.signal === undefined
+          ? this.#shutdown.signal
+          : AbortSignal.any([this.#shutdown.signal, opts.signal]);
+      const run: PlacementRun = { deadline: Date.now() + budgetMs, budgetMs, signal };
+      this.#checkRun(run, spec.id);
+      await this.#locks.run(keyOf(context.id, spec.id), () => this.#run(context, spec, run));
+    });
+  }
+
+  /**
+   * Stops an agent gracefully (its `onStop` runs) and resolves once it is stopped and no longer
+   * listed. The agent is removed from the desired state first, so nothing re-places it.
+   * Idempotent: an unknown or stopped agent resolves at once. When the agent's host cannot be
+   * reached (after retries), its location is removed from the registry, fenced by its epoch so a
+   * newer placement is kept: a dead host's agent disappears from listings at once. (A host that
+   * was only cut off keeps its copy running, unlisted, until it restarts; a warning is logged.)
+   *
+   * @throws GuildhallError `invalid-argument` for malformed ids, `unavailable` after shutdown or
+   *   when the registry cannot be reached, or the host's refusal (e.g. `unauthenticated`)
+   */
+  stopAgent(guildId: string, agentId: string): Promise<void> {
+    return this.#track(async () => {
+      this.#assertOpen("stop an agent");
+      checkId("guild id", guildId);
+      checkId("agent id", agentId);
+      await this.#stop(guildId, agentId);
+    });
+  }
+
+  /** Whether the agent runs: its location is registered and its host's lease is live. */
+  isAgentRunning(guildId: string, agentId: string): Promise<boolean> {
+    return this.#track(async () => {
+      this.#assertOpen("look agents up");
+      return (await this.#o.registry.getLocation(guildId, agentId)) !== undefined;
+    });
+  }
+
+  /** The running agents of a guild by id, with their full specs, from the registry's guild index. */
+  getAgentsInGuild(guildId: string): Promise<Map<string, AgentSpec>> {
+    return this.#track(async () => {
+      this.#assertOpen("list agents");
+      const agents = await this.#o.registry.listGuildAgents(guildId);
+      return new Map(agents.map((a) => [a.agentId, structuredClone(a.spec)]));
+    });
+  }
+
+  /** The full specs of the guild's running agents named `name`. */
+  findAgentsByName(guildId: string, name: string): Promise<AgentSpec[]> {
+    return this.#track(async () => {
+      this.#assertOpen("look agents up");
+      const agents = await this.#o.registry.findAgentsByName(guildId, name);
+      return agents.map((a) => structuredClone(a.spec));
+    });
+  }
+
+  /**
+   * Releases the engine: stops reconciling (giving the lease up for another engine), cancels
+   * placements in flight (their hosts undo them) and closes the connections to the hosts. The
+   * registry, discovery and bus it was given stay open.
+   *
+   * By default the agents keep running, detached: they belong to the cluster, and an engine
+   * started later on the same registry finds them, stops them, and heals them. With
+   * `stopAgents: true`, the agents this engine started (and did not stop) are stopped first.
+   *
+   * Afterwards every method rejects with `unavailable`. Idempotent: later calls return the first
+   * call's promise.
+   *
+   * @throws GuildhallError `unavailable` listing agents that could not be stopped (the engine is
+   *   closed all the same)
+   */
+  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(opts.stopAgents === true);
+    return this.#closing;
+  }
+
+  // ---- running -------------------------------------------------------------------------------
+
+  #validateGuild(guild: GuildSpec): GuildContext {
+    if (typeof guild !== "object" || (guild as unknown) === null || Array.isArray(guild)) {
+      throw new GuildhallError(
+        "invalid-argument",
+        "runAgent: guild must be a GuildSpec object with at least id and name",
+      );
+    }
+    // The guild's own agent list is not this call's business; only the guild fields are checked.
+    return guildContextOf(validateGuildSpec({ ...guild, agents: [] }, { source: "runAgent" }));
+  }
+
+  async #run(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<void> {
+    this.#assertOpen("run an agent");
+    const { registry } = this.#o;
+    const existing = await registry.getLocation(guild.id, spec.id);
+    if (existing !== undefined) {
+      throw new GuildhallError(
+        "already-exists",
+        `agent "${spec.id}" already runs in guild "${guild.id}" (on host ${existing.hostAddress}); stop it first or choose another id`,
+      );
+    }
+    // Recorded before placing, so an agent that is placed and then loses its host is healed even
+    // if this process dies right after the host answered.
+    await registry.setDesiredAgent(guild, spec);
+    let placed: Placed;
+    try {
+      placed = await this.#place(guild, spec, run);
+    } catch (error) {
+      await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
+        this.#o.logger.error(
+          "could not remove the desired-state entry of an agent that failed to start; the reconciler may place it later",
+          { guild_id: guild.id, agent_id: spec.id, err: messageOf(removeError) },
+        );
+      });
+      throw error;
+    }
+    this.#started.set(keyOf(guild.id, spec.id), { guildId: guild.id, agentId: spec.id });
+    this.#reconciler?.noteRunning(guild.id, spec.id, placed.address);
+  }
+
+  /**
+   * Places an agent: asks hosts chosen by the placement strategy until one runs it. A full host
+   * is never asked twice; an unavailable one again only after every other host refused too.
+   */
+  async #place(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<Placed> {
+    const { registry, discovery, placement, retry } = this.#o;
+    await this.#within(discovery.ready(), run, spec.id);
+    const excluded = new Set<string>();
+    const refusals = new Map<string, GuildhallError>();
+    let unavailable = 0;
+    let reopened = false;
+    for (;;) {
+      this.#checkRun(run, spec.id);
+      const discovered = discovery.hosts();
+      const live = await this.#within(registry.listHosts(), run, spec.id);
+      let candidates = eligibleHosts(discovered, live, {
+        exclude: excluded,
+        inFlight: this.#inFlight,
+      });
+      if (candidates.length === 0) candidates = fullHosts(discovered, live, excluded);
+      if (candidates.length === 0) {
+        // Hosts that were only unavailable (draining, restarting, unreachable) get one more round.
+        const retriable = [...refusals].filter(([, e]) => e.code === "unavailable");
+        if (!reopened && retriable.length > 0) {
+          reopened = true;
+          for (const [address] of retriable) excluded.delete(address);
+          continue;
+        }
+        throw this.#noHostError(guild, spec, discovered, live, refusals);
+      }
+      reopened = false;
+      const address = placement.choose(candidates, { guildId: guild.id, agentId: spec.id });
+      if (address === undefined || !candidates.some((c) => c.address === address)) {
+        throw new GuildhallError(
+          "resource-exhausted",
+          `cannot place agent "${spec.id}" of guild "${guild.id}": placement strategy "${placement.name}" chose none of the hosts ${list(candidates.map((c) => c.address))}`,
+        );
+      }
+      this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
+      try {
+        const response = await this.#clients
+          .get(address)
+          .createAgent(createAgentRequest(guild, spec), {
+            timeoutMs: this.#remaining(run, spec.id),
+            signal: run.signal,
+          });
+        return { address, epoch: Number(response.agent?.epoch ?? 0n) };
+      } catch (thrown) {
+        this.#checkRun(run, spec.id);
+        const error = toGuildhallError(thrown, { host: address, method: "CreateAgent" });
+        const action = placementAction(error.code);
+        if (action === "fail") {
+          if (error.code === "deadline-exceeded") throw this.#deadlineError(run, spec.id, error);
+          throw error;
+        }
+        excluded.add(address);
+        refusals.set(address, error);
+        if (action === "retry-elsewhere") {
+          unavailable++;
+          if (unavailable >= retry.maxAttempts) {
+            throw this.#noHostError(guild, spec, discovered, live, refusals);
+          }
+          await this.#backoff(unavailable - 1, run, spec.id);
+        }
+      } finally {
+        const count = (this.#inFlight.get(address) ?? 1) - 1;
+        if (count <= 0) this.#inFlight.delete(address);
+        else this.#inFlight.set(address, count);
+      }
+    }
+  }
+
+  /** Why no host runs the agent, in words that say what to do. */
+  #noHostError(
+    guild: GuildContext,
+    spec: AgentSpec,
+    discovered: readonly string[],
+    live: readonly HostStatus[],
+    refusals: ReadonlyMap<string, GuildhallError>,
+  ): GuildhallError {
+    const what = `cannot place agent "${spec.id}" of guild "${guild.id}"`;
+    if (refusals.size > 0) {
+      const codes = new Set([...refusals.values()].map((e) => e.code));
+      if (codes.size === 1 && codes.has("resource-exhausted")) {
+        return new GuildhallError(
+          "resource-exhausted",
+          `${what}: every agent host is full (tried hosts ${list(refusals.keys())}); add hosts or raise GUILDHALL_MAX_AGENTS`,
+        );
+      }
+      const reasons = [...refusals].map(([address, e]) =>
+        e.code === "resource-exhausted" ? `${address}: full` : `${address}: ${e.message}`,
+      );
+      return new GuildhallError(
+        "unavailable",
+        `${what}: no agent host took it (tried hosts ${reasons.join("; ")}); check that the hosts run and are reachable, or add hosts`,
+      );
+    }
+    if (discovered.length === 0) {
+      return new GuildhallError(
+        "unavailable",
+        `${what}: discovery lists no agent hosts; start agent hosts (guildhall host) where the engine's discovery finds them`,
+      );
+    }
+    const liveAddresses = new Set(live.map((h) => h.address));
+    const registered = discovered.filter((a) => liveAddresses.has(a));
+    if (registered.length === 0) {
+      return new GuildhallError(
+        "unavailable",
+        `${what}: none of the discovered agent hosts (${list(discovered)}) is live in the location registry; check that they run and use the same registry (GUILDHALL_REDIS_URL) as this engine`,
+      );
+    }
+    return new GuildhallError(
+      "unavailable",
+      `${what}: every agent host is draining (${list(registered)}); wait for the drain to end or add hosts`,
+    );
+  }
+
+  /** Re-places a desired agent for the reconciler; undefined when there was nothing to do. */
+  async #replace(desired: DesiredAgent): Promise<string | undefined> {
+    const guild = desired.guild;
+    const spec = desired.spec;
+    const key = keyOf(guild.id, spec.id);
+    if (this.#locks.isLocked(key) || this.#closing !== undefined) return undefined;
+    return this.#locks.run(key, async () => {
+      const { registry, rpcTimeoutMs } = this.#o;
+      if ((await registry.getLocation(guild.id, spec.id)) !== undefined) return undefined;
+      const run: PlacementRun = {
+        deadline: Date.now() + rpcTimeoutMs,
+        budgetMs: rpcTimeoutMs,
+        signal: this.#shutdown.signal,
+      };
+      const placed = await this.#place(guild, spec, run);
+      // Another engine may have stopped the agent while this placement ran: undo it then.
+      const desiredNow = await registry.listDesiredAgents(guild.id);
+      if (!desiredNow.some((d) => d.spec.id === spec.id)) {
+        await this.#stopAt({
+          guildId: guild.id,
+          agentId: spec.id,
+          hostAddress: placed.address,
+          epoch: placed.epoch,
+        });
+        return undefined;
+      }
+      return placed.address;
+    });
+  }
+
+  /** What a live host says of an agent whose location is gone (for the reconciler). */
+  async #probe(address: string, guildId: string, agentId: string): Promise<AgentOnHost> {
+    try {
+      const { agent } = await this.#clients
+        .get(address)
+        .getAgentInfo({ guildId, agentId }, { timeoutMs: this.#o.rpcTimeoutMs });
+      const state = agent?.state;
+      return state === AgentState.EXITED || state === AgentState.CRASHED ? "ended" : "running";
+    } catch (thrown) {
+      const error = toGuildhallError(thrown, { host: address, method: "GetAgentInfo" });
+      return error.code === "not-found" ? "unknown" : "unreachable";
+    }
+  }
+
+  // ---- stopping ------------------------------------------------------------------------------
+
+  async #stop(guildId: string, agentId: string): Promise<void> {
+    const key = keyOf(guildId, agentId);
+    await this.#locks.run(key, async () => {
+      const { registry } = this.#o;
+      // Forgotten first, so the reconciler cannot place the agent again while it stops.
+      await registry.removeDesiredAgent(guildId, agentId);
+      this.#started.delete(key);
+      this.#reconciler?.forget(guildId, agentId);
+      const location = await registry.getLocation(guildId, agentId);
+      if (location !== undefined) await this.#stopAt(location);
+    });
+  }
+
+  /** Stops an agent on its host, retrying an unreachable host; deregisters it if it stays so. */
+  async #stopAt(location: AgentLocation): Promise<void> {
+    const { guildId, agentId, hostAddress } = location;
+    const { retry, rpcTimeoutMs } = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#clients
+          .get(hostAddress)
+          .stopAgent(stopAgentRequest(guildId, agentId), { timeoutMs: rpcTimeoutMs });
+        return;
+      } catch (thrown) {
+        const error = toGuildhallError(thrown, { host: hostAddress, method: "StopAgent" });
+        const action = stopAction(error.code);
+        if (action === "done") break;
+        if (action === "retry" && attempt < retry.maxAttempts) {
+          await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(attempt - 1, retry)));
+          continue;
+        }
+        if (error.code !== "unavailable" && error.code !== "deadline-exceeded") throw error;
+        this.#o.logger.warn(
+          "agent host unreachable while stopping an agent; removing its location from the registry",
+          { guild_id: guildId, agent_id: agentId, host: hostAddress, err: error.message },
+        );
+        break;
+      }
+    }
+    // The host does not run it (or cannot be reached): its location must not outlive it. The
+    // epoch fences this, so a placement made since is kept.
+    await this.#o.registry.deregisterAgent(guildId, agentId, location.epoch);
+  }
+
+  async #close(stopAgents: boolean): Promise<void> {
+    this.#shutdown.abort(
+      new GuildhallError("unavailable", "the engine shut down while the agent was being placed"),
+    );
+    await this.#reconciler?.stop();
+    await Promise.allSettled([...this.#operations]);
+    const failures: string[] = [];
+    if (stopAgents) {
+      const agents = [...this.#started.values()];
+      const results = await settleWithConcurrency(agents, SHUTDOWN_STOP_CONCURRENCY, (a) =>
+        this.#stop(a.guildId, a.agentId),
+      );
+      results.forEach((result, index) => {
+        const agent = agents[index];
+        if (!result.ok && agent !== undefined) {
+          failures.push(`${agent.guildId}/${agent.agentId}: ${messageOf(result.error)}`);
+        }
+      });
+    }
+    this.#stopWatchingHosts();
+    this.#clients.close();
+    if (failures.length > 0) {
+      throw new GuildhallError(
+        "unavailable",
+        `shutdown could not stop ${failures.length} agent(s); they may still run (stop them with a new engine):\n  ${failures.join("\n  ")}`,
+      );
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  #assertOpen(what: string): void {
+    if (this.#closing !== undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        `the engine is shut down and cannot ${what}; create a new ClusterExecutionEngine`,
+      );
+    }
+  }
+
+  /** Runs an operation that shutdown waits for. */
+  #track<T>(operation: () => Promise<T>): Promise<T> {
+    const promise = operation();
+    this.#operations.add(promise);
+    void promise.then(
+      () => this.#operations.delete(promise),
+      () => this.#operations.delete(promise),
+    );
+    return promise;
+  }
+
+  /** Throws if the run was aborted or its deadline passed. */
+  #checkRun(run: PlacementRun, agentId: string): void {
+    if (run.signal.aborted) {
+      const reason: unknown = run.signal.reason;
+      if (reason instanceof GuildhallError) throw reason;
+      throw new GuildhallError(
+        "aborted",
+        `runAgent of "${agentId}" was aborted by its signal${reason instanceof Error ? ` (${reason.message})` : ""}; nothing was left behind`,
+        { cause: reason },
+      );
+    }
+    if (Date.now() >= run.deadline) throw this.#deadlineError(run, agentId);
+  }
+
+  #remaining(run: PlacementRun, agentId: string): number {
+    const remaining = run.deadline - Date.now();
+    if (remaining <= 0) throw this.#deadlineError(run, agentId);
+    return remaining;
+  }
+
+  #deadlineError(run: PlacementRun, agentId: string, cause?: unknown): GuildhallError {
+    return new GuildhallError(
+      "deadline-exceeded",
+      `agent "${agentId}" was not ready within ${run.budgetMs} ms${cause instanceof Error ? ` (${cause.message})` : ""}; a host still starting it stops it again. Raise runAgent's timeoutMs (or the engine's rpcTimeoutMs) for agents that start slowly`,
+      { cause },
+    );
+  }
+
+  /** Waits for `promise`, but no longer than the run allows. */
+  async #within<T>(promise: Promise<T>, run: PlacementRun, agentId: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let fail = (): void => {};
+    const guard = new Promise<never>((_, reject) => {
+      fail = () => {
+        try {
+          this.#checkRun(run, agentId);
+          reject(this.#deadlineError(run, agentId));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      timer = setTimeout(fail, Math.max(0, run.deadline - Date.now()));
+      run.signal.addEventListener("abort", fail, { once: true });
+    });
+    try {
+      return await Promise.race([promise, guard]);
+    } finally {
+      clearTimeout(timer);
+      run.signal.removeEventListener("abort", fail);
+    }
+  }
+
+  async #backoff(retry: number, run: PlacementRun, agentId: string): Promise<void> {
+    const delay = Math.min(backoffDelayMs(retry, this.#o.retry), this.#remaining(run, agentId));
+    try {
+      await abortableDelay(delay, run.signal);
+    } catch {
+      this.#checkRun(run, agentId);
+    }
+  }
+}
+
+/**
+ * The same class under the name of the original design, for code that targets Kubernetes.
+ * Nothing in it is Kubernetes-specific: give it a `KubernetesDiscovery`.
+ */
+export const K8sExecutionEngine = ClusterExecutionEngine;
+/** The instance type of {@link K8sExecutionEngine}. */
+export type K8sExecutionEngine = ClusterExecutionEngine;

@@ -1,0 +1,285 @@
+// The options of ClusterExecutionEngine, their defaults, and the one function that checks them and
+// fills the defaults in (as connect-node's validateNodeTransportOptions does for transports).
+import {
+  GuildhallError,
+  createJsonLogger,
+  type AgentLogger,
+  type MessageBus,
+} from "@guildhall/core";
+import { leastLoaded, type HostDiscovery, type PlacementStrategy } from "@guildhall/placement";
+import type { LocationRegistry } from "@guildhall/registry";
+import type { ClusterTlsOptions } from "./host-clients.js";
+import { DEFAULT_RETRY, type ResolvedRetryOptions, type RetryOptions } from "./retry-policy.js";
+
+/** The default deadline of one host call, and of `runAgent` as a whole, in milliseconds. */
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+/** The default time between two reconcile passes, in milliseconds. */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 5_000;
+
+/** How the engine heals agents whose host died (DESIGN section 9). */
+export interface ReconcileOptions {
+  /**
+   * Time between two passes, in milliseconds. An agent of a dead host runs again within the
+   * host's lease plus about one interval (plus its start-up). Default 5000.
+   */
+  readonly intervalMs?: number;
+  /**
+   * The reconciler lease, in milliseconds: one engine per registry reconciles at a time, and
+   * another takes over this long after it stopped renewing. Must exceed `intervalMs`.
+   * Default three intervals, at least 5000.
+   */
+  readonly leaseMs?: number;
+  /** Agents re-placed at once. Default 8. */
+  readonly concurrency?: number;
+  /**
+   * How long a desired agent that this engine never saw running is left unplaced before the
+   * reconciler places it, in milliseconds: another engine may be starting it right now. Agents
+   * this engine saw running are re-placed as soon as their host's lease expires. Default:
+   * `rpcTimeoutMs`.
+   */
+  readonly placementGraceMs?: number;
+}
+
+/** Options of {@link ClusterExecutionEngine}. */
+export interface ClusterExecutionEngineOptions {
+  /**
+   * Where hosts register themselves and their agents, and where the engine records the agents
+   * it wants running. Required. The engine does not close it.
+   */
+  readonly registry: LocationRegistry;
+  /**
+   * Which agent host addresses exist (`StaticDiscovery`, `KubernetesDiscovery`). Required. The
+   * engine awaits its `ready()` before the first placement and does not close it.
+   */
+  readonly discovery: HostDiscovery;
+  /**
+   * The bus the cluster's hosts use. The engine sends nothing on it; it is kept for code that
+   * holds only the engine (a `Guild` without a bus of its own uses it). Default: none. The engine
+   * does not close it.
+   */
+  readonly bus?: MessageBus;
+  /** Chooses among the eligible hosts (live, not draining, not full). Default `leastLoaded()`. */
+  readonly placement?: PlacementStrategy;
+  /** Dial the hosts over TLS (`https`). Default: plaintext HTTP/2 (h2c). */
+  readonly tls?: ClusterTlsOptions;
+  /** A bearer token sent with every call, as hosts started with `GUILDHALL_TOKEN` require. Default: none. */
+  readonly token?: string;
+  /**
+   * The deadline of each host call, in milliseconds, and the default of `runAgent`'s
+   * `timeoutMs` (how long an agent may take to become ready, retries included). Default 60000,
+   * above a host's default start timeout (30 s), so a slow agent is reported by its host.
+   */
+  readonly rpcTimeoutMs?: number;
+  /**
+   * Self-healing: re-place agents whose host's lease expired. `false` disables it (agents of a
+   * dead host stay gone until run again). Default `{ intervalMs: 5000 }`.
+   */
+  readonly reconcile?: ReconcileOptions | false;
+  /** Retries of host calls that fail with UNAVAILABLE. Default `{ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2000 }`. */
+  readonly retry?: RetryOptions;
+  /**
+   * Where the engine reports what it does on its own (re-placements, failed retries). Default:
+   * JSON lines on stderr, warnings and errors only.
+   */
+  readonly logger?: AgentLogger;
+}
+
+/** {@link ReconcileOptions} with every default filled in. */
+export interface ResolvedReconcileOptions {
+  readonly intervalMs: number;
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  readonly placementGraceMs: number;
+}
+
+/** {@link ClusterExecutionEngineOptions} with every default filled in. */
+export interface ResolvedClusterExecutionEngineOptions {
+  readonly registry: LocationRegistry;
+  readonly discovery: HostDiscovery;
+  readonly bus: MessageBus | undefined;
+  readonly placement: PlacementStrategy;
+  readonly tls: ClusterTlsOptions | undefined;
+  readonly token: string | undefined;
+  readonly rpcTimeoutMs: number;
+  readonly reconcile: ResolvedReconcileOptions | false;
+  readonly retry: ResolvedRetryOptions;
+  readonly logger: AgentLogger;
+}
+
+function invalid(message: string): GuildhallError {
+  return new GuildhallError("invalid-argument", `ClusterExecutionEngine: ${message}`);
+}
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(
+      `option ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function object(name: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalid(`option ${name} must be an object, got ${JSON.stringify(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function")
+  );
+}
+
+function pem(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value === "string" ? value.trim() === "" : !Buffer.isBuffer(value)) {
+    throw invalid(`option ${name} must be PEM text or a Buffer (read the file first)`);
+  }
+}
+
+function checkTls(value: unknown): ClusterTlsOptions | undefined {
+  const tls = object("tls", value);
+  if (tls === undefined) return undefined;
+  pem("tls.ca", tls["ca"]);
+  pem("tls.cert", tls["cert"]);
+  pem("tls.key", tls["key"]);
+  if ((tls["cert"] === undefined) !== (tls["key"] === undefined)) {
+    throw invalid("options tls.cert and tls.key go together: give both for mutual TLS, or neither");
+  }
+  const serverName = tls["serverName"];
+  if (serverName !== undefined && (typeof serverName !== "string" || serverName === "")) {
+    throw invalid("option tls.serverName must be a non-empty string");
+  }
+  return tls;
+}
+
+function checkReconcile(value: unknown, rpcTimeoutMs: number): ResolvedReconcileOptions | false {
+  if (value === false) return false;
+  const options = object("reconcile", value) ?? {};
+  const intervalMs = integer(
+    "reconcile.intervalMs",
+    options["intervalMs"],
+    DEFAULT_RECONCILE_INTERVAL_MS,
+    10,
+    3_600_000,
+  );
+  const leaseMs = integer(
+    "reconcile.leaseMs",
+    options["leaseMs"],
+    Math.max(intervalMs * 3, 5_000),
+    20,
+    86_400_000,
+  );
+  if (leaseMs <= intervalMs) {
+    throw invalid(
+      `reconcile.leaseMs (${leaseMs}) must be longer than reconcile.intervalMs (${intervalMs}), or the lease lapses between two passes; use about three intervals`,
+    );
+  }
+  return {
+    intervalMs,
+    leaseMs,
+    concurrency: integer("reconcile.concurrency", options["concurrency"], 8, 1, 1_000),
+    placementGraceMs: integer(
+      "reconcile.placementGraceMs",
+      options["placementGraceMs"],
+      rpcTimeoutMs,
+      0,
+      86_400_000,
+    ),
+  };
+}
+
+function checkRetry(value: unknown): ResolvedRetryOptions {
+  const options = object("retry", value) ?? {};
+  const initialBackoffMs = integer(
+    "retry.initialBackoffMs",
+    options["initialBackoffMs"],
+    DEFAULT_RETRY.initialBackoffMs,
+    1,
+    3_600_000,
+  );
+  const maxBackoffMs = integer(
+    "retry.maxBackoffMs",
+    options["maxBackoffMs"],
+    Math.max(DEFAULT_RETRY.maxBackoffMs, initialBackoffMs),
+    1,
+    3_600_000,
+  );
+  if (maxBackoffMs < initialBackoffMs) {
+    throw invalid(
+      `retry.maxBackoffMs (${maxBackoffMs}) must be at least retry.initialBackoffMs (${initialBackoffMs})`,
+    );
+  }
+  return {
+    maxAttempts: integer(
+      "retry.maxAttempts",
+      options["maxAttempts"],
+      DEFAULT_RETRY.maxAttempts,
+      1,
+      100,
+    ),
+    initialBackoffMs,
+    maxBackoffMs,
+  };
+}
+
+/**
+ * Checks `options` and fills in the defaults documented on {@link ClusterExecutionEngineOptions}.
+ *
+ * @throws GuildhallError `invalid-argument` naming the bad option and what it must be
+ */
+export function resolveClusterExecutionEngineOptions(
+  options: ClusterExecutionEngineOptions,
+): ResolvedClusterExecutionEngineOptions {
+  if (typeof options !== "object" || (options as unknown) === null) {
+    throw invalid("options must be an object: new ClusterExecutionEngine({ registry, discovery })");
+  }
+  if (!hasMethods(options.registry, ["listHosts", "getLocation", "setDesiredAgent"])) {
+    throw invalid(
+      "option registry must be a LocationRegistry (RedisLocationRegistry, or MemoryLocationRegistry for one process)",
+    );
+  }
+  if (!hasMethods(options.discovery, ["ready", "hosts", "onChange"])) {
+    throw invalid(
+      'option discovery must be a HostDiscovery (new StaticDiscovery(["10.0.0.7:50051"]) or new KubernetesDiscovery({ namespace, service }))',
+    );
+  }
+  if (options.bus !== undefined && !hasMethods(options.bus, ["publish", "subscribe"])) {
+    throw invalid("option bus must be a MessageBus (RedisBus, MemoryBus)");
+  }
+  if (options.placement !== undefined && !hasMethods(options.placement, ["choose"])) {
+    throw invalid("option placement must be a PlacementStrategy (leastLoaded(), roundRobin())");
+  }
+  const token = options.token;
+  if (token !== undefined && (typeof token !== "string" || token === "" || /[\s\0]/.test(token))) {
+    throw invalid("option token must be a non-empty string without whitespace");
+  }
+  if (options.logger !== undefined && !hasMethods(options.logger, ["info", "warn", "error"])) {
+    throw invalid("option logger must have debug, info, warn and error methods");
+  }
+  const rpcTimeoutMs = integer(
+    "rpcTimeoutMs",
+    options.rpcTimeoutMs,
+    DEFAULT_RPC_TIMEOUT_MS,
+    1,
+    86_400_000,
+  );
+  return {
+    registry: options.registry,
+    discovery: options.discovery,
+    bus: options.bus,
+    placement: options.placement ?? leastLoaded(),
+    tls: checkTls(options.tls),
+    token,
+    rpcTimeoutMs,
+    reconcile: checkReconcile(options.reconcile, rpcTimeoutMs),
+    retry: checkRetry(options.retry),
+    logger: options.logger ?? createJsonLogger({ level: "warn", fields: { component: "engine" } }),
+  };
+}

@@ -1,0 +1,86 @@
+// The one place where the engine turns RPC failures into GuildhallErrors and back. Hosts answer
+// with gRPC status codes (DESIGN section 6); the engine's callers see GuildhallError codes, which
+// map one to one onto them, with the host's own message kept so it still says what to fix.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { GuildhallError, type ErrorCode } from "@guildhall/core";
+
+const TO_ERROR_CODE: Readonly<Record<Code, ErrorCode>> = {
+  [Code.Canceled]: "aborted",
+  [Code.Unknown]: "internal",
+  [Code.InvalidArgument]: "invalid-argument",
+  [Code.DeadlineExceeded]: "deadline-exceeded",
+  [Code.NotFound]: "not-found",
+  [Code.AlreadyExists]: "already-exists",
+  [Code.PermissionDenied]: "permission-denied",
+  [Code.ResourceExhausted]: "resource-exhausted",
+  [Code.FailedPrecondition]: "failed-precondition",
+  [Code.Aborted]: "aborted",
+  [Code.OutOfRange]: "invalid-argument",
+  [Code.Unimplemented]: "failed-precondition",
+  [Code.Internal]: "internal",
+  [Code.Unavailable]: "unavailable",
+  [Code.DataLoss]: "internal",
+  [Code.Unauthenticated]: "unauthenticated",
+};
+
+const TO_CODE: Readonly<Record<ErrorCode, Code>> = {
+  "invalid-argument": Code.InvalidArgument,
+  "not-found": Code.NotFound,
+  "already-exists": Code.AlreadyExists,
+  "resource-exhausted": Code.ResourceExhausted,
+  "permission-denied": Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  unavailable: Code.Unavailable,
+  "failed-precondition": Code.FailedPrecondition,
+  "deadline-exceeded": Code.DeadlineExceeded,
+  aborted: Code.Aborted,
+  internal: Code.Internal,
+};
+
+/** The GuildhallError code of a gRPC status code. */
+export function errorCodeOf(code: Code): ErrorCode {
+  return TO_ERROR_CODE[code];
+}
+
+/** The gRPC status code of a GuildhallError code. */
+export function statusCodeOf(code: ErrorCode): Code {
+  return TO_CODE[code];
+}
+
+/** What was being done when a call failed, for the message. */
+export interface CallContext {
+  /** The host called. */
+  readonly host: string;
+  /** The RPC, e.g. `CreateAgent`. */
+  readonly method: string;
+}
+
+/** What the caller can do about a code, appended to messages whose text does not say it. */
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  unauthenticated: "give the engine the hosts' token (option token; hosts read GUILDHALL_TOKEN)",
+  "deadline-exceeded": "raise rpcTimeoutMs or the call's timeoutMs if the host is just slow",
+};
+
+/**
+ * Turns whatever a call to a host threw into a GuildhallError of the matching code. A refusal
+ * keeps the host's message (which names the bad field, the module or the full host) followed by
+ * the host's address; transport failures (connection refused, reset, TLS) become `unavailable`.
+ * GuildhallErrors pass through unchanged.
+ */
+export function toGuildhallError(error: unknown, context: CallContext): GuildhallError {
+  if (error instanceof GuildhallError) return error;
+  const connect = ConnectError.from(error);
+  const code = errorCodeOf(connect.code);
+  const hint = HINTS[code];
+  const text = connect.rawMessage === "" ? Code[connect.code] : connect.rawMessage;
+  return new GuildhallError(
+    code,
+    `${text} (${context.method} on agent host ${context.host}${hint === undefined ? "" : `; ${hint}`})`,
+    { cause: error },
+  );
+}
+
+/** The ConnectError of a GuildhallError, for code that answers RPCs on the engine's behalf. */
+export function toConnectError(error: GuildhallError): ConnectError {
+  return new ConnectError(error.message, statusCodeOf(error.code), undefined, undefined, error);
+}

@@ -1,0 +1,288 @@
+// Self-healing (DESIGN section 9): the desired agents that have no live location are placed again.
+// One reconciler per registry is active at a time, by lease, so engines that share a registry do
+// not place the same lost agent twice; should two placements still race, the registry's epochs
+// leave one owner and the other host stops its copy on its next heartbeat.
+import type { AgentLogger } from "@guildhall/core";
+import type { DesiredAgent, LocationRegistry, ReconcilerLease } from "@guildhall/registry";
+import { settleWithConcurrency } from "./bounded-concurrency.js";
+import type { ResolvedReconcileOptions } from "./engine-options.js";
+import { backoffDelayMs } from "./retry-policy.js";
+
+/** What the reconciler needs of its engine. */
+export interface ReconcilerDependencies {
+  readonly registry: LocationRegistry;
+  readonly options: ResolvedReconcileOptions;
+  readonly logger: AgentLogger;
+  /** Whether the engine is running or stopping this agent right now (it must not be touched). */
+  readonly busy: (guildId: string, agentId: string) => boolean;
+  /**
+   * Places a desired agent again. Resolves with the host it runs on now, or undefined when there
+   * was nothing to do after all (it runs, or it is no longer desired).
+   */
+  readonly replace: (desired: DesiredAgent) => Promise<string | undefined>;
+  /** What a live host says of an agent it ran (see {@link AgentOnHost}). */
+  readonly probe: (hostAddress: string, guildId: string, agentId: string) => Promise<AgentOnHost>;
+}
+
+/**
+ * What a host that is still live says of an agent whose location is gone:
+ * - `running`: it still runs it; its next heartbeat registers it again;
+ * - `ended`: its process exited for good under its restart policy; it is not re-placed;
+ * - `unknown`: the host does not know it (it restarted, or lost it); it is re-placed;
+ * - `unreachable`: the host cannot be asked; it is re-placed (the host, should it still run the
+ *   agent, stops its copy when its heartbeat reports the move).
+ */
+export type AgentOnHost = "running" | "ended" | "unknown" | "unreachable";
+
+/** Failed re-placements of one agent, for its backoff. */
+interface Failures {
+  count: number;
+  retryAt: number;
+}
+
+/** The longest wait between two re-placement attempts of one failing agent. */
+const MAX_FAILURE_BACKOFF_MS = 60_000;
+
+function keyOf(guildId: string, agentId: string): string {
+  return `${guildId}\u0000${agentId}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Periodically re-places desired agents whose host's lease expired. */
+export class Reconciler {
+  readonly #deps: ReconcilerDependencies;
+  /** Agents seen running: once lost they are re-placed at once, with no grace period. */
+  readonly #seen = new Set<string>();
+  /** The host each agent was last seen running on. */
+  readonly #lastHost = new Map<string, string>();
+  /** When each agent never seen running was first found missing. */
+  readonly #missingSince = new Map<string, number>();
+  readonly #failures = new Map<string, Failures>();
+  /** Agents reported as ended on their host, so the report is logged once. */
+  readonly #ended = new Set<string>();
+  #lease: ReconcilerLease | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #pass: Promise<void> | undefined;
+  #running = false;
+
+  constructor(deps: ReconcilerDependencies) {
+    this.#deps = deps;
+  }
+
+  /** Runs a pass every `intervalMs` from now on. */
+  start(): void {
+    this.#running = true;
+    this.#schedule();
+  }
+
+  /** Stops passing, waits for a pass in progress and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#pass;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    if (lease !== undefined) {
+      await this.#deps.registry.releaseReconcilerLease(lease).catch(() => false);
+    }
+  }
+
+  /** Records that an agent runs on `hostAddress` (the engine just placed it), so its loss is healed at once. */
+  noteRunning(guildId: string, agentId: string, hostAddress: string): void {
+    const key = keyOf(guildId, agentId);
+    this.#seen.add(key);
+    this.#lastHost.set(key, hostAddress);
+    this.#missingSince.delete(key);
+    this.#failures.delete(key);
+    this.#ended.delete(key);
+  }
+
+  /** Forgets an agent that was stopped. */
+  forget(guildId: string, agentId: string): void {
+    const key = keyOf(guildId, agentId);
+    for (const tracked of this.#tracked()) tracked.delete(key);
+  }
+
+  #tracked(): { delete(key: string): boolean; keys(): Iterable<string> }[] {
+    return [this.#seen, this.#lastHost, this.#missingSince, this.#failures, this.#ended];
+  }
+
+  /** Runs one pass now, or joins the one in progress. Never rejects. */
+  runOnce(): Promise<void> {
+    this.#pass ??= this.#runPass().finally(() => {
+      this.#pass = undefined;
+    });
+    return this.#pass;
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.runOnce().finally(() => this.#schedule());
+    }, this.#deps.options.intervalMs);
+    // An engine someone forgot to shut down must not keep its process alive for this alone.
+    this.#timer.unref();
+  }
+
+  async #runPass(): Promise<void> {
+    let renewal: NodeJS.Timeout | undefined;
+    try {
+      if (!(await this.#holdLease())) return;
+      // A pass that places many agents outlasts the lease; it is renewed while the pass runs.
+      const every = Math.max(10, Math.floor(this.#deps.options.leaseMs / 3));
+      renewal = setInterval(() => void this.#renewLease(), every);
+      const due = await this.#findLost();
+      if (due.length === 0) return;
+      this.#deps.logger.info("re-placing agents whose host was lost", { agents: due.length });
+      await settleWithConcurrency(due, this.#deps.options.concurrency, (desired) =>
+        this.#replace(desired),
+      );
+    } catch (error) {
+      this.#deps.logger.warn("reconcile pass failed; retrying next interval", {
+        err: messageOf(error),
+      });
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /** Takes or renews the lease; false while another engine holds it. */
+  async #holdLease(): Promise<boolean> {
+    if (!this.#running) return false;
+    const { registry, options } = this.#deps;
+    if (this.#lease !== undefined) {
+      if (await registry.renewReconcilerLease(this.#lease)) return true;
+      this.#lease = undefined;
+      this.#deps.logger.info("reconciler lease lost to another engine");
+    }
+    const lease = await registry.acquireReconcilerLease(options.leaseMs);
+    if (lease === undefined) return false;
+    if (!this.#running) {
+      await registry.releaseReconcilerLease(lease).catch(() => false);
+      return false;
+    }
+    this.#lease = lease;
+    return true;
+  }
+
+  /** Renews the lease during a pass; a lost lease ends the pass's remaining placements. */
+  async #renewLease(): Promise<void> {
+    const lease = this.#lease;
+    if (!this.#running || lease === undefined) return;
+    try {
+      if (await this.#deps.registry.renewReconcilerLease(lease)) {
+        // Renewed.
+      } else if (this.#lease === lease) {
+        this.#lease = undefined;
+        this.#deps.logger.info("reconciler lease lost to another engine");
+      }
+    } catch {
+      // The registry is unreachable: the placements fail too; the next pass renews or re-acquires.
+    }
+  }
+
+  /**
+   * The desired agents to place now: not live, not busy, past their grace period and backoff,
+   * and not still on (or ended by) a host that is live.
+   */
+  async #findLost(): Promise<DesiredAgent[]> {
+    const { registry, options, busy } = this.#deps;
+    const desired = await registry.listAllDesiredAgents();
+    const liveHosts = new Set((await registry.listHosts()).map((h) => h.address));
+    const byGuild = new Map<string, DesiredAgent[]>();
+    for (const agent of desired) {
+      const list = byGuild.get(agent.guild.id);
+      if (list === undefined) byGuild.set(agent.guild.id, [agent]);
+      else list.push(agent);
+    }
+    const now = Date.now();
+    const wanted = new Set<string>();
+    const due: DesiredAgent[] = [];
+    const onLiveHost: { agent: DesiredAgent; host: string }[] = [];
+    for (const [guildId, agents] of byGuild) {
+      const live = new Map(
+        (await registry.listGuildAgents(guildId)).map((a) => [a.agentId, a.hostAddress]),
+      );
+      for (const agent of agents) {
+        const key = keyOf(guildId, agent.spec.id);
+        wanted.add(key);
+        const host = live.get(agent.spec.id);
+        if (host !== undefined) {
+          this.noteRunning(guildId, agent.spec.id, host);
+          continue;
+        }
+        if (busy(guildId, agent.spec.id)) continue;
+        const since = this.#missingSince.get(key) ?? now;
+        this.#missingSince.set(key, since);
+        // Never seen running: an engine may be starting it right now; give it time to finish.
+        if (!this.#seen.has(key) && now - since < options.placementGraceMs) continue;
+        const failures = this.#failures.get(key);
+        if (failures !== undefined && failures.retryAt > now) continue;
+        const last = this.#lastHost.get(key);
+        if (last !== undefined && liveHosts.has(last)) onLiveHost.push({ agent, host: last });
+        else due.push(agent);
+      }
+    }
+    for (const tracked of this.#tracked()) {
+      for (const key of [...tracked.keys()]) if (!wanted.has(key)) tracked.delete(key);
+    }
+    // Its host is live, so the agent was not lost with a host: ask the host what became of it.
+    const answers = await settleWithConcurrency(
+      onLiveHost,
+      options.concurrency,
+      ({ agent, host }) => this.#deps.probe(host, agent.guild.id, agent.spec.id),
+    );
+    onLiveHost.forEach(({ agent, host }, index) => {
+      const answer = answers[index];
+      const state = answer?.ok === true ? answer.value : "unreachable";
+      if (state === "unknown" || state === "unreachable") {
+        due.push(agent);
+        return;
+      }
+      const key = keyOf(agent.guild.id, agent.spec.id);
+      if (state === "ended" && !this.#ended.has(key)) {
+        this.#ended.add(key);
+        this.#deps.logger.warn(
+          "agent ended on its host under its restart policy and is not re-placed; see its logs (GetAgentLogs), then stop it or run it again",
+          { guild_id: agent.guild.id, agent_id: agent.spec.id, host },
+        );
+      }
+    });
+    return due;
+  }
+
+  async #replace(desired: DesiredAgent): Promise<void> {
+    if (!this.#running || this.#lease === undefined) return;
+    const guildId = desired.guild.id;
+    const agentId = desired.spec.id;
+    const key = keyOf(guildId, agentId);
+    try {
+      const host = await this.#deps.replace(desired);
+      if (host === undefined) return;
+      this.noteRunning(guildId, agentId, host);
+      this.#deps.logger.info("agent re-placed", { guild_id: guildId, agent_id: agentId, host });
+    } catch (error) {
+      // Placements cut short by the engine's shutdown are not failures of the agent.
+      if (!this.#running) return;
+      const count = (this.#failures.get(key)?.count ?? 0) + 1;
+      const delayMs = backoffDelayMs(count - 1, {
+        maxAttempts: 1,
+        initialBackoffMs: this.#deps.options.intervalMs,
+        maxBackoffMs: Math.max(MAX_FAILURE_BACKOFF_MS, this.#deps.options.intervalMs),
+      });
+      this.#failures.set(key, { count, retryAt: Date.now() + delayMs });
+      this.#deps.logger.warn("re-placing agent failed; trying again later", {
+        guild_id: guildId,
+        agent_id: agentId,
+        attempt: count,
+        retry_in_ms: delayMs,
+        err: messageOf(error),
+      });
+    }
+  }
+}
