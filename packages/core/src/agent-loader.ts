@@ -1,10 +1,11 @@
 // Finds the Agent class a spec's className names. Hosts and the in-process engine share this, so a
 // className means the same everywhere and is refused with the same words.
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { isAgentClass } from "./agent.js";
 import type { AgentClass } from "./agent.js";
 import { GuildhallError } from "./errors.js";
+import { resolveAgentModule } from "./module-allowlist.js";
 
 /** The two parts of a className. */
 export interface ClassNameParts {
@@ -46,46 +47,11 @@ export function parseClassName(className: string): ClassNameParts {
   return { module, exportName };
 }
 
-/** The form of a module under which allowlists compare it: file URLs and paths become normal paths. */
-function canonicalModule(module: string): string {
-  if (module.startsWith("file:")) {
-    try {
-      return path.resolve(fileURLToPath(module));
-    } catch {
-      return module;
-    }
-  }
-  return path.isAbsolute(module) ? path.resolve(module) : module;
-}
-
-/** What `import()` is given for a module: absolute paths become file URLs. */
+/** What `import()` is given for a module when no allowlist applies: absolute paths become file URLs. */
 function importSpecifier(module: string): string {
   return !module.startsWith("file:") && path.isAbsolute(module)
     ? pathToFileURL(module).href
     : module;
-}
-
-/**
- * Refuses a className whose module is not in `agentModules` (compared after turning file URLs and
- * paths into normal absolute paths). An undefined allowlist allows every module.
- *
- * @throws GuildhallError `permission-denied` if the module is not allowed; `invalid-argument` if
- *   the className is malformed.
- */
-export function assertAgentModuleAllowed(
-  className: string,
-  agentModules: readonly string[] | undefined,
-): ClassNameParts {
-  const parts = parseClassName(className);
-  if (agentModules === undefined) return parts;
-  const wanted = canonicalModule(parts.module);
-  if (!agentModules.some((allowed) => canonicalModule(allowed) === wanted)) {
-    throw new GuildhallError(
-      "permission-denied",
-      `module "${parts.module}" of className "${className}" is not an allowed agent module; add it to agentModules (allowed: ${agentModules.length === 0 ? "none" : agentModules.join(", ")})`,
-    );
-  }
-  return parts;
 }
 
 /** Options of {@link loadAgentClass}. */
@@ -100,7 +66,8 @@ export interface LoadAgentClassOptions {
  * Package names are resolved from this package's location (in an application, its
  * `node_modules`).
  *
- * @throws GuildhallError `permission-denied` for a module not in `agentModules`;
+ * @throws GuildhallError `permission-denied` for a module not in `agentModules` (see
+ *   {@link resolveAgentModule}); `not-found` for an allowed path that does not exist;
  *   `invalid-argument` for a malformed className, a module that cannot be loaded, a missing export
  *   or an export that is not an Agent subclass.
  */
@@ -108,10 +75,14 @@ export async function loadAgentClass(
   className: string,
   options: LoadAgentClassOptions = {},
 ): Promise<AgentClass> {
-  const { module, exportName } = assertAgentModuleAllowed(className, options.agentModules);
+  const { module, exportName } = parseClassName(className);
+  const specifier =
+    options.agentModules === undefined
+      ? importSpecifier(module)
+      : resolveAgentModule(module, options.agentModules);
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(importSpecifier(module))) as Record<string, unknown>;
+    namespace = (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: unknown } | null)?.code;

@@ -56,7 +56,8 @@ export type { MessageBus, MessageHandler, SubscribeOptions, Subscription } from 
 export type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
 export { startAgent } from "./start-agent.js";
 export type { RunningAgent, StartAgentOptions, StopAgentOptions } from "./start-agent.js";
-export { assertAgentModuleAllowed, loadAgentClass, parseClassName } from "./agent-loader.js";
+export { loadAgentClass, parseClassName } from "./agent-loader.js";
+export { resolveAgentModule } from "./module-allowlist.js";
 export type { ClassNameParts, LoadAgentClassOptions } from "./agent-loader.js";
 export { createJsonLogger, withLogFields } from "./logger.js";
 export type { JsonLoggerOptions, LogLevel } from "./logger.js";

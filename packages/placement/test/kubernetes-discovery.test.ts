@@ -10,7 +10,13 @@ import {
   type FakeEndpointSlice,
   type FakeKubeApiServer,
 } from "../../../tools/fake-kube-apiserver/fake-kube-apiserver.js";
-import { KubernetesDiscovery, type HostDiscovery } from "../src/index.js";
+import { MemoryLocationRegistry } from "@guildhall/registry";
+import {
+  KubernetesDiscovery,
+  eligibleHosts,
+  leastLoaded,
+  type HostDiscovery,
+} from "../src/index.js";
 
 const NAMESPACE = "agents";
 const SERVICE = "guildhall-hosts";
@@ -142,7 +148,7 @@ describe("KubernetesDiscovery", () => {
     expect(api.count("list")).toBe(lists + 1);
   });
 
-  it("asks the API server nothing when hosts are read", async () => {
+  it("sends the API server no request per placement", async () => {
     api.upsert(
       slice("hosts-a", [
         ["10.0.0.1", true],
@@ -150,9 +156,24 @@ describe("KubernetesDiscovery", () => {
       ]),
     );
     await discovery.ready();
+    const registry = new MemoryLocationRegistry();
+    for (const address of discovery.hosts())
+      await registry.registerHost({ address, maxAgents: 100 });
+    const strategy = leastLoaded();
     const before = api.count();
-    for (let i = 0; i < 1000; i++) expect(discovery.hosts()).toHaveLength(2);
+    for (let i = 0; i < 100; i++) {
+      const candidates = eligibleHosts(discovery.hosts(), await registry.listHosts());
+      const hostAddress = strategy.choose(candidates, { guildId: "g", agentId: `a-${i}` });
+      expect(hostAddress).toBeDefined();
+      await registry.registerAgent({
+        guildId: "g",
+        spec: { id: `a-${i}`, name: "probe", className: "@acme/agents#Probe" },
+        hostAddress: hostAddress!,
+      });
+    }
     expect(api.count()).toBe(before);
+    expect((await registry.listHosts()).map((h) => h.load)).toEqual([50, 50]);
+    await registry.close();
   });
 
   it("fails ready() with a clear error when the API server is unreachable", async () => {

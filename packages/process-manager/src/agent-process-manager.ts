@@ -6,6 +6,8 @@ import {
   DEFAULT_TOPIC,
   GuildhallError,
   ID_PATTERN,
+  parseClassName,
+  resolveAgentModule,
   Message,
   type ErrorCode,
 } from "@guildhall/core";
@@ -29,7 +31,6 @@ import {
   type PublishRequest,
   type ResolvedAgentProcessManagerOptions,
 } from "./manager-options.js";
-import { parseClassName, resolveAgentModule } from "./module-allowlist.js";
 import { readRssBytes } from "./process-memory.js";
 import {
   decideRestart,

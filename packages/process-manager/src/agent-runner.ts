@@ -10,6 +10,8 @@ import {
   isAgentClass,
   type Agent,
   type AgentContext,
+  parseClassName,
+  resolveAgentModule,
   type AgentInit,
   type ErrorCode,
   type Message,
@@ -30,7 +32,6 @@ import {
   type RunnerToHost,
   type StartCommand,
 } from "./ipc-protocol.js";
-import { parseClassName, resolveAgentModule } from "./module-allowlist.js";
 
 type RunnerState = "idle" | "starting" | "ready" | "stopping";
 type Delivery = Extract<HostToRunner, { type: "deliver" }>;

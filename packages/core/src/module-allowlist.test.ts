@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseClassName, resolveAgentModule } from "./module-allowlist.js";
+import { resolveAgentModule } from "./module-allowlist.js";
 
 let root: string;
 let allowed: string;
@@ -35,17 +35,6 @@ function refusal(
   }
   throw new Error(`${specifier} was allowed by [${agentModules.join(", ")}]`);
 }
-
-describe("parseClassName", () => {
-  it("splits at the last #", () => {
-    expect(parseClassName("@acme/agents#Echo")).toEqual({
-      module: "@acme/agents",
-      exportName: "Echo",
-    });
-    expect(() => parseClassName("Echo")).toThrow(/"<module>#<ExportName>"/);
-    expect(() => parseClassName("mod#")).toThrow(/className/);
-  });
-});
 
 describe("resolveAgentModule", () => {
   it("matches packages exactly", () => {

@@ -1,31 +1,12 @@
-// Which agent modules a host may load (DESIGN section 3): the only gate between a spec arriving over
-// the network and code running on the host. It runs twice: in the host before anything is forked
-// (so a refused spec costs no process), and in the agent process right before the import (so the
-// check and the import see the same file system).
+// Which agent modules may be loaded (DESIGN section 3): the only gate between a spec arriving over
+// the network and code running on a host. Every runtime uses this one check, so an allowlist means
+// the same in a host, in an agent process and in the in-process engine. A host runs it twice:
+// before anything is forked (so a refused spec costs no process), and in the agent process right
+// before the import (so the check and the import see the same file system).
 import { realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { GuildhallError } from "@guildhall/core";
-
-/** A `className` split into the module to import and the export to construct. */
-export interface AgentClassName {
-  /** A package specifier, an absolute path or a `file:` URL. */
-  readonly module: string;
-  /** The name of the exported Agent subclass. */
-  readonly exportName: string;
-}
-
-/** Splits `"<module>#<ExportName>"`; throws `invalid-argument` when there is no `#`. */
-export function parseClassName(className: string): AgentClassName {
-  const at = className.lastIndexOf("#");
-  if (at <= 0 || at === className.length - 1) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `className "${className}" must be "<module>#<ExportName>", e.g. "@acme/agents#Summarizer" or "file:///srv/agents/echo.mjs#Echo"`,
-    );
-  }
-  return { module: className.slice(0, at), exportName: className.slice(at + 1) };
-}
+import { GuildhallError } from "./errors.js";
 
 /** Whether an allowlist entry or a specifier names a file system location rather than a package. */
 function isLocation(specifier: string): boolean {
