@@ -1,33 +1,42 @@
 #!/usr/bin/env node
-// Messaging benchmark of @guildhall/bus-redis (built package): RedisBus publish → deliver round
-// trip (p50/p99) and messages/s for one topic with 10 subscribers, as ratios to a bare Redis
-// XADD + XREAD doing the same job in the same run, on a private redis-server of its own. Round
-// trips are interleaved in blocks (bare, bus, bare, bus, …) so that load from elsewhere on the
-// machine hits both alike.
+// Messaging benchmark (built packages): RedisBus publish → deliver round trip (p50/p99) and
+// messages/s for one topic with 10 subscribers, and an agent-to-agent round trip between two agent
+// processes on two agent hosts through Redis, all as ratios to a bare Redis XADD + XREAD doing the
+// same job in the same run, on a private redis-server of its own. Round trips are interleaved in
+// blocks (bare, bus, bare, bus, …) so that load from elsewhere on the machine hits both alike.
 //
-//   npx nx run @guildhall/bus-redis:build && node tools/bench/messaging.mjs [--rounds 2000]
-//     [--messages 20000] [--subscribers 10] [--json]
-/* global process, console, performance, setImmediate, setTimeout, clearTimeout */
+//   npx nx run-many -t build && node tools/bench/messaging.mjs [--rounds 2000]
+//     [--messages 20000] [--subscribers 10] [--agent-rounds 1000] [--json]
+/* global process, console, performance, setImmediate, setTimeout, clearTimeout, URL */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { loadavg } from "node:os";
 import { createServer } from "node:net";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { createMessage } from "@guildhall/core";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { connectGuildClient, createMessage } from "@guildhall/core";
 import { RedisBus } from "@guildhall/bus-redis";
+import { createAgentHost } from "@guildhall/host-server";
+import { AgentHostService } from "@guildhall/proto";
+import { RedisLocationRegistry } from "@guildhall/registry";
 
 const { values: args } = parseArgs({
   options: {
     rounds: { type: "string", default: "2000" },
     messages: { type: "string", default: "20000" },
     subscribers: { type: "string", default: "10" },
+    "agent-rounds": { type: "string", default: "1000" },
     json: { type: "boolean", default: false },
   },
 });
 const ROUNDS = Number(args.rounds);
 const MESSAGES = Number(args.messages);
 const SUBSCRIBERS = Number(args.subscribers);
+const AGENT_ROUNDS = Number(args["agent-rounds"]);
+const AGENTS_DIR = fileURLToPath(new URL("./agents/", import.meta.url));
 const BLOCK = 100; // round trips per interleaved block
 const WINDOW = 256; // publishes in flight during the throughput runs
 const GUILD = "bench";
@@ -197,10 +206,73 @@ async function windowed(items, send) {
   await Promise.all(inFlight);
 }
 
+/**
+ * Two agent hosts on this machine, each with its own registry and bus connections to the Redis,
+ * a Pinger agent on one and a Ponger on the other: the path a message takes between agents of a
+ * real cluster, minus the network.
+ */
+class AgentPair {
+  constructor(url) {
+    this.url = url;
+    this.hosts = [];
+    this.backends = [];
+  }
+
+  async start() {
+    for (let i = 0; i < 2; i++) {
+      // The host uses these but does not own them: they are closed after it, in close().
+      const registry = new RedisLocationRegistry({ url: this.url, prefix: "bench:" });
+      const bus = new RedisBus({ url: this.url, prefix: "bench:" });
+      this.backends.push(registry, bus);
+      const host = createAgentHost({
+        port: 0,
+        registry,
+        bus,
+        agentModules: [AGENTS_DIR],
+        metricsPort: false,
+        logLevel: "warn",
+        warmPoolSize: 0,
+      });
+      await host.start();
+      this.hosts.push(host);
+    }
+    const className = (name) => `${AGENTS_DIR}ping-pong-agents.mjs#${name}`;
+    const place = (host, agent) =>
+      createClient(
+        AgentHostService,
+        createGrpcTransport({ baseUrl: `http://${host.address}` }),
+      ).createAgent({ guild: { id: GUILD, name: "Bench" }, agent });
+    await place(this.hosts[0], {
+      id: "pinger",
+      name: "Pinger",
+      className: className("Pinger"),
+      properties: { peer: "ponger" },
+    });
+    await place(this.hosts[1], { id: "ponger", name: "Ponger", className: className("Ponger") });
+    this.clientBus = new RedisBus({ url: this.url, prefix: "bench:" });
+    this.client = connectGuildClient(this.clientBus, { guildId: GUILD, id: "bench" });
+    await this.client.subscribe("bench-results", (m) => this.waiting?.(m.payload.samplesMs));
+  }
+
+  /** Round trip times (ms) of `rounds` ping/pongs, timed inside the Pinger. */
+  run(rounds) {
+    const done = new Promise((resolve) => (this.waiting = resolve));
+    return this.client.publish("inbox:pinger", { rounds }).then(() => done);
+  }
+
+  async close() {
+    await this.client?.close();
+    await this.clientBus?.close();
+    await Promise.allSettled(this.hosts.map((host) => host.close()));
+    await Promise.allSettled(this.backends.map((backend) => backend.close()));
+  }
+}
+
 const redis = await startRedis();
 const bare = new Bare(redis.url);
+const agents = new AgentPair(redis.url);
 const bus = new Bus(redis.url);
-const samples = { bare: [], bus: [] };
+const samples = { bare: [], bus: [], bareBesideAgents: [], agents: [] };
 const rates = { bare: [], bus: [] };
 try {
   await bus.start();
@@ -229,8 +301,17 @@ try {
     rates.bare.push(await bare.throughput(jsons));
     rates.bus.push(await bus.throughput(batch));
   }
+  await agents.start();
+  await agents.run(100); // warm-up
+  for (let done = 0; done < AGENT_ROUNDS; done += BLOCK) {
+    for (let i = 0; i < BLOCK; i++) {
+      await settle();
+      samples.bareBesideAgents.push(await bare.roundTrip(json));
+    }
+    samples.agents.push(...(await agents.run(BLOCK)));
+  }
 } finally {
-  await Promise.allSettled([bare.close(), bus.close()]);
+  await Promise.allSettled([bare.close(), bus.close(), agents.close()]);
   await redis.stop();
 }
 
@@ -244,11 +325,21 @@ const result = {
     bus: { p50: quantile(samples.bus, 0.5), p99: quantile(samples.bus, 0.99) },
   },
   messagesPerSecond: { bare: median(rates.bare), bus: median(rates.bus) },
+  // An agent round trip is two hops (ping, then pong), each one bare XADD + XREAD at best.
+  agentRoundTripMs: {
+    rounds: samples.agents.length,
+    bareP50: quantile(samples.bareBesideAgents, 0.5),
+    bareP99: quantile(samples.bareBesideAgents, 0.99),
+    p50: quantile(samples.agents, 0.5),
+    p99: quantile(samples.agents, 0.99),
+  },
 };
 result.ratios = {
   roundTripP50: result.roundTripMs.bus.p50 / result.roundTripMs.bare.p50,
   roundTripP99: result.roundTripMs.bus.p99 / result.roundTripMs.bare.p99,
   throughput: result.messagesPerSecond.bus / result.messagesPerSecond.bare,
+  agentRoundTripP50: result.agentRoundTripMs.p50 / (2 * result.agentRoundTripMs.bareP50),
+  agentRoundTripP99: result.agentRoundTripMs.p99 / (2 * result.agentRoundTripMs.bareP99),
 };
 
 if (args.json) {
@@ -266,5 +357,15 @@ if (args.json) {
   );
   console.log(
     `  throughput       bare XADD+XREAD ${fmtRate(rate.bare)}   RedisBus ${fmtRate(rate.bus)} delivered to each subscriber   ×${ratios.throughput.toFixed(2)}`,
+  );
+  const agentRt = result.agentRoundTripMs;
+  console.log(
+    `agent to agent through two hosts and Redis (${agentRt.rounds} ping/pong round trips = 2 hops each)`,
+  );
+  console.log(
+    `  round trip p50   2 × bare ${fmtMs(2 * agentRt.bareP50)}   agents ${fmtMs(agentRt.p50)}   ×${ratios.agentRoundTripP50.toFixed(2)}`,
+  );
+  console.log(
+    `  round trip p99   2 × bare ${fmtMs(2 * agentRt.bareP99)}   agents ${fmtMs(agentRt.p99)}   ×${ratios.agentRoundTripP99.toFixed(2)}`,
   );
 }
