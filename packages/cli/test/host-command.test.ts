@@ -2,7 +2,6 @@
 // created over gRPC, and a graceful SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
@@ -10,6 +9,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AgentHostService, CreateAgentRequestSchema, HostState } from "@guildhall/proto";
 import { RedisLocationRegistry } from "@guildhall/registry";
+import { isRunning } from "../../../tools/test-support/processes.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
 
@@ -97,16 +97,6 @@ function startHostProcess(args: string[], env: Record<string, string>): HostProc
       });
     },
   };
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 describe("guildhall host", () => {

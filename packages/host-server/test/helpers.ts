@@ -1,6 +1,5 @@
 // Shared by the integration tests: hosts on free ports with generated clients, spec builders,
 // process accounting from /proc, and waits bounded by deadlines (never fixed sleeps).
-import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
@@ -23,6 +22,12 @@ import {
   type AgentHost,
   type AgentHostOptions,
 } from "../src/index.js";
+import {
+  childPids,
+  expectNoLeakedProcesses,
+  isRunning,
+} from "../../../tools/test-support/processes.js";
+import { waitFor } from "../../../tools/test-support/wait-for.js";
 
 /** The shared test Redis of the global setup (a private redis-server, or REDIS_URL). */
 export function redisUrl(): string {
@@ -110,71 +115,5 @@ export async function rejection(promise: Promise<unknown>): Promise<ConnectError
   return error as ConnectError;
 }
 
-function readStat(pid: number): { ppid: number; state: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses; fields after it do not.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0] ?? "?", ppid: Number(rest[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Live processes whose parent is `parent` (default: this test process). */
-export function childPids(parent = process.pid): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const stat = readStat(pid);
-    if (stat?.ppid === parent && isRunning(pid)) out.push(pid);
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** Whether `pid` is a live process (zombies count as gone). */
-export function isRunning(pid: number): boolean {
-  const stat = readStat(pid);
-  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
-}
-
-/** Polls `probe` until it returns something other than undefined/false, or fails at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const why =
-        lastError === undefined
-          ? ""
-          : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Fails if processes started by this test process are still running, ignoring `expected`. */
-export async function expectNoLeakedProcesses(expected: readonly number[] = []): Promise<void> {
-  // Processes being reaped right now get a moment; a real leak stays.
-  const leaked = await waitFor(
-    "agent processes to exit",
-    () => {
-      const left = childPids().filter((pid) => !expected.includes(pid));
-      return left.length === 0 ? [] : false;
-    },
-    5_000,
-  ).catch(() => childPids().filter((pid) => !expected.includes(pid)));
-  expect(leaked, "processes leaked by the test").toEqual([]);
-}
+export { childPids, expectNoLeakedProcesses, isRunning };
+export { waitFor };

@@ -1,7 +1,8 @@
 // Shared by the integration tests: process accounting from /proc, deadline-bounded waits, and a
 // publish handler that records what agents sent.
-import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { childPids as allChildPids, isRunning } from "../../../tools/test-support/processes.js";
+import { waitFor } from "../../../tools/test-support/wait-for.js";
 import type { Message } from "@guildhall/core";
 import type {
   AgentProcessManager,
@@ -19,48 +20,11 @@ export function fixtureClass(name: string, file = "agents.mjs"): string {
   return `${FIXTURES}/${file}#${name}`;
 }
 
-function readStat(pid: number): { ppid: number; state: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses; fields after it do not.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0] ?? "?", ppid: Number(rest[1]) };
-  } catch {
-    return undefined;
-  }
-}
+export { isRunning, waitFor };
 
-/** Pids whose parent is this (test) process, zombies included. */
+/** Pids whose parent is this (test) process, zombies included: reaping is what is tested. */
 export function childPids(): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat?.ppid === process.pid) out.push(Number(entry));
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** Whether `pid` is a live process (a zombie counts as gone but is reported by childPids). */
-export function isRunning(pid: number): boolean {
-  const stat = readStat(pid);
-  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
-}
-
-/** Polls `probe` until it returns something other than undefined/false, or fails at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return allChildPids(process.pid, { includeZombies: true });
 }
 
 /** The next event of `type` that matches `predicate`. */

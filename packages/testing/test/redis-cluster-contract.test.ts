@@ -9,7 +9,7 @@ import { RedisLocationRegistry } from "@guildhall/registry";
 import { describeExecutionEngineContract, probeAgentsModule } from "@guildhall/testing";
 import { inject } from "vitest";
 import type {} from "../../../tools/redis/global-setup.js";
-import { startHostProcess } from "./host-processes.js";
+import { startHostProcess } from "../../../tools/test-support/host-process.js";
 
 describeExecutionEngineContract(
   "ClusterExecutionEngine on Redis with 2 guildhall host processes",
@@ -19,11 +19,7 @@ describeExecutionEngineContract(
     const prefix = `contract-${randomUUID().slice(0, 8)}:`;
     const hosts = await Promise.all(
       [0, 1].map(() =>
-        startHostProcess({
-          GUILDHALL_REDIS_URL: url,
-          GUILDHALL_KEY_PREFIX: prefix,
-          GUILDHALL_AGENT_MODULES: probeAgentsModule,
-        }),
+        startHostProcess({ redisUrl: url, keyPrefix: prefix, agentModules: [probeAgentsModule] }),
       ),
     );
     const registry = new RedisLocationRegistry({ url, prefix });
@@ -37,7 +33,7 @@ describeExecutionEngineContract(
       engine,
       bus,
       teardown: async () => {
-        await Promise.all(hosts.map((h) => h.stop()));
+        await Promise.all(hosts.map((h) => h.kill("SIGTERM")));
         await bus.close();
         await registry.close();
       },

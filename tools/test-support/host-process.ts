@@ -1,0 +1,93 @@
+// Agent hosts as production runs them, for tests: `guildhall host` processes of the built CLI on
+// free loopback ports, configured through the environment as a container would be.
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, existsSync } from "node:fs";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** An agent host running as a `guildhall host` process. */
+export interface HostProcess {
+  readonly address: string;
+  readonly pid: number;
+  /** Sends `signal` and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Settings of a `guildhall host` process, as its environment carries them. */
+export interface HostProcessOptions {
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly agentModules: readonly string[];
+  readonly maxAgents?: number;
+  readonly heartbeatMs?: number;
+  readonly leaseMs?: number;
+  /** Also append the host's log lines to this file, to look into a failure. Default: none. */
+  readonly logFile?: string;
+}
+
+const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+
+/**
+ * Starts `guildhall host` (the built CLI) on a free loopback port and resolves with its address
+ * once it serves, read from its "agent host serving" log line.
+ */
+export async function startHostProcess(options: HostProcessOptions): Promise<HostProcess> {
+  if (!existsSync(CLI_BIN)) {
+    throw new Error(`${CLI_BIN} is missing: build the CLI first (npx nx build @guildhall/cli)`);
+  }
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    GUILDHALL_REDIS_URL: options.redisUrl,
+    GUILDHALL_KEY_PREFIX: options.keyPrefix,
+    GUILDHALL_PORT: "0",
+    GUILDHALL_BIND: "127.0.0.1",
+    GUILDHALL_AGENT_MODULES: options.agentModules.join(","),
+    GUILDHALL_STOP_TIMEOUT_MS: "5000",
+    LOG_LEVEL: "info",
+  };
+  if (options.maxAgents !== undefined) env["GUILDHALL_MAX_AGENTS"] = String(options.maxAgents);
+  if (options.heartbeatMs !== undefined)
+    env["GUILDHALL_HEARTBEAT_MS"] = String(options.heartbeatMs);
+  if (options.leaseMs !== undefined) env["GUILDHALL_LEASE_MS"] = String(options.leaseMs);
+  const child: ChildProcess = spawn(process.execPath, [CLI_BIN, "host", "--no-metrics"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const exited = once(child, "exit");
+  const address = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`guildhall host did not serve within 30 s:\n${stderr}`));
+    }, 30_000);
+    // The log keeps flowing after the address is known; reading it on stops the pipe filling up.
+    lines.on("line", (line) => {
+      if (options.logFile !== undefined) appendFileSync(options.logFile, `${line}\n`);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        if (entry.msg === "agent host serving" && typeof entry.address === "string") {
+          clearTimeout(timer);
+          resolve(entry.address);
+        }
+      } catch {
+        // Not a log line.
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`guildhall host exited (code ${code}, signal ${signal}):\n${stderr}`));
+    });
+  });
+  return {
+    address,
+    pid: child.pid!,
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
