@@ -1,19 +1,32 @@
 // One error type for everything a Guildhall component can refuse, with a code that maps one to one
 // onto gRPC status codes at the RPC edge (host-server, engine).
 
+/**
+ * Every kind of failure, each with the number of the gRPC status code of the same name: the one
+ * table both sides of the RPC edge (host-server answering, engine reading) map through, so a code
+ * means the same on the wire and in a GuildhallError.
+ */
+export const GRPC_STATUS_OF_ERROR_CODE = Object.freeze({
+  "invalid-argument": 3,
+  "deadline-exceeded": 4,
+  "not-found": 5,
+  "already-exists": 6,
+  "permission-denied": 7,
+  "resource-exhausted": 8,
+  "failed-precondition": 9,
+  aborted: 10,
+  internal: 13,
+  unavailable: 14,
+  unauthenticated: 16,
+} as const);
+
 /** What kind of failure an error is; each maps to the gRPC status code of the same name. */
-export type ErrorCode =
-  | "invalid-argument"
-  | "not-found"
-  | "already-exists"
-  | "resource-exhausted"
-  | "permission-denied"
-  | "unauthenticated"
-  | "unavailable"
-  | "failed-precondition"
-  | "deadline-exceeded"
-  | "aborted"
-  | "internal";
+export type ErrorCode = keyof typeof GRPC_STATUS_OF_ERROR_CODE;
+
+/** Every {@link ErrorCode}, for validating codes that arrive as data (IPC, JSON). */
+export const ERROR_CODES = Object.freeze(
+  Object.keys(GRPC_STATUS_OF_ERROR_CODE) as [ErrorCode, ...ErrorCode[]],
+);
 
 const BRAND = Symbol.for("@guildhall/core/GuildhallError");
 

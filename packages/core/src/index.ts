@@ -61,5 +61,5 @@ export { resolveAgentModule } from "./module-allowlist.js";
 export type { ClassNameParts, LoadAgentClassOptions } from "./agent-loader.js";
 export { createJsonLogger, withLogFields } from "./logger.js";
 export type { JsonLoggerOptions, LogLevel } from "./logger.js";
-export { GuildhallError } from "./errors.js";
+export { GuildhallError, ERROR_CODES, GRPC_STATUS_OF_ERROR_CODE } from "./errors.js";
 export type { ErrorCode } from "./errors.js";

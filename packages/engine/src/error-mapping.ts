@@ -2,7 +2,7 @@
 // with gRPC status codes (DESIGN section 6); the engine's callers see GuildhallError codes, which
 // map one to one onto them, with the host's own message kept so it still says what to fix.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { GuildhallError, type ErrorCode } from "@guildhall/core";
+import { GRPC_STATUS_OF_ERROR_CODE, GuildhallError, type ErrorCode } from "@guildhall/core";
 
 const TO_ERROR_CODE: Readonly<Record<Code, ErrorCode>> = {
   [Code.Canceled]: "aborted",
@@ -23,20 +23,6 @@ const TO_ERROR_CODE: Readonly<Record<Code, ErrorCode>> = {
   [Code.Unauthenticated]: "unauthenticated",
 };
 
-const TO_CODE: Readonly<Record<ErrorCode, Code>> = {
-  "invalid-argument": Code.InvalidArgument,
-  "not-found": Code.NotFound,
-  "already-exists": Code.AlreadyExists,
-  "resource-exhausted": Code.ResourceExhausted,
-  "permission-denied": Code.PermissionDenied,
-  unauthenticated: Code.Unauthenticated,
-  unavailable: Code.Unavailable,
-  "failed-precondition": Code.FailedPrecondition,
-  "deadline-exceeded": Code.DeadlineExceeded,
-  aborted: Code.Aborted,
-  internal: Code.Internal,
-};
-
 /** The GuildhallError code of a gRPC status code. */
 export function errorCodeOf(code: Code): ErrorCode {
   return TO_ERROR_CODE[code];
@@ -44,7 +30,8 @@ export function errorCodeOf(code: Code): ErrorCode {
 
 /** The gRPC status code of a GuildhallError code. */
 export function statusCodeOf(code: ErrorCode): Code {
-  return TO_CODE[code];
+  // Connect's Code enum carries the gRPC status numbers themselves.
+  return GRPC_STATUS_OF_ERROR_CODE[code];
 }
 
 /** What was being done when a call failed, for the message. */

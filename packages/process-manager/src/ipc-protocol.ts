@@ -6,7 +6,7 @@
 // This module is loaded by every agent process before it reports in, so it stays small: it uses
 // the same "zod" entry as @guildhall/core (which the agent module loads anyway), so validation adds
 // no module that is not already needed.
-import { AgentSpec, Message, type ErrorCode } from "@guildhall/core";
+import { AgentSpec, ERROR_CODES, Message } from "@guildhall/core";
 import { z } from "zod";
 
 /** Bumped whenever a message changes shape; the host refuses a runner that speaks another one. */
@@ -14,20 +14,6 @@ export const PROTOCOL_VERSION = 1;
 
 /** Runner argument of pool processes: warm up validation before reporting in. */
 export const WARM_UP_FLAG = "--warm-up";
-
-const ERROR_CODES = [
-  "invalid-argument",
-  "not-found",
-  "already-exists",
-  "resource-exhausted",
-  "permission-denied",
-  "unauthenticated",
-  "unavailable",
-  "failed-precondition",
-  "deadline-exceeded",
-  "aborted",
-  "internal",
-] as const satisfies readonly ErrorCode[];
 
 /** An error code as carried over IPC. */
 export const IpcErrorCode = z.enum(ERROR_CODES);

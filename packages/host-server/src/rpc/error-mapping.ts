@@ -1,25 +1,12 @@
 // The one place where failures become gRPC status codes (as connect-node's node-error.ts does for
 // Node errors). Everything below the RPC edge throws GuildhallError; the codes map one to one.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { GuildhallError, type ErrorCode } from "@guildhall/core";
-
-const CODES: Readonly<Record<ErrorCode, Code>> = {
-  "invalid-argument": Code.InvalidArgument,
-  "not-found": Code.NotFound,
-  "already-exists": Code.AlreadyExists,
-  "resource-exhausted": Code.ResourceExhausted,
-  "permission-denied": Code.PermissionDenied,
-  unauthenticated: Code.Unauthenticated,
-  unavailable: Code.Unavailable,
-  "failed-precondition": Code.FailedPrecondition,
-  "deadline-exceeded": Code.DeadlineExceeded,
-  aborted: Code.Aborted,
-  internal: Code.Internal,
-};
+import { GRPC_STATUS_OF_ERROR_CODE, GuildhallError, type ErrorCode } from "@guildhall/core";
 
 /** The gRPC status code of a GuildhallError code. */
 export function codeOf(code: ErrorCode): Code {
-  return CODES[code];
+  // Connect's Code enum carries the gRPC status numbers themselves.
+  return GRPC_STATUS_OF_ERROR_CODE[code];
 }
 
 /**
