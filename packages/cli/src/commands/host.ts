@@ -79,23 +79,8 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
     process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
     process.exit(2);
   }
-  let running: RunningHost;
-  try {
-    running = await runHost(config);
-  } catch (error) {
-    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
-    process.exit(1);
-  }
-
   const stopTimeoutMs = config.host.stopTimeoutMs ?? 10_000;
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      // A second Ctrl-C means "now": the agents are killed with the host's process group.
-      if (signal === "SIGINT") process.exit(130);
-      return;
-    }
+  const shutdown = (running: RunningHost): void => {
     const deadline = setTimeout(() => {
       process.stderr.write(
         `guildhall host: shutdown did not finish within ${stopTimeoutMs + SHUTDOWN_SLACK_MS} ms; exiting\n`,
@@ -111,8 +96,32 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
       },
     );
   };
+
+  // Handlers go in before the host starts: it announces "serving" from inside runHost, and a
+  // signal sent right after that must still mean a graceful shutdown, not Node's default exit.
+  let running: RunningHost | undefined;
+  let stopRequested = false;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      // A second Ctrl-C means "now": the agents are killed with the host's process group.
+      if (signal === "SIGINT") process.exit(130);
+      return;
+    }
+    if (running === undefined) stopRequested = true;
+    else shutdown(running);
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+
+  try {
+    running = await runHost(config);
+  } catch (error) {
+    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
+    process.exit(1);
+  }
+  if (stopRequested) shutdown(running);
 }
 
 /** Adds `guildhall host` to `program`. */
