@@ -1,8 +1,12 @@
 // Message ids that need no coordination between machines: a fixed-width text of
 // `time | machine | sequence`, each part in Crockford base32. The alphabet is in ASCII order and
 // every part has a fixed width, so comparing two ids as strings compares their creation times.
-import { createHash, randomBytes } from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
 import { GuildhallError } from "./errors.js";
+
+// node:crypto is loaded when the first id is made, not when the package is: agent processes import
+// this package but never make ids (their host does), and loading it costs them a few milliseconds.
+const crypto = (): typeof NodeCrypto => process.getBuiltinModule("node:crypto");
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TIME_CHARS = 10; // 50 bits of milliseconds: good until the year 37648
@@ -80,7 +84,7 @@ let processMachineId: string | undefined;
 
 function machinePart(machineId: number | string | undefined): string {
   if (machineId === undefined) {
-    processMachineId ??= encode(randomBytes(5).readUIntBE(0, 5), MACHINE_CHARS);
+    processMachineId ??= encode(crypto().randomBytes(5).readUIntBE(0, 5), MACHINE_CHARS);
     return processMachineId;
   }
   if (typeof machineId === "string") {
@@ -90,7 +94,7 @@ function machinePart(machineId: number | string | undefined): string {
         "machineId must not be empty: pass a host name, an integer, or nothing for a random id",
       );
     }
-    const digest = createHash("sha256").update(machineId).digest();
+    const digest = crypto().createHash("sha256").update(machineId).digest();
     return encode(digest.readUIntBE(0, 5), MACHINE_CHARS);
   }
   if (!Number.isInteger(machineId) || machineId < 0 || machineId > MAX_MACHINE) {

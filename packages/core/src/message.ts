@@ -1,33 +1,38 @@
 // What travels on the bus (DESIGN section 3).
-import { z } from "zod";
+import type { z } from "zod";
+import { lazySchema } from "./lazy-module.js";
 import { defaultMessageIdGenerator, isMessageId, parseMessageId } from "./ids.js";
 import type { MessageIdGenerator } from "./ids.js";
 
 /** Who sent a message: an agent, or a guild client acting for an application. */
-export const MessageSender = z.strictObject({
-  id: z.string().min(1).max(256),
-  name: z.string().max(256).optional(),
-});
+export const MessageSender = lazySchema((z) =>
+  z.strictObject({
+    id: z.string().min(1).max(256),
+    name: z.string().max(256).optional(),
+  }),
+);
 export type MessageSender = z.infer<typeof MessageSender>;
 
 /** One message on a topic of a guild. */
-export const Message = z.strictObject({
-  /** Unique, and sortable by creation time across machines (see `createMessageIdGenerator`). */
-  id: z.string().min(1).max(64),
-  topic: z.string().min(1).max(256),
-  sender: MessageSender,
-  /** What the payload is, for receivers that route on it. Default `"json"`. */
-  format: z.string().min(1).max(256),
-  payload: z.json(),
-  /** Creation time in milliseconds since the Unix epoch. */
-  timestamp: z.number().int().nonnegative(),
-  /** The conversation this message belongs to: the id of its first message. */
-  threadId: z.string().min(1).max(64).optional(),
-  /** The id of the message this one answers. */
-  inResponseTo: z.string().min(1).max(64).optional(),
-  /** W3C trace context, carried through so traces span agents. */
-  traceparent: z.string().max(256).optional(),
-});
+export const Message = lazySchema((z) =>
+  z.strictObject({
+    /** Unique, and sortable by creation time across machines (see `createMessageIdGenerator`). */
+    id: z.string().min(1).max(64),
+    topic: z.string().min(1).max(256),
+    sender: MessageSender,
+    /** What the payload is, for receivers that route on it. Default `"json"`. */
+    format: z.string().min(1).max(256),
+    payload: z.json(),
+    /** Creation time in milliseconds since the Unix epoch. */
+    timestamp: z.number().int().nonnegative(),
+    /** The conversation this message belongs to: the id of its first message. */
+    threadId: z.string().min(1).max(64).optional(),
+    /** The id of the message this one answers. */
+    inResponseTo: z.string().min(1).max(64).optional(),
+    /** W3C trace context, carried through so traces span agents. */
+    traceparent: z.string().max(256).optional(),
+  }),
+);
 export type Message = z.infer<typeof Message>;
 
 /** Any JSON value: what a payload may be. */

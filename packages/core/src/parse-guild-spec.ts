@@ -1,7 +1,7 @@
 // Reads a guild file. YAML is what people write; JSON is what programs write. Both end in the same
 // validation, so a bad field reads the same whichever the source.
-import { parseDocument } from "yaml";
 import { GuildhallError } from "./errors.js";
+import { loadYaml } from "./lazy-module.js";
 import type { GuildSpec } from "./spec.js";
 import { validateGuildSpec } from "./validation.js";
 
@@ -46,7 +46,7 @@ function parseJson(text: string, prefix: string): unknown {
 function readYaml(
   text: string,
 ): { ok: true; value: unknown } | { ok: false; error: GuildhallError } {
-  const document = parseDocument(text, { prettyErrors: true });
+  const document = loadYaml().parseDocument(text, { prettyErrors: true });
   const [first] = document.errors;
   if (first === undefined) {
     try {

@@ -1,9 +1,10 @@
 // Turns zod's findings into messages a person can act on: each names the path of the bad field
 // (`agents[1].id`) and what it must be. Hosts validate specs received over RPC with the same
 // functions, so a bad spec reads the same whether it came from a file or the wire.
-import { z } from "zod";
+import type { z } from "zod";
 import { GuildhallError } from "./errors.js";
 import { Message } from "./message.js";
+import { lazySchema } from "./lazy-module.js";
 import { AgentSpec, GuildSpec, MessagingConfig } from "./spec.js";
 
 type Issue = z.core.$ZodIssue;
@@ -121,10 +122,12 @@ export const validateGuildSpec: (value: unknown, options?: ValidateOptions) => G
 
 // What an engine needs of a guild to run one agent in it. Checking the whole guild on every
 // runAgent would cost O(agents) per call, O(agents²) to launch a guild.
-const GuildReference = z.looseObject({
-  id: GuildSpec.shape.id,
-  defaultTopic: GuildSpec.shape.defaultTopic,
-});
+const GuildReference = lazySchema((z) =>
+  z.looseObject({
+    id: GuildSpec.shape.id,
+    defaultTopic: GuildSpec.shape.defaultTopic,
+  }),
+);
 
 /**
  * Checks the fields of a guild spec an engine uses to run one of its agents (`id`,

@@ -12,12 +12,8 @@ import {
   type ErrorCode,
 } from "@guildhall/core";
 import type { AgentInfo, AgentProcessManagerStatus, AgentState } from "./agent-info.js";
-import {
-  describeIssues,
-  WARM_UP_FLAG,
-  type PublishRequestMessage,
-  type RunnerToHost,
-} from "./ipc-protocol.js";
+import { WARM_UP_FLAG } from "./ipc-constants.js";
+import { describeIssues, type PublishRequestMessage, type RunnerToHost } from "./ipc-protocol.js";
 import {
   LifecycleEmitter,
   type AgentLifecycleEvent,

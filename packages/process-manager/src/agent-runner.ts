@@ -1,10 +1,11 @@
 // The program inside every agent process, forked by AgentProcessManager. It reports in as soon as
-// @guildhall/core is loaded (a pool runner also warms up its validation first, so that a pooled
+// its modules are loaded (a pool runner also warms up its validators first, so that a pooled
 // process only waits for a spec), then loads the one agent it is given, runs it, and speaks the
 // IPC protocol of ipc-protocol.ts.
 //
 // Start-up time is the cost of every cold spawn, so this file imports only what an agent needs
-// anyway (@guildhall/core and the zod it uses) and Node built-ins.
+// anyway (@guildhall/core, which loads zod only on first use), the validators the build compiled
+// from the protocol's schemas, and Node.js built-ins.
 import {
   GuildhallError,
   isAgentClass,
@@ -23,15 +24,9 @@ import {
   type AgentIdentity,
   type OutgoingMessage,
 } from "./ipc-agent-context.js";
-import {
-  describeIssues,
-  HostToRunner,
-  JsonPayload,
-  PROTOCOL_VERSION,
-  WARM_UP_FLAG,
-  type RunnerToHost,
-  type StartCommand,
-} from "./ipc-protocol.js";
+import { PROTOCOL_VERSION, WARM_UP_FLAG } from "./ipc-constants.js";
+import type { HostToRunner, RunnerToHost, StartCommand } from "./ipc-protocol.js";
+import { jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
 
 type RunnerState = "idle" | "starting" | "ready" | "stopping";
 type Delivery = Extract<HostToRunner, { type: "deliver" }>;
@@ -209,12 +204,12 @@ async function fail(error: unknown): Promise<void> {
 // ---- running it -------------------------------------------------------------------------------
 
 function publish(message: OutgoingMessage): Promise<Message> {
-  const checked = JsonPayload.safeParse(message.payload);
-  if (!checked.success) {
+  const problem = jsonPayloadProblem(message.payload);
+  if (problem !== undefined) {
     return Promise.reject(
       new GuildhallError(
         "invalid-argument",
-        `payload is not JSON (${describeIssues(checked.error)}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+        `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
       ),
     );
   }
@@ -293,12 +288,12 @@ async function stop(hostGone: boolean): Promise<void> {
 // ---- wiring -----------------------------------------------------------------------------------
 
 function onHostMessage(raw: unknown): void {
-  const parsed = HostToRunner.safeParse(raw);
-  if (!parsed.success) {
-    warn(`ignored an invalid message from the host: ${describeIssues(parsed.error)}`);
+  const parsed = parseHostMessage(raw);
+  if (!parsed.ok) {
+    warn(`ignored an invalid message from the host: ${parsed.problem}`);
     return;
   }
-  const message = parsed.data;
+  const message = parsed.message;
   switch (message.type) {
     case "start":
       void start(message);
@@ -396,8 +391,8 @@ function warmUp(): void {
     { type: "published", requestId: 0, message },
     { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
   ];
-  for (const sample of samples) HostToRunner.safeParse(sample);
-  JsonPayload.safeParse(message.payload);
+  for (const sample of samples) parseHostMessage(sample);
+  jsonPayloadProblem(message.payload);
 }
 
 // A pool runner reports in only once warm, so the pool never hands out one still warming up.

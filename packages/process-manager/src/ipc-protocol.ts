@@ -3,17 +3,10 @@
 // be a different build (a stale runner on disk) or, on the runner side, share its process with
 // arbitrary agent code that can call `process.send` itself.
 //
-// This module is loaded by every agent process before it reports in, so it stays small: it uses
-// the same "zod" entry as @guildhall/core (which the agent module loads anyway), so validation adds
-// no module that is not already needed.
+// The host validates with these schemas; the runner validates with code the build compiles from
+// them (runner-messages.ts), so that an agent process never loads zod.
 import { AgentSpec, ERROR_CODES, Message } from "@guildhall/core";
 import { z } from "zod";
-
-/** Bumped whenever a message changes shape; the host refuses a runner that speaks another one. */
-export const PROTOCOL_VERSION = 1;
-
-/** Runner argument of pool processes: warm up validation before reporting in. */
-export const WARM_UP_FLAG = "--warm-up";
 
 /** An error code as carried over IPC. */
 export const IpcErrorCode = z.enum(ERROR_CODES);

@@ -4,12 +4,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { GuildhallError } from "@guildhall/core";
-import {
-  describeIssues,
-  PROTOCOL_VERSION,
-  RunnerToHost,
-  type HostToRunner,
-} from "./ipc-protocol.js";
+import { PROTOCOL_VERSION } from "./ipc-constants.js";
+import { describeIssues, RunnerToHost, type HostToRunner } from "./ipc-protocol.js";
 import { LineSplitter } from "./line-splitter.js";
 import type { LogStream } from "./log-buffer.js";
 import type { ProcessExit } from "./restart-policy.js";

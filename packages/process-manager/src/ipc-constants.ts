@@ -1,0 +1,8 @@
+// Values both ends of the IPC channel agree on, apart from the schemas: the runner imports these
+// without loading zod (see runner-messages.ts).
+
+/** Bumped whenever a message changes shape; the host refuses a runner that speaks another one. */
+export const PROTOCOL_VERSION = 1;
+
+/** Runner argument of pool processes: warm up validation before reporting in. */
+export const WARM_UP_FLAG = "--warm-up";

@@ -1,0 +1,113 @@
+// The runner validates host messages with code the build compiles from the zod schemas the host
+// uses. Both must agree on what is valid, or one end would act on what the other refuses.
+import { describe, expect, it } from "vitest";
+import { HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
+import { jsonPayloadProblem, parseHostMessage } from "../dist/runner-messages.js";
+
+const message = {
+  id: "0ABCDEFGHJ0000000000000000",
+  topic: "default_topic",
+  sender: { id: "a1", name: "Alice" },
+  format: "json",
+  payload: { text: "hi", list: [1, 2.5, null, true], nested: { deep: ["x"] } },
+  timestamp: 1_764_000_000_000,
+  threadId: "t-1",
+  inResponseTo: "m-0",
+  traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+};
+
+const VALID: Record<string, unknown>[] = [
+  {
+    type: "start",
+    guild: { id: "g1", name: "Guild", defaultTopic: "default_topic" },
+    agent: {
+      id: "a1",
+      name: "A",
+      description: "does things",
+      className: "@acme/agents#A",
+      properties: { model: "small", limits: [1, 2] },
+      additionalTopics: ["news"],
+      listenToDefaultTopic: false,
+      restartPolicy: { mode: "on-failure", maxRestarts: 3, backoffMs: 100 },
+      resources: { memoryMb: 128 },
+    },
+    agentModules: ["@acme/agents", "/opt/agents/"],
+    stopTimeoutMs: 10_000,
+  },
+  { type: "deliver", deliveryId: 7, message },
+  { type: "published", requestId: 0, message: { ...message, threadId: undefined } },
+  { type: "publish-failed", requestId: 3, code: "resource-exhausted", message: "bus full" },
+  { type: "stop" },
+  { type: "stats-request", requestId: 1 },
+];
+
+const [start, deliver] = VALID as [Record<string, unknown>, Record<string, unknown>];
+const startAgent = start.agent as Record<string, unknown>;
+
+const INVALID: [string, unknown][] = [
+  ["not an object", "start"],
+  ["null", null],
+  ["unknown type", { type: "launch" }],
+  ["extra field", { type: "stop", now: true }],
+  ["missing field", { type: "stats-request" }],
+  ["negative request id", { type: "stats-request", requestId: -1 }],
+  ["fractional request id", { type: "stats-request", requestId: 1.5 }],
+  ["unknown error code", { type: "publish-failed", requestId: 1, code: "oops", message: "x" }],
+  ["bad agent id", { ...start, agent: { ...startAgent, id: "-a" } }],
+  ["agent id too long", { ...start, agent: { ...startAgent, id: "a".repeat(129) } }],
+  ["className without export", { ...start, agent: { ...startAgent, className: "@acme/agents" } }],
+  ["unknown agent field", { ...start, agent: { ...startAgent, colour: "red" } }],
+  [
+    "bad restart mode",
+    { ...start, agent: { ...startAgent, restartPolicy: { mode: "sometimes" } } },
+  ],
+  ["memory below minimum", { ...start, agent: { ...startAgent, resources: { memoryMb: 1 } } }],
+  ["empty guild name", { ...start, guild: { id: "g", name: "", defaultTopic: "t" } }],
+  ["module entry not a string", { ...start, agentModules: [1] }],
+  ["no sender", { ...deliver, message: { ...message, sender: undefined } }],
+  ["empty topic", { ...deliver, message: { ...message, topic: "" } }],
+  ["string timestamp", { ...deliver, message: { ...message, timestamp: "now" } }],
+  ["non-JSON payload", { ...deliver, message: { ...message, payload: { when: () => 0 } } }],
+  ["NaN in payload", { ...deliver, message: { ...message, payload: [Number.NaN] } }],
+];
+
+describe("runner-side validation of host messages", () => {
+  it.each(VALID.map((value) => [value.type, value]))("accepts a valid %s", (_, value) => {
+    expect(HostToRunner.safeParse(value).success).toBe(true);
+    expect(parseHostMessage(value)).toEqual({ ok: true, message: value });
+  });
+
+  it.each(INVALID)("refuses %s, as the host's schema does", (_, value) => {
+    expect(HostToRunner.safeParse(value).success).toBe(false);
+    const parsed = parseHostMessage(value);
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? "" : parsed.problem).toMatch(/\S+: \S/);
+  });
+
+  it("names the bad field", () => {
+    const parsed = parseHostMessage({ ...start, agent: { ...startAgent, id: "-a" } });
+    expect(parsed.ok ? "" : parsed.problem).toMatch(/^agent\.id: must match/);
+  });
+});
+
+describe("runner-side payload check", () => {
+  it.each([
+    ["null", null],
+    ["a string with astral characters", "🎉 done"],
+    ["nested arrays and objects", { a: [{ b: [null, false, -0.5] }] }],
+  ])("accepts %s", (_, payload) => {
+    expect(JsonPayload.safeParse(payload).success).toBe(true);
+    expect(jsonPayloadProblem(payload)).toBeUndefined();
+  });
+
+  it.each([
+    ["undefined", undefined],
+    ["a function", () => 1],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["a bigint deep inside", { a: [{ b: 1n }] }],
+    ["an undefined property", { a: undefined }],
+  ])("refuses %s", (_, payload) => {
+    expect(JsonPayload.safeParse(payload).success).toBe(false);
+    expect(jsonPayloadProblem(payload)).toMatch(/: /);
+  });
+});
