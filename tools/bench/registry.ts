@@ -1,35 +1,39 @@
 // Benchmarks @guildhall/registry against a private redis-server (README.md here says how to run
 // it). Lookups are measured as a ratio to a bare GET round trip in the same run, so the figures
 // hold on any machine; heartbeats are counted in round trips (commands the client sent, and
-// script calls the server ran) and timed, for hosts of growing size.
+// script calls the server ran) and timed, for hosts of growing size. `compareLookups` is also
+// the lookup figure of the full benchmark (run.ts).
+//
+//   npx tsc -p tools/bench && node tools/bench/dist/bench/registry.js   # BENCH_LOOKUPS=20000
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { RedisLocationRegistry } from "@guildhall/registry";
 import { startRedisServer } from "../redis/redis-server.js";
+import { isMain } from "./paths.js";
+import { quantile } from "./stats.js";
 
-const LOOKUPS = Number(process.env["BENCH_LOOKUPS"] ?? 20_000);
 const BLOCK = 500;
 const HEARTBEAT_SIZES = [100, 1_000, 10_000];
 const HEARTBEAT_RUNS = 7;
 
 /** Counts the commands each ioredis client sends, by patching the one send path they share. */
 const sent = new Map<Redis, number>();
-const sendCommand = Redis.prototype.sendCommand;
-Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis["sendCommand"]>) {
-  sent.set(this, (sent.get(this) ?? 0) + 1);
-  return sendCommand.apply(this, args);
-};
+function countSentCommands(): void {
+  // Called with the client as `this` below, as ioredis calls it.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const sendCommand = Redis.prototype.sendCommand;
+  Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis["sendCommand"]>) {
+    sent.set(this, (sent.get(this) ?? 0) + 1);
+    return sendCommand.apply(this, args);
+  };
+}
 
 /** Commands sent by every client but the bench's own (so: by the registry's client). */
 function sentByRegistry(own: readonly Redis[]): number {
   let total = 0;
   for (const [client, count] of sent) if (!own.includes(client)) total += count;
   return total;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 function micros(ns: number): string {
@@ -45,7 +49,44 @@ async function commandStats(admin: Redis): Promise<Map<string, { calls: number; 
   return stats;
 }
 
+/** Lookup functions to compare with a bare GET; each is given the index of the call. */
+export type Lookups = Record<string, (index: number) => Promise<unknown>>;
+
+/**
+ * Times `count` sequential calls of a bare `GET` of `key` and of each lookup, in interleaved
+ * blocks of 500 (GET, each lookup, GET, …) after `warmup` unmeasured calls of each, so that drift
+ * and load from elsewhere hit all of them alike. Resolves with the samples in milliseconds, the
+ * GET's under `"get"`.
+ */
+export async function compareLookups(
+  bare: Redis,
+  key: string,
+  lookups: Lookups,
+  count: number,
+  warmup = 2_000,
+): Promise<Record<string, number[]>> {
+  const samples: Record<string, number[]> = { get: [] };
+  const timers: [string, (index: number) => Promise<unknown>][] = [
+    ["get", () => bare.get(key)],
+    ...Object.entries(lookups),
+  ];
+  for (const [name] of timers) samples[name] = [];
+  for (let done = -warmup; done < count; done += BLOCK) {
+    for (const [name, call] of timers) {
+      const into = samples[name] ?? [];
+      for (let i = 0; i < BLOCK; i++) {
+        const start = performance.now();
+        await call(done + warmup + i);
+        if (done >= 0) into.push(performance.now() - start);
+      }
+    }
+  }
+  return samples;
+}
+
 async function main(): Promise<void> {
+  countSentCommands();
+  const LOOKUPS = Number(process.env["BENCH_LOOKUPS"] ?? 20_000);
   const server = await startRedisServer();
   const admin = new Redis(server.url);
   const bare = new Redis(server.url);
@@ -70,22 +111,14 @@ async function main(): Promise<void> {
     }
     await bare.set("bench:plain", "10.0.0.1:50051");
     const lookupStatsBefore = await commandStats(admin);
-    const getNs: number[] = [];
-    const lookupNs: number[] = [];
-    const warmup = 2_000;
-    for (let done = -warmup; done < LOOKUPS; done += BLOCK) {
-      const keep = done >= 0;
-      for (let i = 0; i < BLOCK; i++) {
-        const start = performance.now();
-        await bare.get("bench:plain");
-        if (keep) getNs.push((performance.now() - start) * 1e6);
-      }
-      for (let i = 0; i < BLOCK; i++) {
-        const start = performance.now();
-        await registry.getLocation("bench", `agent-${(done + i + warmup) % 1_000}`);
-        if (keep) lookupNs.push((performance.now() - start) * 1e6);
-      }
-    }
+    const samples = await compareLookups(
+      bare,
+      "bench:plain",
+      {
+        lookup: (i) => registry.getLocation("bench", `agent-${i % 1_000}`),
+      },
+      LOOKUPS,
+    );
     const lookupStatsAfter = await commandStats(admin);
     const serverUs = (name: string) => {
       const after = lookupStatsAfter.get(name);
@@ -93,8 +126,8 @@ async function main(): Promise<void> {
       const calls = (after?.calls ?? 0) - (before?.calls ?? 0);
       return ((after?.usec ?? 0) - (before?.usec ?? 0)) / Math.max(1, calls);
     };
-    getNs.sort((a, b) => a - b);
-    lookupNs.sort((a, b) => a - b);
+    const getNs = (samples["get"] ?? []).map((ms) => ms * 1e6);
+    const lookupNs = (samples["lookup"] ?? []).map((ms) => ms * 1e6);
     const [getP50, getP99] = [quantile(getNs, 0.5), quantile(getNs, 0.99)];
     const [lookupP50, lookupP99] = [quantile(lookupNs, 0.5), quantile(lookupNs, 0.99)];
     console.log(`lookup (getLocation, one HMGET), ${LOOKUPS} sequential calls each`);
@@ -152,11 +185,7 @@ async function main(): Promise<void> {
         serverTrips.push(calls);
         scriptUs.push(usec);
       }
-      const median = (values: number[]) =>
-        quantile(
-          [...values].sort((a, b) => a - b),
-          0.5,
-        );
+      const median = (values: number[]) => quantile(values, 0.5);
       const trips = `${Math.max(...clientTrips)} / ${Math.max(...serverTrips)}`;
       console.log(
         `  ${String(size).padStart(6)}   ${trips.padEnd(30)}  ${median(wallMs).toFixed(2).padStart(6)} ms   ${(median(scriptUs) / 1_000).toFixed(2).padStart(6)} ms`,
@@ -170,10 +199,11 @@ async function main(): Promise<void> {
   }
 }
 
-// A closed pipe (`| head`) must not kill the run before it stops its redis-server.
-process.stdout.on("error", () => {});
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (isMain(import.meta.url)) {
+  // A closed pipe (`| head`) must not kill the run before it stops its redis-server.
+  process.stdout.on("error", () => {});
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

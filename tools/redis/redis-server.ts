@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 
 /** A redis-server process owned by a test. */
 export interface RedisTestServer {
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://<bind address>:<port>` (127.0.0.1 unless another address was asked for). */
   readonly url: string;
   readonly port: number;
   /** The pid of the running server, or undefined while it is stopped. */
@@ -38,7 +38,7 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-function launch(port: number): Promise<ChildProcess> {
+function launch(port: number, bind: string): Promise<ChildProcess> {
   const bin = process.env["REDIS_SERVER_BIN"] ?? "redis-server";
   const child = spawn(
     bin,
@@ -46,7 +46,7 @@ function launch(port: number): Promise<ChildProcess> {
       "--port",
       String(port),
       "--bind",
-      "127.0.0.1",
+      bind,
       "--save",
       "",
       "--appendonly",
@@ -108,16 +108,28 @@ async function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals
   await exited;
 }
 
+/** Options of {@link startRedisServer}. */
+export interface RedisTestServerOptions {
+  /**
+   * The address to listen on, e.g. a bridge address that processes in other network namespaces
+   * reach. Default 127.0.0.1.
+   */
+  readonly bind?: string;
+}
+
 /** Starts redis-server on a free port and resolves once it accepts connections. */
-export async function startRedisServer(): Promise<RedisTestServer> {
+export async function startRedisServer(
+  options: RedisTestServerOptions = {},
+): Promise<RedisTestServer> {
+  const bind = options.bind ?? "127.0.0.1";
   // Another process can take the port between freePort() and redis binding it; try a few.
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child: ChildProcess | undefined = await launch(port);
+      let child: ChildProcess | undefined = await launch(port, bind);
       const server: RedisTestServer = {
-        url: `redis://127.0.0.1:${port}`,
+        url: `redis://${bind}:${port}`,
         port,
         get pid() {
           return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
@@ -133,7 +145,7 @@ export async function startRedisServer(): Promise<RedisTestServer> {
         async start() {
           if (child !== undefined)
             throw new Error(`redis-server on port ${port} is already running`);
-          child = await launch(port);
+          child = await launch(port, bind);
         },
         pause() {
           child?.kill("SIGSTOP");

@@ -3,8 +3,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync } from "node:fs";
 import { once } from "node:events";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
 /** An agent host running as a `guildhall host` process. */
 export interface HostProcess {
@@ -12,6 +13,11 @@ export interface HostProcess {
   readonly pid: number;
   /** Sends `signal` and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGKILLs the host's whole process group, its agents with it, and waits for the host to exit.
+   * Needs `processGroup`.
+   */
+  killGroup(): Promise<void>;
 }
 
 /** Settings of a `guildhall host` process, as its environment carries them. */
@@ -24,9 +30,20 @@ export interface HostProcessOptions {
   readonly leaseMs?: number;
   /** Also append the host's log lines to this file, to look into a failure. Default: none. */
   readonly logFile?: string;
+  /** The address to listen on, which the host also advertises. Default 127.0.0.1. */
+  readonly bind?: string;
+  /** A command the host runs under, e.g. `["ip", "netns", "exec", "<ns>"]`. Default: none. */
+  readonly commandPrefix?: readonly string[];
+  /** Start the host as the leader of a process group of its own (see `killGroup`). Default false. */
+  readonly processGroup?: boolean;
 }
 
-const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+// Found through the workspace package, so that this file also works compiled elsewhere (tools/bench).
+const CLI_BIN = join(
+  dirname(createRequire(import.meta.url).resolve("@guildhall/cli/package.json")),
+  "dist",
+  "bin.js",
+);
 
 /**
  * Starts `guildhall host` (the built CLI) on a free loopback port and resolves with its address
@@ -41,7 +58,7 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     GUILDHALL_REDIS_URL: options.redisUrl,
     GUILDHALL_KEY_PREFIX: options.keyPrefix,
     GUILDHALL_PORT: "0",
-    GUILDHALL_BIND: "127.0.0.1",
+    GUILDHALL_BIND: options.bind ?? "127.0.0.1",
     GUILDHALL_AGENT_MODULES: options.agentModules.join(","),
     GUILDHALL_STOP_TIMEOUT_MS: "5000",
     LOG_LEVEL: "info",
@@ -50,9 +67,17 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
   if (options.heartbeatMs !== undefined)
     env["GUILDHALL_HEARTBEAT_MS"] = String(options.heartbeatMs);
   if (options.leaseMs !== undefined) env["GUILDHALL_LEASE_MS"] = String(options.leaseMs);
-  const child: ChildProcess = spawn(process.execPath, [CLI_BIN, "host", "--no-metrics"], {
+  const [command, ...args] = [
+    ...(options.commandPrefix ?? []),
+    process.execPath,
+    CLI_BIN,
+    "host",
+    "--no-metrics",
+  ];
+  const child: ChildProcess = spawn(command, args, {
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup === true,
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
@@ -87,6 +112,12 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     async kill(signal) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
+      await exited;
+    },
+    async killGroup() {
+      if (options.processGroup !== true) throw new Error("killGroup needs processGroup: true");
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(-child.pid!, "SIGKILL");
       await exited;
     },
   };

@@ -27,8 +27,8 @@ describe("resolveClusterExecutionEngineOptions", () => {
     expect(o.rpcTimeoutMs).toBe(60_000);
     expect(o.placement.name).toBe("least-loaded");
     expect(o.reconcile).toEqual({
-      intervalMs: 5_000,
-      leaseMs: 15_000,
+      intervalMs: 2_000,
+      leaseMs: 6_000,
       concurrency: 8,
       placementGraceMs: 60_000,
     });

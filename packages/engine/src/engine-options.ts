@@ -13,20 +13,27 @@ import { DEFAULT_RETRY, type ResolvedRetryOptions, type RetryOptions } from "./r
 
 /** The default deadline of one host call, and of `runAgent` as a whole, in milliseconds. */
 export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
-/** The default time between two reconcile passes, in milliseconds. */
-export const DEFAULT_RECONCILE_INTERVAL_MS = 5_000;
+/**
+ * The default longest time between two reconcile passes, in milliseconds. A pass also runs as
+ * soon as a host's lease lapses, so this bounds only the healing of agents lost otherwise (a host
+ * restarted at the same address, a failed placement).
+ */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 2_000;
 
 /** How the engine heals agents whose host died (DESIGN section 9). */
 export interface ReconcileOptions {
   /**
-   * Time between two passes, in milliseconds. An agent of a dead host runs again within the
-   * host's lease plus about one interval (plus its start-up). Default 5000.
+   * The longest time between two passes, in milliseconds. A pass also runs as soon as the lease
+   * of a host with agents lapses, so an agent of a dead host is placed again right after the
+   * host's lease (3 s by default) and runs after its start-up; agents lost while their host
+   * lives on (it restarted, or lost them) are placed again within about one interval.
+   * Default 2000.
    */
   readonly intervalMs?: number;
   /**
    * The reconciler lease, in milliseconds: one engine per registry reconciles at a time, and
    * another takes over this long after it stopped renewing. Must exceed `intervalMs`.
-   * Default three intervals, at least 5000.
+   * Default three intervals, at least 5000 (6000 with the default interval).
    */
   readonly leaseMs?: number;
   /** Agents re-placed at once. Default 8. */
@@ -72,7 +79,7 @@ export interface ClusterExecutionEngineOptions {
   readonly rpcTimeoutMs?: number;
   /**
    * Self-healing: re-place agents whose host's lease expired. `false` disables it (agents of a
-   * dead host stay gone until run again). Default `{ intervalMs: 5000 }`.
+   * dead host stay gone until run again). Default `{ intervalMs: 2000 }`.
    */
   readonly reconcile?: ReconcileOptions | false;
   /** Retries of host calls that fail with UNAVAILABLE. Default `{ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2000 }`. */

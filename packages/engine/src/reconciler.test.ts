@@ -3,7 +3,13 @@
 import type { AgentLogger, AgentSpec } from "@guildhall/core";
 import { MemoryLocationRegistry, type DesiredAgent } from "@guildhall/registry";
 import { afterEach, describe, expect, it } from "vitest";
-import { Reconciler, type AgentOnHost, type ReconcilerDependencies } from "./reconciler.js";
+import { waitFor } from "../../../tools/test-support/wait-for.js";
+import {
+  LEASE_EXPIRY_MARGIN_MS,
+  Reconciler,
+  type AgentOnHost,
+  type ReconcilerDependencies,
+} from "./reconciler.js";
 
 const guild = { id: "g", name: "G" };
 const spec = (id: string): AgentSpec => ({ id, name: id, className: "/srv/a.js#A" });
@@ -78,6 +84,55 @@ describe("Reconciler", () => {
     await h.reconciler.runOnce();
     expect(h.placed.sort()).toEqual(["x", "y"]);
     expect(h.probed).toEqual([]);
+  });
+
+  it("passes again as soon as the lease of a host with agents lapses, not an interval later", async () => {
+    const registry = new MemoryLocationRegistry({ hostLeaseMs: 300 });
+    const h = harness({ registry });
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+    await registry.registerHost({ address: "idle:1", maxAgents: 10 });
+    await runOn(registry, "a:1", ["x", "y"]);
+    await h.reconciler.runOnce();
+    expect(h.placed).toEqual([]);
+    // A host without agents has nothing to heal; the one with agents sets the next pass.
+    const delay = h.reconciler.nextPassDelayMs();
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(300 + LEASE_EXPIRY_MARGIN_MS);
+    // Nobody heartbeats and nobody calls runOnce: the reconciler wakes up by itself.
+    await waitFor("the lost agents to be re-placed", () => h.placed.length === 2, 10_000);
+    expect(h.placed.sort()).toEqual(["x", "y"]);
+    // Nothing left to watch: back to the interval.
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+  });
+
+  it("after the registry failed, leaves lost hosts' agents to them for a lease before re-placing", async () => {
+    const memory = new MemoryLocationRegistry({ hostLeaseMs: 300 });
+    let failing = false;
+    // The same registry, failing on demand, as Redis does while it is down.
+    const registry = new Proxy(memory, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]): unknown => {
+          if (failing) return Promise.reject(new Error("registry unreachable"));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const h = harness({ registry });
+    await runOn(memory, "a:1", ["x"]);
+    await h.reconciler.runOnce();
+    failing = true;
+    await h.reconciler.runOnce();
+    failing = false;
+    // The host's lease lapsed during the outage; a live host would now be restoring its agents.
+    await memory.deregisterHost("a:1");
+    await h.reconciler.runOnce();
+    expect(h.placed).toEqual([]);
+    expect(h.reconciler.nextPassDelayMs()).toBeLessThanOrEqual(300 + LEASE_EXPIRY_MARGIN_MS);
+    // Nobody came back for it within a lease of a steady registry: it is re-placed, unprompted.
+    await waitFor("the agent to be re-placed", () => h.placed.length === 1, 10_000);
+    expect(h.placed).toEqual(["x"]);
   });
 
   it("asks a host that is still live what became of an agent it lost", async () => {

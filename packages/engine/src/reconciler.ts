@@ -3,7 +3,12 @@
 // not place the same lost agent twice; should two placements still race, the registry's epochs
 // leave one owner and the other host stops its copy on its next heartbeat.
 import type { AgentLogger } from "@guildhall/core";
-import type { DesiredAgent, LocationRegistry, ReconcilerLease } from "@guildhall/registry";
+import type {
+  DesiredAgent,
+  HostStatus,
+  LocationRegistry,
+  ReconcilerLease,
+} from "@guildhall/registry";
 import { settleWithConcurrency } from "./bounded-concurrency.js";
 import type { ResolvedReconcileOptions } from "./engine-options.js";
 import { backoffDelayMs } from "./retry-policy.js";
@@ -43,6 +48,22 @@ interface Failures {
 /** The longest wait between two re-placement attempts of one failing agent. */
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
+/**
+ * How long after a host's lease should have lapsed the next pass runs, in milliseconds: the
+ * registry's clock and this one's timers need not agree to the millisecond, and a pass that came
+ * too early would only wait again.
+ */
+export const LEASE_EXPIRY_MARGIN_MS = 25;
+
+/**
+ * The registry calls of a pass taking longer than this share of the longest host lease mean the
+ * registry stalled, and with it every host's heartbeat: leases that lapsed then do not prove a
+ * host dead. A host heartbeats at least three times per lease, so a stall shorter than half a
+ * lease lapses no lease of a live host; an engine that only paused itself is not mistaken for a
+ * stalled registry unless its pause was that long.
+ */
+const REGISTRY_STALL_SHARE_OF_LEASE = 0.5;
+
 function keyOf(guildId: string, agentId: string): string {
   return `${guildId}\u0000${agentId}`;
 }
@@ -51,7 +72,16 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Periodically re-places desired agents whose host's lease expired. */
+/**
+ * Re-places desired agents whose host's lease expired. A pass runs every `intervalMs`, and also
+ * as soon as the earliest lease of a host that runs agents lapses (plus
+ * {@link LEASE_EXPIRY_MARGIN_MS}), so the agents of a dead host are placed again right after its
+ * lease, not up to an interval later. Nothing is re-placed before a lease lapsed: a host that is
+ * only slow or cut off owns its agents until then. And after the registry itself failed or
+ * stalled, which lapses the leases of live hosts too, the agents of vanished hosts are left alone
+ * until the registry has answered steadily for a whole lease, so live hosts restore them first
+ * (docs/decisions/0004-failover-timing.md).
+ */
 export class Reconciler {
   readonly #deps: ReconcilerDependencies;
   /** Agents seen running: once lost they are re-placed at once, with no grace period. */
@@ -64,6 +94,19 @@ export class Reconciler {
   /** Agents reported as ended on their host, so the report is logged once. */
   readonly #ended = new Set<string>();
   #lease: ReconcilerLease | undefined;
+  /**
+   * When the next pass is due before the interval ends, by this process's clock: when the
+   * earliest lease of a host with agents lapses, or when the registry will have been steady long
+   * enough to trust a lapse. Undefined when nothing is awaited.
+   */
+  #wakeAt: number | undefined;
+  /**
+   * Since when every registry call of the passes answered, promptly; undefined after a failure.
+   * Nothing was seen to go wrong before the first pass.
+   */
+  #registrySteadySince: number | undefined = Number.NEGATIVE_INFINITY;
+  /** The longest host lease seen, in milliseconds. */
+  #longestLeaseMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
   #running = false;
@@ -115,8 +158,24 @@ export class Reconciler {
   runOnce(): Promise<void> {
     this.#pass ??= this.#runPass().finally(() => {
       this.#pass = undefined;
+      // A pass run on demand may have learnt of a lease that lapses before the timer fires.
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#schedule();
+      }
     });
     return this.#pass;
+  }
+
+  /** How long until the next pass: one interval, or less when a host's lease lapses sooner. */
+  nextPassDelayMs(now = Date.now()): number {
+    const { intervalMs } = this.#deps.options;
+    if (this.#wakeAt === undefined) return intervalMs;
+    return Math.min(intervalMs, Math.max(LEASE_EXPIRY_MARGIN_MS, this.#wakeAt - now));
+  }
+
+  #wakeUpAt(at: number): void {
+    this.#wakeAt = this.#wakeAt === undefined ? at : Math.min(this.#wakeAt, at);
   }
 
   #schedule(): void {
@@ -124,13 +183,16 @@ export class Reconciler {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.runOnce().finally(() => this.#schedule());
-    }, this.#deps.options.intervalMs);
+    }, this.nextPassDelayMs());
     // An engine someone forgot to shut down must not keep its process alive for this alone.
     this.#timer.unref();
   }
 
   async #runPass(): Promise<void> {
     let renewal: NodeJS.Timeout | undefined;
+    // Forgotten until this pass reads the hosts again: a pass that fails or does not hold the
+    // lease waits one interval.
+    this.#wakeAt = undefined;
     try {
       if (!(await this.#holdLease())) return;
       // A pass that places many agents outlasts the lease; it is renewed while the pass runs.
@@ -143,6 +205,7 @@ export class Reconciler {
         this.#replace(desired),
       );
     } catch (error) {
+      this.#registrySteadySince = undefined;
       this.#deps.logger.warn("reconcile pass failed; retrying next interval", {
         err: messageOf(error),
       });
@@ -192,15 +255,23 @@ export class Reconciler {
    */
   async #findLost(): Promise<DesiredAgent[]> {
     const { registry, options, busy } = this.#deps;
+    const askedAt = Date.now();
     const desired = await registry.listAllDesiredAgents();
-    const liveHosts = new Set((await registry.listHosts()).map((h) => h.address));
+    const hosts = await registry.listHosts();
+    const now = Date.now();
+    this.#noteLeases(hosts, now);
+    const stalled = now - askedAt > this.#longestLeaseMs * REGISTRY_STALL_SHARE_OF_LEASE;
+    if (this.#registrySteadySince === undefined || stalled) {
+      this.#registrySteadySince = now;
+    }
+    const trustLapsesFrom = this.#registrySteadySince + this.#longestLeaseMs;
+    const liveHosts = new Set(hosts.map((h) => h.address));
     const byGuild = new Map<string, DesiredAgent[]>();
     for (const agent of desired) {
       const list = byGuild.get(agent.guild.id);
       if (list === undefined) byGuild.set(agent.guild.id, [agent]);
       else list.push(agent);
     }
-    const now = Date.now();
     const wanted = new Set<string>();
     const due: DesiredAgent[] = [];
     const onLiveHost: { agent: DesiredAgent; host: string }[] = [];
@@ -225,7 +296,8 @@ export class Reconciler {
         if (failures !== undefined && failures.retryAt > now) continue;
         const last = this.#lastHost.get(key);
         if (last !== undefined && liveHosts.has(last)) onLiveHost.push({ agent, host: last });
-        else due.push(agent);
+        else if (now >= trustLapsesFrom) due.push(agent);
+        else this.#wakeUpAt(trustLapsesFrom + LEASE_EXPIRY_MARGIN_MS);
       }
     }
     for (const tracked of this.#tracked()) {
@@ -254,6 +326,15 @@ export class Reconciler {
       }
     });
     return due;
+  }
+
+  /** Remembers when the first lease of a host with agents lapses, to pass again right then. */
+  #noteLeases(hosts: readonly HostStatus[], readAt: number): void {
+    for (const host of hosts) {
+      this.#longestLeaseMs = Math.max(this.#longestLeaseMs, host.leaseMs);
+      // A host without agents leaves nothing to heal when it dies.
+      if (host.load > 0) this.#wakeUpAt(readAt + host.leaseRemainingMs + LEASE_EXPIRY_MARGIN_MS);
+    }
   }
 
   async #replace(desired: DesiredAgent): Promise<void> {

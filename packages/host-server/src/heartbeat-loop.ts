@@ -2,7 +2,7 @@
 // the number of agents. It owns the recovery: a registry that forgot the host (Redis restarted
 // empty, lease lapsed) gets everything the host runs back under the epochs it holds, without
 // restarting a single agent; agents the cluster gave away (fencing) are stopped here. A registry
-// that is down fails heartbeats, which are logged and retried; it never stops an agent.
+// that is down fails heartbeats, which are logged and retried soon; it never stops an agent.
 import type { HostRegistration, LocationRegistry, LostAgent } from "@guildhall/registry";
 import type { Logger } from "pino";
 import type { HostedAgents } from "./hosted-agents.js";
@@ -17,6 +17,18 @@ export interface HeartbeatLoopDependencies {
   readonly intervalMs: number;
   /** The host as it registers itself now (address, capacity, lease, draining). */
   readonly registration: () => HostRegistration;
+}
+
+/**
+ * The longest wait before the next beat after a failed one. A registry that comes back after an
+ * outage longer than the lease has forgotten the host; every moment until the host's next beat
+ * restores it is a moment in which a reconciler may find its agents lost and place them again.
+ */
+export const HEARTBEAT_RETRY_MS = 500;
+
+/** The wait before the next beat: the interval, or a short retry while beats fail. */
+export function nextBeatDelayMs(intervalMs: number, failing: boolean): number {
+  return failing ? Math.min(intervalMs, HEARTBEAT_RETRY_MS) : intervalMs;
 }
 
 function messageOf(error: unknown): string {
@@ -87,28 +99,31 @@ export class HeartbeatLoop {
 
   #schedule(): void {
     if (!this.#running) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.beatNow()
-        .then(
-          () => {
-            if (this.#failing) {
-              this.#failing = false;
-              this.#deps.logger.info("registry reachable again; heartbeats resumed");
-            }
-          },
-          (error: unknown) => {
-            this.#deps.metrics.heartbeatFailures.inc();
-            // Logged at error once per outage, then quietly, so a long outage does not flood the log.
-            const fields = { err: messageOf(error) };
-            const text = "registry heartbeat failed; agents keep running, retrying next interval";
-            if (this.#failing) this.#deps.logger.debug(fields, text);
-            else this.#deps.logger.error(fields, text);
-            this.#failing = true;
-          },
-        )
-        .finally(() => this.#schedule());
-    }, this.#deps.intervalMs);
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.beatNow()
+          .then(
+            () => {
+              if (this.#failing) {
+                this.#failing = false;
+                this.#deps.logger.info("registry reachable again; heartbeats resumed");
+              }
+            },
+            (error: unknown) => {
+              this.#deps.metrics.heartbeatFailures.inc();
+              // Logged at error once per outage, then quietly, so a long outage does not flood the log.
+              const fields = { err: messageOf(error) };
+              const text = "registry heartbeat failed; agents keep running, retrying shortly";
+              if (this.#failing) this.#deps.logger.debug(fields, text);
+              else this.#deps.logger.error(fields, text);
+              this.#failing = true;
+            },
+          )
+          .finally(() => this.#schedule());
+      },
+      nextBeatDelayMs(this.#deps.intervalMs, this.#failing),
+    );
   }
 
   async #beat(): Promise<void> {

@@ -64,12 +64,13 @@ export interface AgentHostOptions {
   readonly agentModules?: readonly string[];
   /** Agents the host runs at most; CreateAgent beyond it fails with RESOURCE_EXHAUSTED. Default 100. */
   readonly maxAgents?: number;
-  /** Milliseconds between two registry heartbeats (one round trip for all agents). Default 5000. */
+  /** Milliseconds between two registry heartbeats (one round trip for all agents). Default 500. */
   readonly heartbeatMs?: number;
   /**
    * The host's lease in the registry, in milliseconds: a host silent this long counts as dead and
-   * its agents as gone. Must exceed `heartbeatMs`. Default 15000 (three heartbeats). Agent
-   * locations live twice as long.
+   * its agents as gone. Must exceed `heartbeatMs`. Default 3000 (six heartbeats; three
+   * heartbeats if that is longer), see docs/decisions/0004-failover-timing.md. Agent locations
+   * never outlive it.
    */
   readonly leaseMs?: number;
   /** How long a stopping agent gets after SIGTERM (its `onStop`) before SIGKILL, in milliseconds. Default 10000. */
@@ -228,11 +229,11 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
       );
     }
   }
-  const heartbeatMs = integer("heartbeatMs", options.heartbeatMs, 5_000, 10, 3_600_000);
+  const heartbeatMs = integer("heartbeatMs", options.heartbeatMs, 500, 10, 3_600_000);
   const leaseMs = integer(
     "leaseMs",
     options.leaseMs,
-    Math.max(15_000, heartbeatMs * 3),
+    Math.max(3_000, heartbeatMs * 3),
     20,
     86_400_000,
   );

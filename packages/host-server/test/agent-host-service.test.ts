@@ -382,7 +382,7 @@ describe("GetAgentLogs", () => {
 });
 
 describe("DrainHost and health", () => {
-  it("reports SERVING, then refuses new agents and reports NOT_SERVING while draining", async () => {
+  it("reports SERVING, then refuses new agents and reports the host service NOT_SERVING while draining", async () => {
     const t = await start();
     expect((await t.health.check({})).status).toBe(ServingStatus.SERVING);
     expect((await t.health.check({ service: AgentHostService.typeName })).status).toBe(
@@ -394,7 +394,10 @@ describe("DrainHost and health", () => {
     const controller = new AbortController();
     const statuses: ServingStatus[] = [];
     const watching = (async () => {
-      for await (const r of t.health.watch({}, { signal: controller.signal }))
+      for await (const r of t.health.watch(
+        { service: AgentHostService.typeName },
+        { signal: controller.signal },
+      ))
         statuses.push(r.status);
     })().catch(() => undefined);
     await waitFor("the first health status", () => statuses.length === 1);
@@ -403,7 +406,11 @@ describe("DrainHost and health", () => {
     const drained = await t.client.drainHost({});
     expect(drained.agentsRemaining).toBe(1);
     expect(t.host.state).toBe("draining");
-    expect((await t.health.check({})).status).toBe(ServingStatus.NOT_SERVING);
+    expect((await t.health.check({ service: AgentHostService.typeName })).status).toBe(
+      ServingStatus.NOT_SERVING,
+    );
+    // A draining host is alive: a liveness probe must not restart it (and kill its agents).
+    expect((await t.health.check({})).status).toBe(ServingStatus.SERVING);
     expect((await t.client.health({})).state).toBe(HostState.DRAINING);
     expect((await t.registry.getHost(t.host.address))?.draining).toBe(true);
     await waitFor("the watched NOT_SERVING", () => statuses.includes(ServingStatus.NOT_SERVING));

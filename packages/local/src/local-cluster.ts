@@ -24,9 +24,9 @@ export interface LocalClusterOptions {
   readonly agentModules: readonly string[];
   /** Agents each host runs at most; beyond every host's, `runAgent` fails with `resource-exhausted`. Default 100. */
   readonly maxAgentsPerHost?: number;
-  /** Milliseconds between two registry heartbeats of each host. Default 5000. */
+  /** Milliseconds between two registry heartbeats of each host. Default 500. */
   readonly heartbeatMs?: number;
-  /** Each host's lease in the registry, in milliseconds (see `createAgentHost`). Default 15000. */
+  /** Each host's lease in the registry, in milliseconds (see `createAgentHost`). Default 3000. */
   readonly leaseMs?: number;
   /** The engine's self-healing (see `ClusterExecutionEngine`). Default: the engine's. */
   readonly reconcile?: ReconcileOptions | false;

@@ -6,7 +6,15 @@ import { leastLoaded, roundRobin, type PlacementCandidate } from "./placement-st
 const request = { guildId: "g", agentId: "a" };
 
 function host(address: string, load: number, maxAgents = 10, draining = false): HostStatus {
-  return { address, load, maxAgents, draining, leaseMs: 10_000, agentTtlMs: 10_000 };
+  return {
+    address,
+    load,
+    maxAgents,
+    draining,
+    leaseMs: 10_000,
+    agentTtlMs: 10_000,
+    leaseRemainingMs: 10_000,
+  };
 }
 
 describe("eligibleHosts", () => {

@@ -44,6 +44,12 @@ export interface HostStatus {
   readonly leaseMs: number;
   /** The TTL of the host's agent locations, in milliseconds (at most `leaseMs`). */
   readonly agentTtlMs: number;
+  /**
+   * How much of the host's lease was left when the registry answered, in milliseconds: unless
+   * the host heartbeats, it and its agents count as dead this long afterwards. A reconciler
+   * wakes up then instead of polling.
+   */
+  readonly leaseRemainingMs: number;
 }
 
 /** What {@link LocationRegistry.registerAgent} needs. */

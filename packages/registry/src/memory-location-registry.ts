@@ -260,7 +260,7 @@ export class MemoryLocationRegistry implements LocationRegistry {
     const now = this.#open();
     checkAddress(address);
     const host = this.#host(address, now);
-    return host === undefined ? undefined : hostStatus(host);
+    return host === undefined ? undefined : hostStatus(host, now);
   }
 
   async getHostLoad(address: string): Promise<number> {
@@ -272,7 +272,7 @@ export class MemoryLocationRegistry implements LocationRegistry {
     const live: HostStatus[] = [];
     for (const address of [...this.#hosts.keys()]) {
       const host = this.#host(address, now);
-      if (host !== undefined) live.push(hostStatus(host));
+      if (host !== undefined) live.push(hostStatus(host, now));
     }
     return live.sort(byAddress);
   }
@@ -458,7 +458,7 @@ function lostAgent(member: string, epoch: number, reason: LostAgent["reason"]): 
   return { ...parseAgentMember(member), epoch, reason };
 }
 
-function hostStatus(host: HostEntry): HostStatus {
+function hostStatus(host: HostEntry, now: number): HostStatus {
   return {
     address: host.address,
     maxAgents: host.maxAgents,
@@ -466,6 +466,7 @@ function hostStatus(host: HostEntry): HostStatus {
     draining: host.draining,
     leaseMs: host.leaseMs,
     agentTtlMs: host.agentTtlMs,
+    leaseRemainingMs: Math.max(0, host.expiresAt - now),
   };
 }
 

@@ -15,7 +15,7 @@ describe("resolveRedisOptions", () => {
     expect(resolveRedisOptions({ url: "redis://localhost:6379" })).toEqual({
       url: "redis://localhost:6379",
       prefix: "gh:",
-      hostLeaseMs: 15_000,
+      hostLeaseMs: 3_000,
       agentTtlMs: undefined,
       commandTimeoutMs: 5_000,
       connectTimeoutMs: 5_000,

@@ -6,8 +6,12 @@ import { checkDurationMs, type HostDefaults } from "./validate.js";
 
 /** Default key prefix. */
 export const DEFAULT_PREFIX = "gh:";
-/** Default host lease: three missed heartbeats at a 5 s interval. */
-export const DEFAULT_HOST_LEASE_MS = 15_000;
+/**
+ * Default host lease: six heartbeats at the hosts' 500 ms default, so a dead host's agents are
+ * known dead within 3 s while a host that misses heartbeats for up to 2.5 s keeps them
+ * (docs/decisions/0004-failover-timing.md).
+ */
+export const DEFAULT_HOST_LEASE_MS = 3_000;
 /** Default time a command may take, queued or in flight, before it fails. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 /** Default time to establish a connection. */
@@ -17,7 +21,7 @@ export const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
 
 /** Options of {@link MemoryLocationRegistry}. */
 export interface MemoryLocationRegistryOptions {
-  /** The lease of hosts registered without `leaseMs`, in milliseconds. Default 15000. */
+  /** The lease of hosts registered without `leaseMs`, in milliseconds. Default 3000. */
   readonly hostLeaseMs?: number;
   /**
    * The agent location TTL of hosts registered without `agentTtlMs`, in milliseconds; capped at
@@ -35,7 +39,7 @@ export interface RedisLocationRegistryOptions {
   readonly url: string;
   /** Prepended to every key, so several deployments can share one Redis. Default `"gh:"`. */
   readonly prefix?: string;
-  /** The lease of hosts registered without `leaseMs`, in milliseconds. Default 15000. */
+  /** The lease of hosts registered without `leaseMs`, in milliseconds. Default 3000. */
   readonly hostLeaseMs?: number;
   /**
    * The agent location TTL of hosts registered without `agentTtlMs`, in milliseconds; capped at

@@ -86,6 +86,8 @@ function hostStatus(address: string, row: readonly Reply[]): HostStatus {
     agentTtlMs: num(row[2]),
     draining: row[3] === "1",
     load: num(row[4]),
+    // PTTL is -1 for a key without expiry, which a host record never is; read it as a full lease.
+    leaseRemainingMs: num(row[5]) < 0 ? num(row[1]) : num(row[5]),
   };
 }
 
@@ -242,7 +244,7 @@ export class RedisLocationRegistry implements LocationRegistry {
 
   async listHosts(): Promise<HostStatus[]> {
     const reply = await this.#run("list-hosts", [this.#keys.hosts()], [this.#options.prefix]);
-    return rows(reply, 6)
+    return rows(reply, 7)
       .map(([address, ...row]) => hostStatus(text(address), row))
       .sort(byAddress);
   }

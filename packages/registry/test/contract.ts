@@ -75,6 +75,7 @@ export function describeLocationRegistryContract(
           draining: false,
           leaseMs: LONG_MS,
           agentTtlMs: LONG_MS,
+          leaseRemainingMs: expect.any(Number) as number,
         });
         expect(await registry.getHostLoad("[::1]:50052")).toBe(2);
         expect(await registry.getHostLoad("host-a:1")).toBe(1);
@@ -116,6 +117,21 @@ export function describeLocationRegistryContract(
           }),
           "failed-precondition",
         );
+      });
+
+      it("tells how much of a host's lease is left, which a heartbeat restores", async () => {
+        await registry.registerHost(host("h:1"));
+        const fresh = (await registry.getHost("h:1"))?.leaseRemainingMs;
+        expect(fresh).toBeGreaterThan(0);
+        expect(fresh).toBeLessThanOrEqual(LONG_MS);
+        let left = LONG_MS;
+        // Far enough below the fresh lease that a renewal read in the same millisecond tells.
+        await eventually(async () => {
+          left = (await registry.listHosts())[0]?.leaseRemainingMs ?? LONG_MS;
+          expect(left).toBeLessThan((fresh ?? 0) - 50);
+        });
+        expect((await registry.heartbeat("h:1")).status).toBe("ok");
+        expect((await registry.getHost("h:1"))?.leaseRemainingMs).toBeGreaterThan(left);
       });
 
       it("caps the agent TTL at the lease: a location never outlives its host", async () => {

@@ -1,9 +1,8 @@
 // `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully
 // (stop taking agents, stop them, deregister) and exits 0. It is the container entrypoint.
-import { RedisBus } from "@guildhall/bus-redis";
 import type { MessageBus } from "@guildhall/core";
-import { createAgentHost, createHostLogger, type AgentHost } from "@guildhall/host-server";
-import { RedisLocationRegistry, type LocationRegistry } from "@guildhall/registry";
+import type { AgentHost } from "@guildhall/host-server";
+import type { LocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
 import {
   resolveHostCommandConfig,
@@ -26,6 +25,13 @@ export interface RunningHost {
  * `--memory`), then `createAgentHost` and `start()`. On failure the connections are closed again.
  */
 export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
+  // Loaded here rather than at the top, so the other commands of the program start faster.
+  const [{ RedisBus }, { createAgentHost, createHostLogger }, { RedisLocationRegistry }] =
+    await Promise.all([
+      import("@guildhall/bus-redis"),
+      import("@guildhall/host-server"),
+      import("@guildhall/registry"),
+    ]);
   const logger = createHostLogger(config.logLevel);
   let registry: LocationRegistry | undefined;
   let bus: MessageBus | undefined;
@@ -159,9 +165,12 @@ export function registerHostCommand(program: Command): Command {
     .option("--max-agents <n>", "agents run at most [GUILDHALL_MAX_AGENTS] (default: 100)")
     .option(
       "--heartbeat-ms <ms>",
-      "registry heartbeat interval [GUILDHALL_HEARTBEAT_MS] (default: 5000)",
+      "registry heartbeat interval [GUILDHALL_HEARTBEAT_MS] (default: 500)",
     )
-    .option("--lease-ms <ms>", "host lease in the registry [GUILDHALL_LEASE_MS] (default: 15000)")
+    .option(
+      "--lease-ms <ms>",
+      "host lease in the registry [GUILDHALL_LEASE_MS] (default: 3000, or three heartbeats if longer)",
+    )
     .option(
       "--stop-timeout-ms <ms>",
       "SIGTERM to SIGKILL for each agent [GUILDHALL_STOP_TIMEOUT_MS] (default: 10000)",

@@ -1,6 +1,8 @@
-// grpc.health.v1.Health, the standard protocol of Kubernetes gRPC probes and load balancers:
-// SERVING while the host takes new agents, NOT_SERVING while it drains or shuts down, so a
-// readiness probe takes a draining pod out of rotation. It needs no token.
+// grpc.health.v1.Health, the standard protocol of Kubernetes gRPC probes and load balancers. The
+// two services answer two questions: AgentHostService (what readiness probes ask) is SERVING while
+// the host takes new agents, NOT_SERVING while it drains or shuts down, so a draining pod leaves
+// rotation; "" (what liveness probes ask) is NOT_SERVING only once the host shuts down, because a
+// pod restarted for draining would take its running agents with it. It needs no token.
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   AgentHostService,
@@ -15,8 +17,9 @@ import { eventStream } from "./event-stream.js";
 /** The services a health check may name; "" is the server as a whole. */
 const KNOWN_SERVICES: ReadonlySet<string> = new Set(["", AgentHostService.typeName]);
 
-function statusOf(phase: HostPhase): ServingStatus {
-  return phase === "serving" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+function statusOf(service: string, phase: HostPhase): ServingStatus {
+  const serving = service === "" ? phase !== "stopping" : phase === "serving";
+  return serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
 }
 
 /** The implementation of grpc.health.v1.Health for one host. */
@@ -32,7 +35,7 @@ export function createHealthService(
           Code.NotFound,
         );
       }
-      return { status: statusOf(agents.phase) };
+      return { status: statusOf(request.service, agents.phase) };
     },
 
     async *watch(request, ctx) {
@@ -54,7 +57,7 @@ export function createHealthService(
       }, ctx.signal);
       let last: ServingStatus | undefined;
       for await (const phase of phases) {
-        const status = statusOf(phase);
+        const status = statusOf(request.service, phase);
         if (status === last) continue;
         last = status;
         const response: Partial<HealthCheckResponse> = { status };

@@ -1,0 +1,113 @@
+// Scenarios 2 and 3 share their story: one host drops out of the cluster for longer than its
+// lease while its processes live on (paused, or cut off the network), its agents are re-placed
+// elsewhere, and then it comes back. Its stale claims must be refused by the registry (fencing by
+// epoch), it must stop its copies of the agents it no longer owns, and no agent may ever answer
+// one message twice.
+import { readFileSync } from "node:fs";
+import { expect } from "vitest";
+import { Guild } from "@guildhall/engine";
+import { childPids } from "../../../../tools/test-support/processes.js";
+import { waitFor } from "../../../../tools/test-support/wait-for.js";
+import { echoSpec, type ClusterHost, type FaultCluster } from "./fault-cluster.js";
+import { agentProcesses, ClusterInvariants, pidsByAgent } from "./invariants.js";
+import { GuildPings } from "./pings.js";
+
+/** Short enough that a scenario takes seconds, long enough that a busy machine keeps its leases. */
+export const STALE_HOST_SETTINGS = { heartbeatMs: 250, leaseMs: 2_500 } as const;
+const RECONCILE_MS = 250;
+const AGENTS = 9;
+const DEADLINE_MS = 30_000;
+
+/** How a host drops out and comes back. */
+export interface HostFault {
+  /** Says what happened, for the printed line. */
+  readonly name: string;
+  apply(host: ClusterHost): Promise<void>;
+  undo(host: ClusterHost): Promise<void>;
+}
+
+function agentsOfHost(host: ClusterHost, guildId: string): number[] {
+  const children = new Set(childPids(host.pid));
+  return agentProcesses([guildId])
+    .filter((p) => children.has(p.pid))
+    .map((p) => p.pid);
+}
+
+/** Runs the story with `fault` on the first of the cluster's hosts. */
+export async function runStaleHostScenario(cluster: FaultCluster, fault: HostFault): Promise<void> {
+  const invariants = new ClusterInvariants(cluster);
+  const engine = cluster.engine({ reconcile: { intervalMs: RECONCILE_MS } });
+  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
+  const guild = new Guild(cluster.guild(ids.map((id) => echoSpec(id))), engine, cluster.bus);
+  invariants.watchGuild(guild.id);
+  await guild.launch({ concurrency: 3 });
+  const pings = await GuildPings.open(cluster.bus, guild.id);
+  try {
+    await pings.pingAll(ids);
+    await invariants.check("before the fault");
+    const before = pidsByAgent(guild.id);
+    const victim = cluster.hosts[0]!;
+    const others = new Set(cluster.hosts.slice(1).map((h) => h.address));
+    const lost = (await cluster.registry.listGuildAgents(guild.id))
+      .filter((a) => a.hostAddress === victim.address)
+      .map((a) => a.agentId);
+    expect(lost.length, "agents on the host to fault").toBeGreaterThan(0);
+
+    pings.startPinging(200);
+    const faultAt = Date.now();
+    await fault.apply(victim);
+    await waitFor(
+      `the agents of the ${fault.name} host to run elsewhere`,
+      async () => {
+        const agents = await cluster.registry.listGuildAgents(guild.id);
+        return agents.length === AGENTS && agents.every((a) => others.has(a.hostAddress));
+      },
+      DEADLINE_MS,
+      50,
+    );
+    const replacedAt = Date.now();
+    // The stale copies still live on the faulted host: the host cannot know yet.
+    expect(agentsOfHost(victim, guild.id).length).toBe(lost.length);
+
+    await fault.undo(victim);
+    const backAt = Date.now();
+    await waitFor(
+      "the returning host to stop its stale copies",
+      () => agentsOfHost(victim, guild.id).length === 0,
+      DEADLINE_MS,
+      20,
+    );
+    const fencedAt = Date.now();
+    await waitFor(
+      "the returning host to be live in the registry again",
+      async () => (await cluster.registry.getHost(victim.address)) !== undefined,
+      DEADLINE_MS,
+    );
+    await pings.pingAll(ids);
+    pings.stopPinging();
+    // A pong to a later ping proves every earlier pong of that agent is out.
+    await pings.pingAll(ids);
+    cluster.report(
+      `${fault.name} of a host with ${lost.length} of ${AGENTS} agents (lease ${STALE_HOST_SETTINGS.leaseMs} ms): ` +
+        `re-placed after ${replacedAt - faultAt} ms; host back after ${backAt - faultAt} ms stopped ` +
+        `its stale copies ${fencedAt - backAt} ms later`,
+    );
+
+    expect(pings.duplicates(), "agents that answered one ping twice").toEqual([]);
+    // The host learnt from the registry that newer placements own its agents.
+    const relinquished = readFileSync(victim.logFile, "utf8")
+      .split("\n")
+      .filter((line) => line.includes("agent is placed on another host now"));
+    expect(relinquished.length).toBe(lost.length);
+    await invariants.check("after the host came back");
+    const after = pidsByAgent(guild.id);
+    for (const id of ids) {
+      if (lost.includes(id)) expect(after.get(id)).not.toBe(before.get(id));
+      else expect(after.get(id), `${id} was not on the faulted host`).toBe(before.get(id));
+    }
+    await guild.shutdown();
+    await invariants.check("after the guild's shutdown");
+  } finally {
+    await pings.close();
+  }
+}

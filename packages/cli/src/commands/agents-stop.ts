@@ -1,0 +1,73 @@
+// `guildhall agents stop <agent>`: stops an agent gracefully through an engine, which first
+// removes it from the desired state so that nothing places it again.
+import type { Command } from "commander";
+import { action } from "../action.js";
+import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
+import { CliError, ExitCode } from "../exit-codes.js";
+import { guildOfAgent } from "./agents.js";
+
+/** The flags of `guildhall agents stop`. */
+export interface AgentsStopFlags extends ClusterFlags {
+  readonly guild?: string;
+}
+
+async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<void> {
+  const cluster = await connectCluster(flags);
+  // Loaded here: the engine brings the Kubernetes client, which no other agents command needs.
+  const [{ ClusterExecutionEngine }, { StaticDiscovery }] = await Promise.all([
+    import("@guildhall/engine"),
+    import("@guildhall/placement"),
+  ]);
+  const discovery = new StaticDiscovery((await cluster.registry.listHosts()).map((h) => h.address));
+  const engine = new ClusterExecutionEngine({
+    registry: cluster.registry,
+    discovery,
+    reconcile: false,
+    ...(cluster.token !== undefined && { token: cluster.token }),
+  });
+  try {
+    for (const agentId of agentIds) {
+      const guildId = await guildOfAgent(cluster.registry, agentId, flags.guild);
+      const running = await cluster.registry.getLocation(guildId, agentId);
+      const wanted = (await cluster.registry.listDesiredAgents(guildId)).some(
+        (d) => d.spec.id === agentId,
+      );
+      if (running === undefined && !wanted) {
+        throw new CliError(
+          `agent "${agentId}" is not running in guild "${guildId}"; list the agents with \`guildhall agents ls\``,
+          ExitCode.notFound,
+        );
+      }
+      await engine.stopAgent(guildId, agentId);
+      process.stdout.write(`stopped ${guildId}/${agentId}\n`);
+    }
+  } finally {
+    await engine.shutdown().catch(() => undefined);
+    await discovery.close();
+    await cluster.close();
+  }
+}
+
+/** Adds `agents stop` to the `agents` command. */
+export function registerAgentsStopCommand(agents: Command): Command {
+  const command = agents
+    .command("stop")
+    .description(
+      "Stop agents gracefully (their onStop runs) and forget them, so nothing restarts them.",
+    )
+    .argument("<agent-id...>", "the agents to stop");
+  addClusterOptions(command);
+  return command
+    .option("--guild <id>", "the agents' guild (default: the one guild that has each agent)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ guildhall agents stop responder --redis redis://localhost:6379
+  $ guildhall agents stop worker-1 worker-2 --guild pipeline
+
+Exit status: 0 stopped, 2 bad usage, 4 Redis or the agent's host cannot be reached,
+5 no such agent.`,
+    )
+    .action(action("agents stop", agentsStop));
+}

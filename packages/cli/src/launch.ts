@@ -1,0 +1,69 @@
+// Launching a guild's agents for `dev` and `run`, one progress line per agent as it becomes ready.
+// If any agent fails, those this launch started are stopped again and the error names each
+// failure; agents that were running before are left alone.
+import type { Guild } from "@guildhall/engine";
+import type { LocationRegistry } from "@guildhall/registry";
+import { CliError, ExitCode, exitCodeOf, messageOf } from "./exit-codes.js";
+import type { Progress } from "./progress.js";
+
+/**
+ * The exit status when an agent failed to start. The guild file was valid, so a host refusing an
+ * argument (a module it cannot load, say) is a failed launch, not bad usage of the command.
+ */
+function launchExitCode(error: unknown): ExitCode {
+  const code = exitCodeOf(error);
+  return code === ExitCode.usage ? ExitCode.failure : code;
+}
+
+/** Where each launched agent runs, by agent id. */
+export type Placements = Map<string, string>;
+
+/**
+ * Starts every agent of `guild` (all at once; the engine spreads them over the hosts) and resolves
+ * with the host of each once all are ready.
+ *
+ * @throws CliError naming every agent that failed and why, with the first failure's exit status
+ */
+export async function launchGuild(
+  guild: Guild,
+  registry: LocationRegistry,
+  progress: Progress,
+  signal: AbortSignal,
+  timeoutMs?: number,
+): Promise<Placements> {
+  const agents = guild.spec.agents;
+  const placements: Placements = new Map();
+  progress.step(`starting ${agents.length} agents of guild ${guild.id}`);
+  const results = await Promise.allSettled(
+    agents.map(async (agent) => {
+      await guild.launchAgent(agent, { signal, ...(timeoutMs !== undefined && { timeoutMs }) });
+      const host = (await registry.getLocation(guild.id, agent.id))?.hostAddress ?? "?";
+      placements.set(agent.id, host);
+      progress.done(`agent ${agent.id} ready on ${host} (${placements.size}/${agents.length})`);
+      if (placements.size < agents.length) {
+        progress.step(`starting agents (${placements.size}/${agents.length} ready)`);
+      }
+    }),
+  );
+  const failures = results.flatMap((result, index) =>
+    result.status === "rejected"
+      ? [{ id: agents[index]?.id ?? "?", error: result.reason as unknown }]
+      : [],
+  );
+  const first = failures[0];
+  if (first === undefined) return placements;
+  progress.fail(`${failures.length} of ${agents.length} agents did not start`);
+  const undone = await Promise.allSettled(
+    [...placements.keys()].map((id) => guild.removeAgent(id)),
+  );
+  const left = [...placements.keys()].filter((_, index) => undone[index]?.status === "rejected");
+  const lines = failures.map(({ id, error }) => `${id}: ${messageOf(error)}`);
+  throw new CliError(
+    `guild ${guild.id} did not start (${
+      left.length === 0
+        ? "agents this launch started were stopped again"
+        : `stopping ${left.join(", ")} failed, they may still run`
+    }):\n  ${lines.join("\n  ")}`,
+    signal.aborted ? ExitCode.ok : launchExitCode(first.error),
+  );
+}

@@ -1,0 +1,437 @@
+// The whole benchmark, as `npm run bench` runs it (after building the packages and this harness):
+// agent create / stop latency through local and Redis-backed clusters, create throughput, lookups,
+// host calls, failover, agent-to-agent messaging and memory, each next to its physical limit
+// measured in the same run. Writes bench/report.json and bench/report.md.
+//
+//   node tools/bench/dist/bench/run.js [--rounds 20] [--failover-rounds 1] … (see --help)
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { format, resolveConfig } from "prettier";
+import { Redis } from "ioredis";
+import { startRedisServer } from "../redis/redis-server.js";
+import { AGENT_WINDOW, measureAgentMessaging } from "./agent-messaging.js";
+import {
+  DEFAULT_WARM_POOL_SIZE,
+  Quiet,
+  startLocalBenchCluster,
+  startRedisBenchCluster,
+  type BenchCluster,
+} from "./clusters.js";
+import { benchGuild, measureLifecycle, measureThroughput } from "./create.js";
+import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./failover.js";
+import { readRunContext } from "./machine.js";
+import { agentPidsOf, memoryFigure } from "./memory.js";
+import { agentClass, benchFile } from "./paths.js";
+import { childPids, rssBytes } from "./proc.js";
+import { compareLookups } from "./registry.js";
+import { latency, renderMarkdown, type BenchReport, type Figure } from "./report.js";
+import { measureRpc, startHealthServer } from "./rpc.js";
+import { bareFork } from "./spawn.js";
+import { inParallel, median, percentiles } from "./stats.js";
+import { evaluateTargets } from "./targets.js";
+import { Teardown } from "./teardown.js";
+
+/** Options, their defaults (sized for a run under 5 minutes on 2 cores), and their env names. */
+const OPTIONS = {
+  rounds: [20, "create/stop rounds (each: a bare fork and one agent per cluster)"],
+  "throughput-agents": [200, "agents created in parallel over 2 hosts"],
+  concurrency: [8, "runAgent calls in flight during the throughput run"],
+  "throughput-rounds": [1, "rounds of the throughput run"],
+  lookups: [5000, "lookups of each kind"],
+  "rpc-calls": [1000, "host calls of each kind"],
+  "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
+  "agent-messages": [4000, "messages of each agent-to-agent throughput round"],
+  "failover-rounds": [1, "failovers (each a fresh 2-host cluster)"],
+  "failover-agents": [30, "agents on the host that is killed"],
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+function readOptions(): { options: Record<OptionName, number>; out: string } {
+  const { values } = parseArgs({
+    options: {
+      ...Object.fromEntries(
+        Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }]),
+      ),
+      out: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help === true) {
+    console.log(
+      "npm run bench -- [options]   (each also as env BENCH_<NAME>, e.g. BENCH_ROUNDS=50)",
+    );
+    for (const [name, [fallback, what]] of Object.entries(OPTIONS)) {
+      console.log(`  --${name.padEnd(18)} ${what} (default ${fallback})`);
+    }
+    console.log("  --out <dir>          where report.json and report.md go (default bench/)");
+    process.exit(0);
+  }
+  const options = {} as Record<OptionName, number>;
+  for (const [name, [fallback]] of Object.entries(OPTIONS) as [
+    OptionName,
+    readonly [number, string],
+  ][]) {
+    const env = `BENCH_${name.toUpperCase().replaceAll("-", "_")}`;
+    const raw = (values as Record<string, unknown>)[name] ?? process.env[env];
+    const value = raw === undefined ? fallback : Number(raw);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      console.error(
+        `bench: --${name} (or ${env}) must be a whole number of at least 1, got ${JSON.stringify(raw)}`,
+      );
+      process.exit(2);
+    }
+    options[name] = value;
+  }
+  return { options, out: values.out ?? benchFile("../../bench") };
+}
+
+const runStart = performance.now();
+const log = (line: string): void =>
+  console.log(
+    `bench [${((performance.now() - runStart) / 1000).toFixed(0).padStart(3)} s]: ${line}`,
+  );
+
+/**
+ * Kills every process this one started, and theirs, at once, and returns their pids: what the
+ * stops left behind (a process still starting when the run was interrupted has no stop yet).
+ */
+function killEverything(): number[] {
+  const tree = (pid: number): number[] => [pid, ...childPids(pid).flatMap(tree)];
+  const left = childPids(process.pid).flatMap(tree);
+  for (const pid of left) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+  return left;
+}
+
+/** Writes `text` as the repository's Prettier settings format it, so the reports pass format:check. */
+async function writeFormatted(file: string, text: string): Promise<void> {
+  const config = (await resolveConfig(file)) ?? {};
+  writeFileSync(file, await format(text, { ...config, filepath: file }));
+}
+
+async function main(): Promise<void> {
+  const { options, out } = readOptions();
+  const context = readRunContext();
+  const startedAt = performance.now();
+  const teardown = new Teardown();
+  teardown.onSignals(() => void killEverything());
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  const settings: Record<string, number | string> = {};
+  const failover: FailoverRound[] = [];
+  let failure: unknown;
+  log(
+    `${context.cores} cores, ${context.cpuModel}, node ${context.node}, load ${context.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`,
+  );
+  try {
+    const redis = await startRedisServer();
+    teardown.add("redis-server", () => redis.stop());
+    const quiet = new Quiet();
+    if (redis.pid !== undefined) quiet.infrastructure.add(redis.pid);
+    const health = await startHealthServer(teardown);
+    quiet.infrastructure.add(health.pid);
+
+    log("starting clusters: local cold, local warm, Redis cold, Redis warm (2 hosts each)");
+    const clusters: BenchCluster[] = [
+      await startLocalBenchCluster(teardown, 0),
+      await startLocalBenchCluster(teardown, DEFAULT_WARM_POOL_SIZE),
+    ];
+    const redisCold = await startRedisBenchCluster(teardown, {
+      redisUrl: redis.url,
+      prefix: "bench-cold:",
+      hosts: 2,
+      warmPoolSize: 0,
+    });
+    if (redisCold.warmPoolSize === 0) {
+      clusters.push(redisCold);
+    } else {
+      notes.push(
+        `Redis cold create not measured: \`guildhall host\` ignores GUILDHALL_WARM_POOL_SIZE (its hosts kept ${redisCold.warmPoolSize} idle runners each).`,
+      );
+      await redisCold.engine.shutdown();
+      await Promise.all(redisCold.hostProcesses.map((h) => h.kill("SIGTERM")));
+    }
+    const maxAgents = Math.max(100, Math.ceil(options["throughput-agents"] * 0.75));
+    const warm = await startRedisBenchCluster(teardown, {
+      redisUrl: redis.url,
+      prefix: "bench:",
+      hosts: 2,
+      maxAgents,
+    });
+    clusters.push(warm);
+    for (const cluster of clusters) quiet.add(cluster);
+    settings["host warmPoolSize (default)"] = DEFAULT_WARM_POOL_SIZE;
+    settings["throughput hosts' maxAgents"] = maxAgents;
+
+    // Memory of idle processes, before any agent ran.
+    await quiet.wait();
+    const bareRss = (await bareFork({ measureRss: true })).rssBytes ?? NaN;
+    const idleHostRss = median(warm.hostProcesses.map((h) => rssBytes(h.pid)));
+
+    log(`create and stop latency: ${options.rounds} rounds`);
+    const lifecycle = await measureLifecycle(clusters, quiet, options.rounds);
+    const bareReady = percentiles(lifecycle.bareReady);
+    const bareExit = percentiles(lifecycle.bareExit);
+    for (const cluster of clusters) {
+      const cold = cluster.warmPoolSize === 0;
+      figures.push(
+        latency(
+          `create.${cluster.hostProcesses.length > 0 ? "redis" : "local"}.${cold ? "cold" : "warm"}`,
+          `Agent create (runAgent → ready), ${cluster.name}`,
+          percentiles(lifecycle.create.get(cluster.name) ?? []),
+          "bare fork + IPC hello",
+          bareReady,
+        ),
+      );
+    }
+    for (const cluster of clusters.filter((c) => c.warmPoolSize === 0)) {
+      figures.push(
+        latency(
+          `stop.${cluster.hostProcesses.length > 0 ? "redis" : "local"}`,
+          `Agent stop (stopAgent → stopped), ${cluster.name}`,
+          percentiles(lifecycle.stop.get(cluster.name) ?? []),
+          "bare child told to exit → exited",
+          bareExit,
+        ),
+      );
+    }
+
+    log(`engine → host calls: ${options["rpc-calls"]} of each`);
+    const rpcGuild = benchGuild("bench-rpc");
+    warm.placement.pinned = warm.addresses[0];
+    await warm.engine.runAgent(rpcGuild, {
+      id: "probe",
+      name: "probe",
+      className: agentClass("noop-agent.mjs", "Noop"),
+    });
+    warm.placement.pinned = undefined;
+    await quiet.wait(new Map([[warm, 1]]));
+    const rpc = await measureRpc(
+      health.address,
+      warm.addresses[0] ?? "",
+      { guildId: rpcGuild.id, agentId: "probe" },
+      options["rpc-calls"],
+    );
+    await warm.engine.stopAgent(rpcGuild.id, "probe");
+    const bareCheck = percentiles(rpc.bareCheck);
+    figures.push(
+      latency(
+        "rpc.health",
+        "Host call: Health.Check on an agent host",
+        percentiles(rpc.hostCheck),
+        "empty unary call, trivial server",
+        bareCheck,
+      ),
+      latency(
+        "rpc.getAgentInfo",
+        "Host call: GetAgentInfo on an agent host",
+        percentiles(rpc.getAgentInfo),
+        "empty unary call, trivial server",
+        bareCheck,
+      ),
+    );
+
+    log(
+      `create throughput: ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
+    );
+    const throughput = await measureThroughput(warm, quiet, {
+      agents: options["throughput-agents"],
+      concurrency: options.concurrency,
+      rounds: options["throughput-rounds"],
+    });
+    const agentRates = throughput.rounds.map((r) => r.agentsPerSecond);
+    const forkRates = throughput.rounds.map((r) => r.bareForksPerSecond);
+    figures.push({
+      kind: "rate",
+      id: "create.throughput",
+      title: `Agent create throughput, ${warm.name}, ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
+      unit: "agents/s",
+      rounds: agentRates,
+      median: median(agentRates),
+      limit: {
+        title: `bare forks + IPC hello, ${options.concurrency} in flight`,
+        rounds: forkRates,
+        median: median(forkRates),
+      },
+      ratio: median(agentRates) / median(forkRates),
+    });
+
+    // Memory with the agents of the throughput run idle.
+    await quiet.wait(new Map([[warm, throughput.running.length]]));
+    const agentRss = (await agentPidsOf(warm.addresses, throughput.guild.id))
+      .map(rssBytes)
+      .filter(Number.isFinite);
+    const perHost = throughput.running.length / warm.hostProcesses.length;
+    figures.push(
+      memoryFigure(
+        "memory.agent",
+        "RSS per idle agent process (mean)",
+        agentRss.reduce((a, b) => a + b, 0) / agentRss.length,
+        agentRss.length,
+        bareRss,
+      ),
+      memoryFigure(
+        "memory.host.idle",
+        "RSS per host process, no agents (median)",
+        idleHostRss,
+        warm.hostProcesses.length,
+        bareRss,
+      ),
+      memoryFigure(
+        "memory.host.busy",
+        `RSS per host process, ${perHost} agents (median)`,
+        median(warm.hostProcesses.map((h) => rssBytes(h.pid))),
+        warm.hostProcesses.length,
+        bareRss,
+      ),
+    );
+
+    log(`lookups: ${options.lookups} of each, ${throughput.running.length} agents registered`);
+    const bareRedis = new Redis(redis.url);
+    teardown.add("bare Redis client", () => bareRedis.quit());
+    await bareRedis.set("bench-plain", "127.0.0.1:50051");
+    const ids = throughput.running;
+    const lookups = await compareLookups(
+      bareRedis,
+      "bench-plain",
+      {
+        registry: (i) => warm.registry.getLocation(throughput.guild.id, ids[i % ids.length] ?? ""),
+        engine: (i) => warm.engine.isAgentRunning(throughput.guild.id, ids[i % ids.length] ?? ""),
+      },
+      options.lookups,
+      1_000,
+    );
+    const bareGet = percentiles(lookups["get"] ?? []);
+    figures.push(
+      latency(
+        "lookup.registry",
+        "Lookup: RedisLocationRegistry.getLocation",
+        percentiles(lookups["registry"] ?? []),
+        "bare Redis GET",
+        bareGet,
+      ),
+      latency(
+        "lookup.engine",
+        "Lookup: engine.isAgentRunning",
+        percentiles(lookups["engine"] ?? []),
+        "bare Redis GET",
+        bareGet,
+      ),
+    );
+    await inParallel(ids, options.concurrency, (id) =>
+      warm.engine.stopAgent(throughput.guild.id, id),
+    );
+
+    log(
+      `agent to agent: ${options["agent-rounds"]} round trips, ${options["agent-messages"]} messages × 3`,
+    );
+    const messaging = await measureAgentMessaging(
+      teardown,
+      quiet,
+      warm,
+      { redisUrl: redis.url, prefix: "bench:" },
+      { rounds: options["agent-rounds"], messages: options["agent-messages"] },
+    );
+    figures.push(
+      latency(
+        "messaging.agentRoundTrip",
+        "Agent → agent → agent round trip (two hosts, Redis)",
+        percentiles(messaging.agentRoundTripMs),
+        "bare XADD → blocked XREAD",
+        percentiles(messaging.bareHopMs),
+        2,
+      ),
+      {
+        kind: "rate",
+        id: "messaging.agentThroughput",
+        title: `Agent ↔ agent messages (ping + pong, ${AGENT_WINDOW} in flight)`,
+        unit: "msg/s",
+        rounds: messaging.agentMessagesPerSecond,
+        median: median(messaging.agentMessagesPerSecond),
+        limit: {
+          title: "bare XADD → XREAD, 256 in flight",
+          rounds: messaging.bareMessagesPerSecond,
+          median: median(messaging.bareMessagesPerSecond),
+        },
+        ratio: median(messaging.agentMessagesPerSecond) / median(messaging.bareMessagesPerSecond),
+      },
+    );
+
+    const failoverSettings = defaultFailoverSettings();
+    Object.assign(settings, {
+      "host heartbeatMs (default)": failoverSettings.hostHeartbeatMs,
+      "host leaseMs (default)": failoverSettings.hostLeaseMs,
+      "reconcile intervalMs (default)": failoverSettings.reconcileIntervalMs,
+      "reconcile leaseMs (default)": failoverSettings.reconcileLeaseMs,
+      "reconcile concurrency (default)": failoverSettings.reconcileConcurrency,
+    });
+    for (let round = 0; round < options["failover-rounds"]; round++) {
+      log(
+        `failover ${round + 1}/${options["failover-rounds"]}: kill -9 a host with ${options["failover-agents"]} agents`,
+      );
+      failover.push(
+        await measureFailover(teardown, redis.url, quiet, {
+          agents: options["failover-agents"],
+          round,
+          concurrency: failoverSettings.reconcileConcurrency,
+        }),
+      );
+    }
+    figures.push(
+      latency(
+        "failover",
+        `Failover: kill -9 of a host with ${options["failover-agents"]} agents → all ready on the other host`,
+        percentiles(failover.map((f) => f.failoverMs)),
+        `${options["failover-agents"]} bare forks, ${failoverSettings.reconcileConcurrency} in flight`,
+        percentiles(failover.map((f) => f.bareForksMs)),
+      ),
+    );
+    notes.push(
+      `Failover cannot be shorter than the host lease (${failoverSettings.hostLeaseMs} ms, after which the dead host's agents count as gone) plus up to one reconcile interval (${failoverSettings.reconcileIntervalMs} ms); the bare-fork limit is the start-up work alone.`,
+    );
+  } catch (error) {
+    // The figures measured so far are still reported, with the failure.
+    failure = error;
+    console.error(error);
+    notes.push(
+      `The run failed, so figures after the failure are missing: ${String(error).split("\n")[0]}`,
+    );
+  } finally {
+    await teardown.run();
+    const left = killEverything();
+    if (left.length > 0)
+      log(`killed ${left.length} processes that outlived their stop: ${left.join(" ")}`);
+  }
+
+  const targets = evaluateTargets(figures, context.cores);
+  const report: BenchReport = {
+    context,
+    wallTimeSeconds: (performance.now() - startedAt) / 1000,
+    loadAverageAtEnd: loadavg(),
+    options,
+    settings,
+    figures,
+    targets,
+    notes,
+  };
+  mkdirSync(out, { recursive: true });
+  await writeFormatted(`${out}/report.json`, JSON.stringify(report, null, 2));
+  await writeFormatted(`${out}/report.md`, renderMarkdown(report));
+  log(`wrote ${out}/report.md and report.json in ${report.wallTimeSeconds.toFixed(0)} s`);
+  for (const t of targets)
+    log(`${t.met === undefined ? "–" : t.met ? "✔" : "✘"} ${t.target}: ${t.measured}`);
+  if (failure !== undefined) process.exitCode = 1;
+}
+
+// A closed pipe (`| head`) must not kill the run before it stops what it started.
+process.stdout.on("error", () => {});
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
