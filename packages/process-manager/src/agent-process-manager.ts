@@ -40,6 +40,9 @@ import type { SpawnRequest } from "./spawn-request.js";
 import { WarmPool } from "./warm-pool.js";
 
 const RUNNER_URL = new URL("./agent-runner.js", import.meta.url);
+
+/** How long after a spawn from the pool the pool forks its replacement. */
+const REFILL_DELAY_MS = 25;
 const STATS_TIMEOUT_MS = 1_000;
 
 /** What became of one delivery: handled, skipped (the agent's own message), or its handler threw. */
@@ -275,8 +278,10 @@ export class AgentProcessManager {
     record.state = "ready";
     this.#afterReady(record, requestedAt);
     const info = this.#snapshot(record, await this.#rss(record));
-    // After the caller has its answer: a fork blocks this event loop for a moment.
-    setImmediate(() => this.#pool?.refill());
+    // A fork blocks this event loop for several milliseconds (the kernel copies the host's page
+    // tables), so it waits until the caller has done what follows a spawn (a host subscribes and
+    // registers the agent, then answers) instead of landing in the middle of it.
+    setTimeout(() => this.#pool?.refill(), REFILL_DELAY_MS);
     return info;
   }
 

@@ -29,6 +29,7 @@ describe("resolveHostCommandConfig", () => {
         GUILDHALL_MAX_AGENTS: "7",
         GUILDHALL_HEARTBEAT_MS: "1000",
         GUILDHALL_LEASE_MS: "4000",
+        GUILDHALL_WARM_POOL_SIZE: "0",
         GUILDHALL_ADVERTISE_ADDRESS: "10.0.0.7:6000",
         GUILDHALL_AGENT_MODULES: "@acme/agents, /srv/agents ,",
         GUILDHALL_TOKEN: "t0k3n",
@@ -49,6 +50,7 @@ describe("resolveHostCommandConfig", () => {
       maxAgents: 7,
       heartbeatMs: 1000,
       leaseMs: 4000,
+      warmPoolSize: 0,
       advertiseAddress: "10.0.0.7:6000",
       agentModules: ["@acme/agents", "/srv/agents"],
       token: "t0k3n",
@@ -84,6 +86,9 @@ describe("resolveHostCommandConfig", () => {
     expect(refusal({}, { ...env, GUILDHALL_PORT: "http" })).toContain("--port (or GUILDHALL_PORT)");
     expect(refusal({ maxAgents: "0" }, env)).toContain(
       "--max-agents (or GUILDHALL_MAX_AGENTS) must be a whole number >= 1",
+    );
+    expect(refusal({}, { ...env, GUILDHALL_WARM_POOL_SIZE: "-1" })).toContain(
+      "--warm-pool-size (or GUILDHALL_WARM_POOL_SIZE) must be a whole number >= 0",
     );
     expect(refusal({}, { ...env, LOG_LEVEL: "loud" })).toContain("LOG_LEVEL");
     expect(refusal({ tlsCert: "/nonexistent/cert.pem" }, env)).toContain("cannot read --tls-cert");

@@ -21,6 +21,7 @@ export interface HostCommandFlags {
   readonly heartbeatMs?: string;
   readonly leaseMs?: string;
   readonly stopTimeoutMs?: string;
+  readonly warmPoolSize?: string;
   readonly agentModules?: string;
   readonly token?: string;
   readonly tlsCert?: string;
@@ -195,6 +196,12 @@ export function resolveHostCommandConfig(
     "GUILDHALL_STOP_TIMEOUT_MS",
     0,
   );
+  const warmPoolSize = integer(
+    pick(flags.warmPoolSize, env, "GUILDHALL_WARM_POOL_SIZE"),
+    "--warm-pool-size",
+    "GUILDHALL_WARM_POOL_SIZE",
+    0,
+  );
   const advertiseAddress = pick(flags.advertiseAddress, env, "GUILDHALL_ADVERTISE_ADDRESS");
   const token = pick(flags.token, env, "GUILDHALL_TOKEN");
 
@@ -209,6 +216,7 @@ export function resolveHostCommandConfig(
     ...(heartbeatMs !== undefined && { heartbeatMs }),
     ...(leaseMs !== undefined && { leaseMs }),
     ...(stopTimeoutMs !== undefined && { stopTimeoutMs }),
+    ...(warmPoolSize !== undefined && { warmPoolSize }),
     ...(token !== undefined && { token }),
     ...(tls !== undefined && { tls }),
   };

@@ -176,6 +176,10 @@ export function registerHostCommand(program: Command): Command {
       "SIGTERM to SIGKILL for each agent [GUILDHALL_STOP_TIMEOUT_MS] (default: 10000)",
     )
     .option(
+      "--warm-pool-size <n>",
+      "idle agent processes kept started, so a new agent only loads its module; 0 disables [GUILDHALL_WARM_POOL_SIZE] (default: 2)",
+    )
+    .option(
       "--agent-modules <list>",
       "comma-separated packages or absolute directories agents may be loaded from [GUILDHALL_AGENT_MODULES] (required)",
     )
