@@ -6,6 +6,8 @@
 // Start-up time is the cost of every cold spawn, so this file imports only what an agent needs
 // anyway (@guildhall/core, which loads zod only on first use), the validators the build compiled
 // from the protocol's schemas, and Node.js built-ins.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   GuildhallError,
   isAgentClass,
@@ -353,11 +355,11 @@ process.on("uncaughtException", (error) => {
 });
 
 /**
- * Runs every schema a spawn and its first messages need once. zod compiles a schema on its first
- * parse, which costs tens of milliseconds; an idle pool process pays it here instead of on the
- * path of the spawn that takes it.
+ * Runs, once, the code a spawn and its first messages need: V8 compiles a function when it is first
+ * called, and the first import of an agent module resolves and links @guildhall/core from a file.
+ * An idle pool process pays for both here instead of on the path of the spawn that takes it.
  */
-function warmUp(): void {
+async function warmUp(): Promise<void> {
   const timestamp = Date.now();
   const message = {
     id: "warm-up",
@@ -393,8 +395,14 @@ function warmUp(): void {
   ];
   for (const sample of samples) parseHostMessage(sample);
   jsonPayloadProblem(message.payload);
+  const module = fileURLToPath(new URL("./warm-up-agent.js", import.meta.url));
+  const namespace = (await import(resolveAgentModule(module, [path.dirname(module)]))) as Record<
+    string,
+    unknown
+  >;
+  isAgentClass(namespace.WarmUpAgent);
 }
 
 // A pool runner reports in only once warm, so the pool never hands out one still warming up.
-if (process.argv.includes(WARM_UP_FLAG)) warmUp();
+if (process.argv.includes(WARM_UP_FLAG)) await warmUp();
 void send({ type: "hello", protocol: PROTOCOL_VERSION, pid: process.pid });
