@@ -393,7 +393,7 @@ async function main(): Promise<void> {
       ),
     );
     notes.push(
-      `Failover cannot be shorter than the host lease (${failoverSettings.hostLeaseMs} ms, after which the dead host's agents count as gone) plus up to one reconcile interval (${failoverSettings.reconcileIntervalMs} ms); the bare-fork limit is the start-up work alone.`,
+      `Failover cannot be shorter than the host lease (${failoverSettings.hostLeaseMs} ms, after which the dead host's agents count as gone) less the time since its last heartbeat (the reconciler wakes when the lease runs out); then the agents start again, which is the work the bare-fork limit measures.`,
     );
   } catch (error) {
     // The figures measured so far are still reported, with the failure.
