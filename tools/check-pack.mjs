@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Packs every package (dry run) and fails if a tarball would hold anything but package.json,
-// README.md and built files under dist/ (JavaScript, declarations, and the Lua scripts the
-// registry loads at run time): no sources, tests, maps or configuration leak to users.
+// README.md, built files under dist/ (JavaScript, declarations, and the Lua scripts the registry
+// loads at run time) and executables under bin/: no sources, tests, maps or configuration leak.
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 
 const allowed = (file) =>
-  file === "package.json" || file === "README.md" || /^dist\/.+\.(js|d\.ts|lua)$/.test(file);
+  file === "package.json" ||
+  file === "README.md" ||
+  /^dist\/.+\.(js|d\.ts|lua)$/.test(file) ||
+  /^bin\/[^/]+\.js$/.test(file);
 
 let failed = false;
 for (const dir of readdirSync("packages")) {
