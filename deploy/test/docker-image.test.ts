@@ -178,6 +178,7 @@ describe(".dockerignore", () => {
       "tsconfig.base.json",
       "packages/cli/package.json",
       "packages/cli/src/bin.ts",
+      "packages/cli/bin/guildhall.js",
       "packages/cli/tsconfig.lib.json",
       "packages/registry/src/index.ts",
       "tools/copy-files.mjs",
