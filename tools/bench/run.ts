@@ -3,7 +3,7 @@
 // host calls, failover, agent-to-agent messaging and memory, each next to its physical limit
 // measured in the same run. Writes bench/report.json and bench/report.md.
 //
-//   node tools/bench/dist/bench/run.js [--rounds 20] [--failover-rounds 1] … (see --help)
+//   node tools/bench/dist/bench/run.js [--rounds 60] [--failover-rounds 1] … (see --help)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -34,7 +34,7 @@ import { Teardown } from "./teardown.js";
 
 /** Options, their defaults (sized for a run under 5 minutes on 2 cores), and their env names. */
 const OPTIONS = {
-  rounds: [20, "create/stop rounds (each: a bare fork and one agent per cluster)"],
+  rounds: [60, "create/stop rounds (each: a bare fork and one agent per cluster)"],
   "throughput-agents": [200, "agents created in parallel over 2 hosts"],
   concurrency: [8, "runAgent calls in flight during the throughput run"],
   "throughput-rounds": [1, "rounds of the throughput run"],
