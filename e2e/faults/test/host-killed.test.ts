@@ -2,11 +2,10 @@
 // default lease, heartbeat and reconcile settings, every agent it ran runs again on the other
 // hosts, once each, and nothing else moves.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Guild } from "@guildhall/engine";
 import { waitFor } from "../../../tools/test-support/wait-for.js";
-import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
-import { ClusterInvariants, pidsByAgent } from "./support/invariants.js";
-import { GuildPings } from "./support/pings.js";
+import { startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
+import { launchEchoGuild } from "./support/echo-guild.js";
+import { pidsByAgent } from "./support/invariants.js";
 
 const AGENTS = 30;
 // The test's failure bound, not a claim about speed: the measured time is printed.
@@ -23,16 +22,13 @@ afterAll(async () => {
 });
 
 it("re-places every agent of a SIGKILLed host group on the others at default settings", async () => {
-  const invariants = new ClusterInvariants(cluster);
   const engine = cluster.engine();
-  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${String(i).padStart(2, "0")}`);
-  const guild = new Guild(cluster.guild(ids.map((id) => echoSpec(id))), engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 6 });
-  const pings = await GuildPings.open(cluster.bus, guild.id);
+  const { guild, ids, invariants, pings } = await launchEchoGuild(cluster, engine, {
+    agents: AGENTS,
+    concurrency: 6,
+    fault: "the kill",
+  });
   try {
-    await pings.pingAll(ids);
-    await invariants.check("before the kill");
     const before = pidsByAgent(guild.id);
 
     const victim = cluster.hosts[0]!;

@@ -3,12 +3,11 @@
 // leaves nothing behind.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
-import { Guild } from "@guildhall/engine";
 import { waitFor } from "../../../tools/test-support/wait-for.js";
 import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
-import { agentProcesses, ClusterInvariants, pidsByAgent } from "./support/invariants.js";
+import { launchEchoGuild } from "./support/echo-guild.js";
+import { agentProcesses, pidsByAgent } from "./support/invariants.js";
 import { holdUntil } from "./support/hold.js";
-import { GuildPings } from "./support/pings.js";
 
 const AGENTS = 6;
 const OUTAGE_MS = 30_000;
@@ -28,17 +27,12 @@ afterAll(async () => {
 });
 
 it("keeps agents running through a 30 s Redis outage and refuses new placements meanwhile", async () => {
-  const invariants = new ClusterInvariants(cluster);
   const engine = cluster.engine();
-  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-  const spec = cluster.guild(ids.map((id) => echoSpec(id)));
-  const guild = new Guild(spec, engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 3 });
-  const pings = await GuildPings.open(cluster.bus, guild.id);
+  const { spec, guild, ids, invariants, pings } = await launchEchoGuild(cluster, engine, {
+    agents: AGENTS,
+    fault: "the outage",
+  });
   try {
-    await pings.pingAll(ids);
-    await invariants.check("before the outage");
     const pids = pidsByAgent(guild.id);
 
     const pausedAt = Date.now();

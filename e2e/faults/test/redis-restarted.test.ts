@@ -2,11 +2,10 @@
 // again under the epochs it holds; nothing is re-placed or restarted (same processes), and
 // messaging works again.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Guild } from "@guildhall/engine";
 import { waitFor } from "../../../tools/test-support/wait-for.js";
-import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
-import { ClusterInvariants, pidsByAgent } from "./support/invariants.js";
-import { GuildPings } from "./support/pings.js";
+import { startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
+import { launchEchoGuild } from "./support/echo-guild.js";
+import { pidsByAgent } from "./support/invariants.js";
 
 const AGENTS = 9;
 const DEADLINE_MS = 30_000;
@@ -26,16 +25,12 @@ afterAll(async () => {
 });
 
 it("lets hosts restore an emptied Redis without re-placing or restarting an agent", async () => {
-  const invariants = new ClusterInvariants(cluster);
   const engine = cluster.engine({ reconcile: { intervalMs: 250 } });
-  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-  const guild = new Guild(cluster.guild(ids.map((id) => echoSpec(id))), engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 3 });
-  const pings = await GuildPings.open(cluster.bus, guild.id);
+  const { guild, ids, invariants, pings } = await launchEchoGuild(cluster, engine, {
+    agents: AGENTS,
+    fault: "Redis died",
+  });
   try {
-    await pings.pingAll(ids);
-    await invariants.check("before Redis died");
     const pids = pidsByAgent(guild.id);
     const locations = new Map(
       (await cluster.registry.listGuildAgents(guild.id)).map((a) => [a.agentId, a]),

@@ -2,12 +2,11 @@
 // chunk, both ways) at default lease, heartbeat and reconcile settings. Slow is not dead: nothing
 // fails over, no agent restarts, and the slow host's agents keep answering.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Guild } from "@guildhall/engine";
 import { startFaultProxy, type FaultProxy } from "../../../tools/fault-proxy/fault-proxy.js";
-import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
+import { startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
+import { launchEchoGuild } from "./support/echo-guild.js";
 import { holdUntil } from "./support/hold.js";
-import { ClusterInvariants, pidsByAgent } from "./support/invariants.js";
-import { GuildPings } from "./support/pings.js";
+import { pidsByAgent } from "./support/invariants.js";
 
 const LATENCY_MS = 300;
 const AGENTS = 6;
@@ -34,17 +33,13 @@ afterAll(async () => {
 });
 
 it("does not fail over a host whose Redis round trips are slow, at default settings", async () => {
-  const invariants = new ClusterInvariants(cluster);
   const engine = cluster.engine();
-  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-  const guild = new Guild(cluster.guild(ids.map((id) => echoSpec(id))), engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 3 });
+  const { guild, ids, invariants, pings } = await launchEchoGuild(cluster, engine, {
+    agents: AGENTS,
+    fault: "the network slowed down",
+  });
   const slow = cluster.hosts[1]!;
-  const pings = await GuildPings.open(cluster.bus, guild.id);
   try {
-    await pings.pingAll(ids);
-    await invariants.check("before the network slowed down");
     const located = await cluster.registry.listGuildAgents(guild.id);
     const onSlowHost = located.filter((a) => a.hostAddress === slow.address).length;
     expect(onSlowHost, "agents on the host to slow down").toBeGreaterThan(0);

@@ -115,7 +115,7 @@ export class Reconciler {
     this.#deps = deps;
   }
 
-  /** Runs a pass every `intervalMs` from now on. */
+  /** Runs passes from now on: when a host lease runs out, and at least every `intervalMs`. */
   start(): void {
     this.#running = true;
     this.#schedule();

@@ -5,12 +5,11 @@
 // one message twice.
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
-import { Guild } from "@guildhall/engine";
 import { childPids } from "../../../../tools/test-support/processes.js";
 import { waitFor } from "../../../../tools/test-support/wait-for.js";
-import { echoSpec, type ClusterHost, type FaultCluster } from "./fault-cluster.js";
-import { agentProcesses, ClusterInvariants, pidsByAgent } from "./invariants.js";
-import { GuildPings } from "./pings.js";
+import { type ClusterHost, type FaultCluster } from "./fault-cluster.js";
+import { launchEchoGuild } from "./echo-guild.js";
+import { agentProcesses, pidsByAgent } from "./invariants.js";
 
 /** Short enough that a scenario takes seconds, long enough that a busy machine keeps its leases. */
 export const STALE_HOST_SETTINGS = { heartbeatMs: 250, leaseMs: 2_500 } as const;
@@ -35,16 +34,12 @@ function agentsOfHost(host: ClusterHost, guildId: string): number[] {
 
 /** Runs the story with `fault` on the first of the cluster's hosts. */
 export async function runStaleHostScenario(cluster: FaultCluster, fault: HostFault): Promise<void> {
-  const invariants = new ClusterInvariants(cluster);
   const engine = cluster.engine({ reconcile: { intervalMs: RECONCILE_MS } });
-  const ids = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-  const guild = new Guild(cluster.guild(ids.map((id) => echoSpec(id))), engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 3 });
-  const pings = await GuildPings.open(cluster.bus, guild.id);
+  const { guild, ids, invariants, pings } = await launchEchoGuild(cluster, engine, {
+    agents: AGENTS,
+    fault: "the fault",
+  });
   try {
-    await pings.pingAll(ids);
-    await invariants.check("before the fault");
     const before = pidsByAgent(guild.id);
     const victim = cluster.hosts[0]!;
     const others = new Set(cluster.hosts.slice(1).map((h) => h.address));
