@@ -4,6 +4,7 @@
 import type { GuildSpec } from "@guildhall/core";
 import type { BenchCluster, Quiet } from "./clusters.js";
 import { agentClass } from "./paths.js";
+import type { EmptyCall } from "./rpc.js";
 import { bareFork } from "./spawn.js";
 import { inParallel, since, timed } from "./stats.js";
 
@@ -18,24 +19,29 @@ export function benchGuild(id: string): GuildSpec {
 export interface LifecycleSamples {
   readonly bareReady: number[];
   readonly bareExit: number[];
+  /** An empty unary call to the trivial server, after the same quiet wait as each create. */
+  readonly emptyCallAfterQuiet: number[];
   /** By cluster name. */
   readonly create: Map<string, number[]>;
   readonly stop: Map<string, number[]>;
 }
 
 /**
- * `rounds` rounds of: a bare fork, then on each cluster in turn one agent created (timed), left
- * to settle, and stopped (timed). Every step starts from a quiet machine (warm pools full, no
- * process of the last step still running), so no background fork lands in a measurement.
+ * `rounds` rounds of: a bare fork and an empty call, then on each cluster in turn one agent
+ * created (timed), left to settle, and stopped (timed). Every step starts from a quiet machine
+ * (warm pools full, no process of the last step still running), so no background fork lands in
+ * a measurement; that wait also leaves the processes idle, which the empty call measures too.
  */
 export async function measureLifecycle(
   clusters: readonly BenchCluster[],
   quiet: Quiet,
   rounds: number,
+  emptyCall: EmptyCall,
 ): Promise<LifecycleSamples> {
   const samples: LifecycleSamples = {
     bareReady: [],
     bareExit: [],
+    emptyCallAfterQuiet: [],
     create: new Map(clusters.map((c) => [c.name, []])),
     stop: new Map(clusters.map((c) => [c.name, []])),
   };
@@ -44,6 +50,7 @@ export async function measureLifecycle(
   // The first agent a host starts costs it far more than the next (connections, lazily loaded
   // code, the JIT), which no later create pays again.
   await bareFork();
+  await emptyCall.call();
   for (const cluster of clusters) {
     for (const [index, address] of cluster.addresses.entries()) {
       const id = `warm-up-${index}`;
@@ -60,6 +67,8 @@ export async function measureLifecycle(
     const bare = await bareFork();
     samples.bareReady.push(bare.readyMs);
     samples.bareExit.push(bare.exitMs);
+    await quiet.wait();
+    samples.emptyCallAfterQuiet.push(await timed(() => emptyCall.call()));
     for (const cluster of clusters) {
       const id = `agent-${round}`;
       await quiet.wait();

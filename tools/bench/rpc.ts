@@ -30,6 +30,21 @@ export async function startHealthServer(
   return { pid: child.pid, address: `127.0.0.1:${message.port}` };
 }
 
+/** An empty unary call to the trivial server, over a connection of its own. */
+export interface EmptyCall {
+  /** One Health.Check. */
+  call(): Promise<unknown>;
+  close(): void;
+}
+
+/** A client of the trivial server with the engine's client stack, for {@link EmptyCall}s. */
+export function emptyCallTo(address: string): EmptyCall {
+  const baseUrl = `http://${address}`;
+  const manager = new Http2SessionManager(baseUrl);
+  const client = createClient(Health, createGrpcTransport({ baseUrl, sessionManager: manager }));
+  return { call: () => client.check({}), close: () => manager.abort() };
+}
+
 /** Samples of {@link measureRpc}, in milliseconds, by call. */
 export type RpcSamples = Record<"bareCheck" | "hostCheck" | "getAgentInfo", number[]>;
 

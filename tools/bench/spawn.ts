@@ -34,6 +34,17 @@ export const AGENT_ENV: Record<string, string> = Object.fromEntries(
   ),
 );
 
+/**
+ * {@link AGENT_ENV} without NODE_EXTRA_CA_CERTS, or undefined where that is not set: Node.js 20
+ * parses the named bundle at every start, so a machine that sets it pays for it in every fork.
+ */
+export const AGENT_ENV_WITHOUT_EXTRA_CA: Record<string, string> | undefined =
+  AGENT_ENV["NODE_EXTRA_CA_CERTS"] === undefined
+    ? undefined
+    : Object.fromEntries(
+        Object.entries(AGENT_ENV).filter(([name]) => name !== "NODE_EXTRA_CA_CERTS"),
+      );
+
 /** One bare fork: start to hello, and the exit after being told to go. */
 export interface BareForkSample {
   /** fork() to the child's IPC hello, in milliseconds. */
@@ -49,12 +60,12 @@ export interface BareForkSample {
  * imports @guildhall/core first): what any per-agent process costs at least.
  */
 export async function bareFork(
-  options: { script?: string; measureRss?: boolean } = {},
+  options: { script?: string; measureRss?: boolean; env?: Record<string, string> } = {},
 ): Promise<BareForkSample> {
   const started = performance.now();
   const child = fork(options.script ?? benchFile("bare-child.mjs"), [], {
     execArgv: [],
-    env: AGENT_ENV,
+    env: options.env ?? AGENT_ENV,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "json",
   });
@@ -129,6 +140,7 @@ export async function spawnBenchmark(
 
     // Memory of idle agents, next to that of a bare Node.js process.
     const rssBareNodeBytes = (await bareFork({ measureRss: true })).rssBytes ?? NaN;
+    let rssPerIdleAgentBytes = NaN;
     const idle: string[] = [];
     await quiet();
     for (let i = 0; i < options.idleAgents; i++) {
@@ -136,9 +148,11 @@ export async function spawnBenchmark(
       await warm.spawn({ guild, agent: { id, name: "idle", className: NOOP } });
       idle.push(id);
     }
-    const infos = await warm.list({ guildId: guild.id });
-    const rssPerIdleAgentBytes =
-      infos.reduce((sum, info) => sum + (info.memoryRssBytes ?? 0), 0) / infos.length;
+    if (idle.length > 0) {
+      const infos = await warm.list({ guildId: guild.id });
+      rssPerIdleAgentBytes =
+        infos.reduce((sum, info) => sum + (info.memoryRssBytes ?? 0), 0) / infos.length;
+    }
     await Promise.all(idle.map((id) => warm.stop(guild.id, id)));
 
     // kill -9 to the crashed event.

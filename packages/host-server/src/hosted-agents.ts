@@ -188,8 +188,9 @@ export class HostedAgents {
     const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
     let spawned = false;
     try {
+      let info: AgentInfo;
       try {
-        await this.#deps.manager.spawn({ guild, agent: spec });
+        info = await this.#deps.manager.spawn({ guild, agent: spec });
       } catch (error) {
         // A module path inside the allowlist that does not exist is a bad spec, not a missing agent.
         if (error instanceof GuildhallError && error.code === "not-found") {
@@ -220,7 +221,7 @@ export class HostedAgents {
       }
       entry.phase = "running";
       log.info({ epoch: placement.epoch }, "agent ready");
-      return await this.#deps.manager.info(guild.id, spec.id);
+      return info;
     } catch (error) {
       log.warn({ err: messageOf(error) }, "agent create failed; undoing");
       await this.#undoCreate(entry, spawned);

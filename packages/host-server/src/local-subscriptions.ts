@@ -47,16 +47,17 @@ export class LocalSubscriptions {
    * agent is taken off all of them again and the error is thrown.
    */
   async join(guildId: string, agentId: string, topics: readonly string[]): Promise<void> {
-    const joined: string[] = [];
+    const unique = [...new Set(topics)];
+    // The topics subscribe side by side: each is a bus round trip that an agent start waits on.
+    const entries = unique.map((topic) => {
+      const entry = this.#entry(guildId, topic);
+      entry.members.add(agentId);
+      return entry;
+    });
     try {
-      for (const topic of new Set(topics)) {
-        const entry = this.#entry(guildId, topic);
-        entry.members.add(agentId);
-        joined.push(topic);
-        await entry.subscription;
-      }
+      await Promise.all(entries.map((entry) => entry.subscription));
     } catch (error) {
-      await this.leave(guildId, agentId, joined);
+      await this.leave(guildId, agentId, unique);
       throw error;
     }
   }

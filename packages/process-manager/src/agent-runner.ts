@@ -371,36 +371,41 @@ async function warmUp(): Promise<void> {
     threadId: "warm-up",
     inResponseTo: "warm-up",
   };
-  const samples: unknown[] = [
-    {
-      type: "start",
-      guild: { id: "warm-up", name: "warm-up", defaultTopic: "warm-up" },
-      agent: {
-        id: "warm-up",
-        name: "warm-up",
-        description: "warm-up",
-        className: "/warm-up.mjs#WarmUp",
-        properties: { key: "value" },
-        additionalTopics: ["warm-up"],
-        listenToDefaultTopic: true,
-        restartPolicy: { mode: "on-failure", maxRestarts: 1, backoffMs: 1 },
-        resources: { memoryMb: 64 },
-      },
-      agentModules: ["/warm-up"],
-      stopTimeoutMs: 1,
+  const start: StartCommand = {
+    type: "start",
+    guild: { id: "warm-up", name: "warm-up", defaultTopic: "warm-up" },
+    agent: {
+      id: "warm-up",
+      name: "warm-up",
+      description: "warm-up",
+      className: "/warm-up.mjs#WarmUp",
+      properties: { key: "value" },
+      additionalTopics: ["warm-up"],
+      listenToDefaultTopic: true,
+      restartPolicy: { mode: "on-failure", maxRestarts: 1, backoffMs: 1 },
+      resources: { memoryMb: 64 },
     },
+    agentModules: ["/warm-up"],
+    stopTimeoutMs: 1,
+  };
+  const samples: unknown[] = [
+    start,
     { type: "deliver", deliveryId: 0, message },
     { type: "published", requestId: 0, message },
     { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
   ];
   for (const sample of samples) parseHostMessage(sample);
   jsonPayloadProblem(message.payload);
+  // The start path itself, short of onStart and `ready`: checking, resolving, importing and
+  // constructing an agent, then its context and logger (which write nothing until used).
   const module = fileURLToPath(new URL("./warm-up-agent.js", import.meta.url));
-  const namespace = (await import(resolveAgentModule(module, [path.dirname(module)]))) as Record<
-    string,
-    unknown
-  >;
-  isAgentClass(namespace.WarmUpAgent);
+  await loadAgent({
+    ...start,
+    agent: { ...start.agent, className: `${module}#WarmUpAgent` },
+    agentModules: [path.dirname(module)],
+  });
+  const warmUpIdentity = { agentId: "warm-up", guildId: "warm-up", defaultTopic: "warm-up" };
+  createAgentContext(warmUpIdentity, publish, createAgentLogger("warm-up", "warm-up"));
 }
 
 // A pool runner reports in only once warm, so the pool never hands out one still warming up.

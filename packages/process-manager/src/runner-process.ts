@@ -48,6 +48,7 @@ export class RunnerProcess {
 
   readonly #child: ChildProcess;
   #handlers: RunnerHandlers | undefined;
+  #roundTrip: (() => void) | undefined;
   readonly #early: { stream: LogStream; text: string }[] = [];
 
   private constructor(child: ChildProcess, pid: number, maxLineChars: number) {
@@ -104,6 +105,13 @@ export class RunnerProcess {
         }
         return;
       }
+      // Before an owner attaches, the only question asked is roundTrip's.
+      if (message.type === "stats" && this.#handlers === undefined) {
+        const answered = this.#roundTrip;
+        this.#roundTrip = undefined;
+        answered?.();
+        return;
+      }
       this.#handlers?.message(message);
     });
 
@@ -149,6 +157,31 @@ export class RunnerProcess {
   /** Whether the process is still running. */
   get alive(): boolean {
     return this.exit === undefined;
+  }
+
+  /**
+   * Resolves once the runner, reported in and not yet attached, has answered a stats request:
+   * both directions of its channel work. A process's first received message costs it about a
+   * millisecond more than later ones (Node.js compiles its IPC receive path on first use), so a
+   * pool runner pays that here instead of on the spawn that takes it.
+   *
+   * @throws GuildhallError `internal` when the process exits first
+   */
+  async roundTrip(): Promise<void> {
+    await this.hello;
+    await new Promise<void>((resolve, reject) => {
+      this.#roundTrip = resolve;
+      // A channel already closed means the process is going away: its exit rejects.
+      this.send({ type: "stats-request", requestId: 0 });
+      void this.exited.then((exit) =>
+        reject(
+          new GuildhallError(
+            "internal",
+            `agent process ${this.pid} exited (${describeExit(exit)}) before it answered`,
+          ),
+        ),
+      );
+    });
   }
 
   /** Routes this process's messages and output to `handlers`, first replaying early output. */

@@ -127,7 +127,7 @@ export class WarmPool {
       return;
     }
     this.#starting = proc;
-    proc.hello.then(
+    proc.roundTrip().then(
       () => {
         if (this.#starting !== proc) return;
         this.#starting = undefined;
