@@ -281,6 +281,9 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   async #run(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<void> {
     this.#assertOpen("run an agent");
     const { registry } = this.#o;
+    // Read alongside the checks below: each registry round trip is on the path of every create.
+    const hosts = registry.listHosts();
+    hosts.catch(() => undefined);
     const existing = await registry.getLocation(guild.id, spec.id);
     if (existing !== undefined) {
       throw new GuildhallError(
@@ -293,7 +296,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     await registry.setDesiredAgent(guild, spec);
     let placed: Placed;
     try {
-      placed = await this.#place(guild, spec, run);
+      placed = await this.#place(guild, spec, run, hosts);
     } catch (error) {
       await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
         this.#o.logger.error(
@@ -310,18 +313,26 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   /**
    * Places an agent: asks hosts chosen by the placement strategy until one runs it. A full host
    * is never asked twice; an unavailable one again only after every other host refused too.
+   * `hosts`, when given, is the registry's host list for the first attempt.
    */
-  async #place(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<Placed> {
+  async #place(
+    guild: GuildContext,
+    spec: AgentSpec,
+    run: PlacementRun,
+    hosts?: Promise<HostStatus[]>,
+  ): Promise<Placed> {
     const { registry, discovery, placement, retry } = this.#o;
     await this.#within(discovery.ready(), run, spec.id);
     const excluded = new Set<string>();
     const refusals = new Map<string, GuildhallError>();
     let unavailable = 0;
     let reopened = false;
+    let firstHosts = hosts;
     for (;;) {
       this.#checkRun(run, spec.id);
       const discovered = discovery.hosts();
-      const live = await this.#within(registry.listHosts(), run, spec.id);
+      const live = await this.#within(firstHosts ?? registry.listHosts(), run, spec.id);
+      firstHosts = undefined;
       let candidates = eligibleHosts(discovered, live, {
         exclude: excluded,
         inFlight: this.#inFlight,
