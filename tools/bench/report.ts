@@ -44,14 +44,14 @@ export interface MemoryFigure {
 
 export type Figure = LatencyFigure | RateFigure | MemoryFigure;
 
-/** A target of this version, the bound this run measured for it, and whether the run met it. */
+/** A target of this version, the best this run estimates possible, and whether the run met it. */
 export interface Target {
   readonly target: string;
   readonly figure: string;
   readonly measured: string;
-  /** The best this machine allows for the figure, measured in the same run, explained. */
-  readonly bound: string | undefined;
-  /** Whether the bound itself meets the target; false: out of reach on this machine. */
+  /** An estimate of the best this machine allows for the figure, from the same run, explained. */
+  readonly bestPossible: string | undefined;
+  /** Whether that estimate meets the target; false: out of reach on this machine. */
   readonly reachable: boolean | undefined;
   readonly met: boolean | undefined;
 }
@@ -132,14 +132,16 @@ export function renderMarkdown(report: BenchReport): string {
     "",
     "## Targets",
     "",
-    "The bound is the best this run's own yardsticks allow for the figure (bare forks, an empty",
-    "host call, the process manager alone, the host lease); a target whose bound already misses",
-    "it is out of reach on this machine.",
+    "Next to each target, an estimate of the best this machine allows for its figure, built from",
+    "yardsticks measured in the same run (bare forks, an empty host call after the same idle wait,",
+    "the process manager alone, the host lease). A target the estimate already misses is out of",
+    "reach here, whatever the code above those yardsticks does.",
     "",
-    "| Target | Measured | Bound in this run | Met |",
+    "| Target | Measured | Best possible here (estimate) | Met |",
     "| --- | --- | --- | --- |",
     ...report.targets.map(
-      (t) => `| ${t.target} | ${t.measured} | ${t.bound ?? "not measured"} | ${metCell(t)} |`,
+      (t) =>
+        `| ${t.target} | ${t.measured} | ${t.bestPossible ?? "not measured"} | ${metCell(t)} |`,
     ),
     "",
     "## Latency",

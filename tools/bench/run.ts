@@ -480,7 +480,7 @@ async function main(): Promise<void> {
   log(`wrote ${out}/report.md and report.json in ${report.wallTimeSeconds.toFixed(0)} s`);
   for (const t of targets)
     log(
-      `${t.met === undefined ? "–" : t.met ? "✔" : "✘"} ${t.target}: ${t.measured}${t.bound === undefined ? "" : `; bound ${t.bound}`}`,
+      `${t.met === undefined ? "–" : t.met ? "✔" : "✘"} ${t.target}: ${t.measured}${t.bestPossible === undefined ? "" : `; best possible here ${t.bestPossible}`}`,
     );
   if (failure !== undefined) process.exitCode = 1;
 }

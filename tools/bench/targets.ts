@@ -1,6 +1,6 @@
-// The targets of this version, judged on the figures of a run, each next to the bound the same
-// run measured for it: what this machine allows at best, so a miss can be told apart from a
-// target that no design with one process per agent could meet here.
+// The targets of this version, judged on the figures of a run, each next to an estimate of the
+// best this machine allows for its figure, built from yardsticks of the same run: a miss of the
+// code can then be told apart from a target out of reach here.
 import { formatMs, type Figure, type LatencyFigure, type Target } from "./report.js";
 
 /** What the targets need to know beyond the figures. */
@@ -9,7 +9,7 @@ export interface TargetSettings {
   readonly hostLeaseMs: number;
 }
 
-/** Each target with what the run measured for it, its bound here, and whether it was met. */
+/** Each target with what the run measured for it, the best possible here, and whether it was met. */
 export function evaluateTargets(
   figures: readonly Figure[],
   cores: number,
@@ -39,7 +39,7 @@ export function evaluateTargets(
       target: `Cold create ≤ 1.3× bare fork (p50), ${where === "local" ? "local" : "Redis"} cluster`,
       figure: `create.${where}.cold`,
       measured: cold === undefined ? "not measured" : vsLimit(cold),
-      bound:
+      bestPossible:
         coldFloor === undefined || core === undefined || emptyCall === undefined
           ? undefined
           : `${coldFloor.toFixed(2)}× (fork + import core ${formatMs(core.ms.p50)} + empty call after a quiet wait ${formatMs(emptyCall)}, over a bare fork ${formatMs(core.limit.ms.p50)})`,
@@ -58,7 +58,7 @@ export function evaluateTargets(
       target: `Warm create ≤ 5 ms (p50), ${where === "local" ? "local" : "Redis"} cluster`,
       figure: `create.${where}.warm`,
       measured: warm === undefined ? "not measured" : formatMs(warm.ms.p50),
-      bound:
+      bestPossible:
         warmFloor === undefined || warmSpawn === undefined || emptyCall === undefined
           ? undefined
           : `${formatMs(warmFloor)} (process manager alone ${formatMs(warmSpawn.ms.p50)} + empty call after a quiet wait ${formatMs(emptyCall)})`,
@@ -72,7 +72,7 @@ export function evaluateTargets(
     target: "Lookup ≤ 1.5× bare GET (p50)",
     figure: "lookup.registry",
     measured: lookup === undefined ? "not measured" : vsLimit(lookup),
-    bound: lookup === undefined ? undefined : "1.00× (the GET itself)",
+    bestPossible: lookup === undefined ? undefined : "1.00× (the GET itself)",
     reachable: lookup === undefined ? undefined : true,
     met: lookup === undefined ? undefined : lookup.ratio.p50 <= 1.5,
   });
@@ -85,7 +85,7 @@ export function evaluateTargets(
     target: "Failover ≤ 6 s (p50)",
     figure: "failover",
     measured: failover === undefined ? "not measured" : seconds(failover.ms.p50),
-    bound:
+    bestPossible:
       failover === undefined || failoverFloor === undefined
         ? undefined
         : `${seconds(failoverFloor)} (host lease ${seconds(settings.hostLeaseMs)} + ${failover.limit.title} ${seconds(failover.limit.ms.p50)})`,
@@ -99,7 +99,7 @@ export function evaluateTargets(
     target: `Create throughput ≥ 30 agents/s on ${cores} cores`,
     figure: "create.throughput",
     measured: rate === undefined ? "not measured" : `${rate.median.toFixed(1)} agents/s`,
-    bound:
+    bestPossible:
       rate === undefined
         ? undefined
         : `${rate.limit.median.toFixed(1)} agents/s (${rate.limit.title})`,
