@@ -163,6 +163,7 @@ export class AgentProcessManager {
         size: this.#options.warmPoolSize,
         fork: () => this.#fork([], true),
         allowed: () => this.#options.maxProcesses - this.#activeCount(),
+        startTimeoutMs: this.#options.startTimeoutMs,
         stopTimeoutMs: this.#options.stopTimeoutMs,
         onGiveUp: (error) =>
           process.emitWarning(

@@ -2,6 +2,7 @@
 // agent's start-up cost, so a spawn that finds an idle runner only sends it the spec. The pool
 // refills in the background, one fork at a time so it never competes with a cold spawn for more
 // than one core.
+import { GuildhallError } from "@guildhall/core";
 import type { RunnerProcess } from "./runner-process.js";
 
 /** What the pool needs from its owner. */
@@ -12,6 +13,8 @@ export interface WarmPoolOptions {
   readonly fork: () => RunnerProcess;
   /** Pool processes the host's process limit leaves room for right now. */
   readonly allowed: () => number;
+  /** How long a pool process may take to report in and answer before it is killed. */
+  readonly startTimeoutMs: number;
   /** How long a pool process may take to stop before it is killed. */
   readonly stopTimeoutMs: number;
   /** Told when the pool gives up because runners keep dying before they report in. */
@@ -127,8 +130,16 @@ export class WarmPool {
       return;
     }
     this.#starting = proc;
+    // A runner that never reports in (a preload from execArgv that hangs, a stalled machine)
+    // would otherwise hold the pool, and everyone awaiting whenFull(), forever.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill("SIGKILL");
+    }, this.#options.startTimeoutMs);
     proc.roundTrip().then(
       () => {
+        clearTimeout(timer);
         if (this.#starting !== proc) return;
         this.#starting = undefined;
         // Idle runners must not keep the host alive; one being started does, so that awaiting
@@ -147,9 +158,17 @@ export class WarmPool {
         this.refill();
       },
       (error: Error) => {
+        clearTimeout(timer);
         if (this.#starting !== proc) return;
         this.#starting = undefined;
-        this.#failed(error);
+        this.#failed(
+          timedOut
+            ? new GuildhallError(
+                "deadline-exceeded",
+                `a warm pool runner did not report in within startTimeoutMs=${this.#options.startTimeoutMs} ms and was killed`,
+              )
+            : error,
+        );
       },
     );
   }

@@ -1,6 +1,7 @@
 // Spawning, stopping, crash detection and shutdown, with real agent processes.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
 import {
@@ -241,6 +242,28 @@ describe("warm pool and shutdown", () => {
     const refilled = m.status().warmPool.idlePids;
     expect(refilled).toHaveLength(1);
     expect(refilled).not.toContain(info.pid);
+  });
+
+  it("gives up on pool runners that never report in instead of waiting for them forever", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      if (warning.name === "GuildhallWarmPoolWarning") warnings.push(warning.message);
+    };
+    process.on("warning", onWarning);
+    try {
+      const m = await manager({
+        warmPoolSize: 1,
+        startTimeoutMs: 300,
+        execArgv: ["--import", pathToFileURL(`${FIXTURES}/hanging-preload.mjs`).href],
+      });
+      await waitFor("the pool warning", () => warnings.length > 0);
+      expect(warnings[0]).toMatch(/did not report in within startTimeoutMs=300 ms/);
+      expect(m.status().warmPool).toMatchObject({ idlePids: [], starting: 0 });
+      // Each runner it gave up on was killed and reaped.
+      expect(childPids()).toEqual(baseline);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("stops agents and pool processes on shutdown and refuses spawns afterwards", async () => {
