@@ -36,6 +36,8 @@ export interface HostProcessOptions {
   readonly commandPrefix?: readonly string[];
   /** Start the host as the leader of a process group of its own (see `killGroup`). Default false. */
   readonly processGroup?: boolean;
+  /** More environment of the host, e.g. `GUILDHALL_TLS_CERT`. Default: none. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 // Found through the workspace package, so that this file also works compiled elsewhere (tools/bench).
@@ -62,6 +64,7 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     GUILDHALL_AGENT_MODULES: options.agentModules.join(","),
     GUILDHALL_STOP_TIMEOUT_MS: "5000",
     LOG_LEVEL: "info",
+    ...options.env,
   };
   if (options.maxAgents !== undefined) env["GUILDHALL_MAX_AGENTS"] = String(options.maxAgents);
   if (options.heartbeatMs !== undefined)

@@ -1,13 +1,16 @@
-// What the commands that drive a Redis-backed cluster share: the flags that say where it is
-// (`--redis`, `--key-prefix`, `--token`), and a connection to its location registry that fails
-// early, with a message that says what to check, when Redis cannot be reached.
+// What the commands that drive a Redis-backed cluster share: the flags that say where it is and
+// how to reach its hosts (`--redis`, `--key-prefix`, `--token`, the TLS flags), and a connection
+// to its location registry that fails early, with a message that says what to check, when Redis
+// cannot be reached.
+import type { ClusterTlsOptions } from "@guildhall/engine";
 import { RedisLocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
+import { addClientTlsOptions, resolveClientTls, type ClientTlsFlags } from "./client-tls.js";
 import { CliError, ExitCode, messageOf } from "./exit-codes.js";
 import { HostApi } from "./host-api.js";
 
 /** The flags every cluster command takes, as commander parses them. */
-export interface ClusterFlags {
+export interface ClusterFlags extends ClientTlsFlags {
   readonly redis?: string;
   readonly keyPrefix?: string;
   readonly token?: string;
@@ -20,6 +23,8 @@ export interface ClusterConnection {
   readonly redisLabel: string;
   /** The hosts' bearer token, if any. */
   readonly token: string | undefined;
+  /** TLS towards the hosts; undefined for plaintext HTTP/2. */
+  readonly tls: ClusterTlsOptions | undefined;
   readonly hosts: HostApi;
   /** Closes the registry connection and every host connection. */
   close(): Promise<void>;
@@ -27,9 +32,9 @@ export interface ClusterConnection {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Adds `--redis`, `--key-prefix` and `--token` to `command`. */
+/** Adds `--redis`, `--key-prefix`, `--token` and the TLS flags to `command`. */
 export function addClusterOptions(command: Command): Command {
-  return command
+  const withCluster = command
     .option(
       "--redis <url>",
       "Redis of the cluster's location registry [GUILDHALL_REDIS_URL, REDIS_URL]",
@@ -39,6 +44,7 @@ export function addClusterOptions(command: Command): Command {
       "Redis key prefix the hosts use [GUILDHALL_KEY_PREFIX] (default: gh:)",
     )
     .option("--token <token>", "bearer token of the hosts; prefer the variable [GUILDHALL_TOKEN]");
+  return addClientTlsOptions(withCluster);
 }
 
 function pick(flag: string | undefined, env: Env, ...names: string[]): string | undefined {
@@ -73,6 +79,7 @@ export async function connectCluster(
   }
   const prefix = pick(flags.keyPrefix, env, "GUILDHALL_KEY_PREFIX");
   const token = pick(flags.token, env, "GUILDHALL_TOKEN");
+  const tls = resolveClientTls(flags, env);
   const redisLabel = redact(url);
   let registry: RedisLocationRegistry;
   try {
@@ -95,11 +102,12 @@ export async function connectCluster(
       ExitCode.unreachable,
     );
   }
-  const hosts = new HostApi(token);
+  const hosts = new HostApi({ token, tls });
   return {
     registry,
     redisLabel,
     token,
+    tls,
     hosts,
     async close() {
       hosts.close();

@@ -38,11 +38,19 @@ export interface RunningCli {
   readonly result: Promise<CliResult>;
 }
 
+/** Options of {@link startCli} and {@link runCli}. */
+export interface CliOptions {
+  /** Variables on top of the cleaned environment. Default: none. */
+  readonly env?: Record<string, string>;
+  /** With runCli: kill the command and fail after this long. Default 45 s. */
+  readonly deadlineMs?: number;
+}
+
 /** Starts `guildhall <args>` from the repository root. */
-export function startCli(args: readonly string[]): RunningCli {
+export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: REPO_ROOT,
-    env: cleanEnv(),
+    env: cleanEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -84,10 +92,14 @@ export function startCli(args: readonly string[]): RunningCli {
 
 /**
  * Runs `guildhall <args>` from the repository root and resolves when it exits; kills it and
- * rejects if it is still running after `deadlineMs`.
+ * rejects if it is still running after `options.deadlineMs`.
  */
-export async function runCli(args: readonly string[], deadlineMs = 45_000): Promise<CliResult> {
-  const cli = startCli(args);
+export async function runCli(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
+  const deadlineMs = options.deadlineMs ?? 45_000;
+  const cli = startCli(args, options);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -1,9 +1,5 @@
 // Bearer tokens and (mutual) TLS. Certificates are made for each run with the openssl CLI in a
 // temporary directory; no key is checked in.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
@@ -13,6 +9,11 @@ import {
   HostState,
 } from "@guildhall/proto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  makeTestCertificates,
+  type TestCertificates,
+  type TestPemName,
+} from "../../../tools/test-support/certificates.js";
 import { createAgentHost, type AgentHost } from "../src/index.js";
 import {
   createRequest,
@@ -66,75 +67,15 @@ describe("bearer token", () => {
 });
 
 describe("TLS", () => {
-  let dir: string;
-  const pem = (name: string) => readFileSync(path.join(dir, name));
+  let certificates: TestCertificates;
+  const pem = (name: TestPemName) => certificates.pem(name);
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "guildhall-tls-"));
-    const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    const key = (name: string) =>
-      run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", name);
-    key("ca.key");
-    run(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=guildhall test CA",
-    );
-    const signed = (name: string, subject: string, extensions: string) => {
-      key(`${name}.key`);
-      run("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-      writeFileSync(path.join(dir, `${name}.ext`), extensions);
-      run(
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        `${name}.crt`,
-        "-days",
-        "1",
-        "-extfile",
-        `${name}.ext`,
-      );
-    };
-    signed(
-      "server",
-      "/CN=localhost",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    );
-    signed("client", "/CN=engine", "extendedKeyUsage=clientAuth\n");
-    // A client certificate nobody vouches for: self-signed.
-    key("rogue.key");
-    run(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "rogue.key",
-      "-out",
-      "rogue.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=rogue",
-    );
+    certificates = makeTestCertificates();
   });
 
   afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
+    certificates.remove();
   });
 
   function clients(host: AgentHost, nodeOptions: Record<string, Buffer>) {

@@ -24,6 +24,7 @@ async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<v
     discovery,
     reconcile: false,
     ...(cluster.token !== undefined && { token: cluster.token }),
+    ...(cluster.tls !== undefined && { tls: cluster.tls }),
   });
   try {
     for (const agentId of agentIds) {

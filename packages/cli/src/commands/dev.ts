@@ -149,7 +149,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
     `${hostCount} agent host${hostCount === 1 ? "" : "s"}: ${cluster.hosts.map((h) => h.address).join(", ")}`,
   );
 
-  const api = new HostApi(token);
+  const api = new HostApi({ token, tls: undefined });
   const guild = new Guild(spec, cluster.engine, cluster.bus);
   let view: LiveView | undefined;
   const early: ViewMessage[] = [];

@@ -128,6 +128,7 @@ async function run(file: string, flags: RunFlags): Promise<void> {
       discovery,
       reconcile: false,
       ...(cluster.token !== undefined && { token: cluster.token }),
+      ...(cluster.tls !== undefined && { tls: cluster.tls }),
     });
     const guild = new Guild(spec, engine);
     const placements = await launchGuild(guild, cluster.registry, progress, stop.signal, timeoutMs);
