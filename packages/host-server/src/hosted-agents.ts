@@ -508,6 +508,7 @@ export class HostedAgents {
       format: request.format,
       ...(request.threadId !== undefined && { threadId: request.threadId }),
       ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
+      ...(request.traceparent !== undefined && { traceparent: request.traceparent }),
     });
     await this.#deps.bus.publish(entry.guild.id, message);
     this.#deps.metrics.messagesPublished.inc({ guild_id: entry.guild.id });

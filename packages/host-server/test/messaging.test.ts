@@ -98,13 +98,14 @@ describe("host-mediated messaging", () => {
     expect(t.bus.subscriptionCount("g2")).toBe(2);
 
     // An agent's inbox reaches that agent only, and a reply to an inbox message goes to the
-    // sender's inbox: each request's answer arrives there exactly once.
+    // sender's inbox: each request's answer arrives there exactly once, in the request's trace.
     const tester = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
     const seen: Message[] = [];
     await tester.subscribe("inbox:tester", (message) => {
       seen.push(message);
     });
-    await tester.publish("inbox:a", { n: 1 });
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await tester.publish("inbox:a", { n: 1 }, { traceparent });
     await waitFor("the first echo", () => seen.length >= 1);
     await tester.publish("inbox:a", { n: 2 });
     await waitFor("the second echo", () => seen.length >= 2);
@@ -112,6 +113,7 @@ describe("host-mediated messaging", () => {
       ["a", { echoed: { n: 1 }, by: "a", pid: expect.any(Number) as number }],
       ["a", { echoed: { n: 2 }, by: "a", pid: expect.any(Number) as number }],
     ]);
+    expect(seen.map((m) => m.traceparent)).toEqual([traceparent, undefined]);
     await tester.close();
 
     await t.client.stopAgent({ guildId: "g1", agentId: "a" });

@@ -482,6 +482,7 @@ export class AgentProcessManager {
       format: message.format,
       ...(message.threadId !== undefined && { threadId: message.threadId }),
       ...(message.inResponseTo !== undefined && { inResponseTo: message.inResponseTo }),
+      ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
     };
     const answer = async (): Promise<void> => {
       try {

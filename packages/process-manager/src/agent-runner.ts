@@ -251,7 +251,7 @@ async function handle(delivery: Delivery): Promise<void> {
     return;
   }
   try {
-    await agent.onMessage(createMessageContext(baseContext, message, publish));
+    await agent.onMessage(createMessageContext(identity, baseContext.log, message, publish));
     await send({ type: "delivered", deliveryId, status: "handled" });
   } catch (error) {
     const text = messageOf(error);

@@ -18,6 +18,7 @@ export interface OutgoingMessage {
   readonly format: string;
   readonly threadId?: string;
   readonly inResponseTo?: string;
+  readonly traceparent?: string;
 }
 
 /** Sends a publish request to the host and resolves with the published message. */
@@ -34,6 +35,7 @@ function outgoing(
   topic: string,
   payload: JsonValue,
   opts: SendOptions | undefined,
+  traceparent: string | undefined,
 ): OutgoingMessage {
   return {
     topic,
@@ -41,44 +43,48 @@ function outgoing(
     format: opts?.format ?? "json",
     ...(opts?.threadId !== undefined && { threadId: opts.threadId }),
     ...(opts?.inResponseTo !== undefined && { inResponseTo: opts.inResponseTo }),
+    ...(traceparent !== undefined && { traceparent }),
   };
 }
 
-/** The context of `onStart` and of code outside handlers. */
+/**
+ * The context of `onStart` and of code outside handlers; with `traceparent`, of a handler, whose
+ * sends carry the handled message's trace context (as they do in-process, in @guildhall/core).
+ */
 export function createAgentContext(
   identity: AgentIdentity,
   publish: PublishFn,
   log: AgentLogger,
+  traceparent?: string,
 ): AgentContext {
   return Object.freeze({
     agentId: identity.agentId,
     guildId: identity.guildId,
     log,
     send: (payload: JsonValue, opts?: SendOptions) =>
-      publish(outgoing(opts?.topic ?? identity.defaultTopic, payload, opts)),
+      publish(outgoing(opts?.topic ?? identity.defaultTopic, payload, opts, traceparent)),
     publish: (topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">) =>
-      publish(outgoing(topic, payload, opts)),
+      publish(outgoing(topic, payload, opts, traceparent)),
   });
 }
 
 /** The context of one `onMessage` call; `reply` addresses its answer by core's `replyTarget`. */
 export function createMessageContext(
-  base: AgentContext,
+  identity: AgentIdentity,
+  log: AgentLogger,
   message: Message,
   publish: PublishFn,
 ): MessageContext {
+  const base = createAgentContext(identity, publish, log, message.traceparent);
   return Object.freeze({
-    agentId: base.agentId,
-    guildId: base.guildId,
-    log: base.log,
-    send: (payload: JsonValue, opts?: SendOptions) => base.send(payload, opts),
-    publish: (topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">) =>
-      base.publish(topic, payload, opts),
+    ...base,
     message,
     payload: message.payload,
     reply: (payload: JsonValue, opts?: SendOptions) => {
       const { topic, threadId, inResponseTo } = replyTarget(message, base.agentId, opts);
-      return publish(outgoing(topic, payload, { ...opts, threadId, inResponseTo }));
+      return publish(
+        outgoing(topic, payload, { ...opts, threadId, inResponseTo }, message.traceparent),
+      );
     },
   });
 }

@@ -105,6 +105,8 @@ export const PublishRequest = z.strictObject({
   format: z.string().min(1).max(256),
   threadId: z.string().min(1).max(64).optional(),
   inResponseTo: z.string().min(1).max(64).optional(),
+  /** The trace context of the message being handled, when the agent sends from a handler. */
+  traceparent: z.string().min(1).max(256).optional(),
 });
 
 /** A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw (`failed`). */

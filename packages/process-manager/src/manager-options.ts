@@ -27,6 +27,8 @@ export interface PublishRequest {
   readonly format: string;
   readonly threadId?: string;
   readonly inResponseTo?: string;
+  /** W3C trace context: the handled message's, when the agent sent from its handler. */
+  readonly traceparent?: string;
 }
 
 /**

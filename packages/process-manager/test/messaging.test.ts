@@ -12,6 +12,7 @@ import {
   type Published,
 } from "./helpers.js";
 
+const TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const guild = { id: "guild-m", name: "Messaging", defaultTopic: "lobby" };
 let baseline: number[];
 let manager: AgentProcessManager;
@@ -62,7 +63,7 @@ describe("publish and deliver", () => {
     expect(hello?.request).not.toHaveProperty("sender");
   });
 
-  it("round-trips a delivery: reply keeps topic and thread, send resolves with the host's message", async () => {
+  it("round-trips a delivery: reply keeps topic, thread and trace, send resolves with the host's message", async () => {
     await manager.spawn({
       guild,
       agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") },
@@ -71,7 +72,7 @@ describe("publish and deliver", () => {
     const result = await manager.deliver(
       guild.id,
       "echo",
-      clientMessage("m-1", { text: "hi" }, { topic: "chat", threadId: "t-9" }),
+      clientMessage("m-1", { text: "hi" }, { topic: "chat", threadId: "t-9", traceparent: TRACE }),
     );
     expect(result).toEqual({ status: "handled" });
     expect(published.map((p) => p.request)).toEqual([
@@ -81,8 +82,10 @@ describe("publish and deliver", () => {
         format: "json",
         threadId: "t-9",
         inResponseTo: "m-1",
+        traceparent: TRACE,
       },
-      { topic: "audit", payload: { seen: "m-1" }, format: "audit/v1" },
+      // A send from the handler continues the trace too, as it does in-process.
+      { topic: "audit", payload: { seen: "m-1" }, format: "audit/v1", traceparent: TRACE },
     ]);
     expect(published[0]?.message.sender).toEqual({ id: "echo", name: "Echo" });
 
@@ -93,6 +96,7 @@ describe("publish and deliver", () => {
       inResponseTo: "m-2",
       topic: "default_topic",
     });
+    expect(published[0]?.request).not.toHaveProperty("traceparent");
   });
 
   it("handles deliveries one at a time, in order", async () => {
