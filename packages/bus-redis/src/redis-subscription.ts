@@ -1,8 +1,13 @@
 // One subscription of a RedisBus. The reader hands it every entry of its stream; it keeps the ones
-// published after it started, queues them and drains the queue with its own loop, so a slow or
-// failing handler holds up only this subscription. The queue holds JSON text and each delivery
-// parses its own copy, so subscribers never share mutable objects.
-import type { Message, MessageHandler, SubscribeOptions, Subscription } from "@guildhall/core";
+// published after it started and delivers them through core's SerialDelivery, so a slow or failing
+// handler holds up only this subscription.
+import {
+  SerialDelivery,
+  type Message,
+  type MessageHandler,
+  type SubscribeOptions,
+  type Subscription,
+} from "@guildhall/core";
 import { STREAM_START, compareStreamIds } from "./stream-id.js";
 
 /** Reports a handler failure of a subscription without its own `onError`. */
@@ -14,9 +19,7 @@ export type HandlerErrorReporter = (
 
 /** A live subscription of a RedisBus. */
 export class RedisSubscription implements Subscription {
-  private queue: string[] = [];
-  private head = 0;
-  private draining = false;
+  readonly #delivery: SerialDelivery;
   private active = true;
 
   /**
@@ -28,11 +31,15 @@ export class RedisSubscription implements Subscription {
     readonly topic: string,
     readonly key: string,
     private startId: string,
-    private readonly handler: MessageHandler,
+    handler: MessageHandler,
     private readonly options: SubscribeOptions,
-    private readonly reportError: HandlerErrorReporter,
+    reportError: HandlerErrorReporter,
     private readonly detach: (subscription: RedisSubscription) => void,
-  ) {}
+  ) {
+    this.#delivery = new SerialDelivery(handler, (error, message) =>
+      (options.onError ?? ((e, m) => reportError(e, m, this)))(error, message),
+    );
+  }
 
   /**
    * Redis lost the stream (see StreamResetWarning): its entries now start again from the lowest
@@ -46,40 +53,13 @@ export class RedisSubscription implements Subscription {
   offer(entryId: string, senderId: string, json: string): void {
     if (!this.active || compareStreamIds(entryId, this.startId) <= 0) return;
     if (senderId === this.options.excludeSender) return;
-    this.queue.push(json);
-    if (!this.draining) {
-      this.draining = true;
-      queueMicrotask(() => void this.drain());
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.active && this.head < this.queue.length) {
-      const json = this.queue[this.head]!;
-      this.head += 1;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      const message = JSON.parse(json) as Message;
-      try {
-        await this.handler(message);
-      } catch (error) {
-        try {
-          (this.options.onError ?? ((e, m) => this.reportError(e, m, this)))(error, message);
-        } catch {
-          // An error reporter that throws must not stop delivery either.
-        }
-      }
-    }
-    this.draining = false;
+    this.#delivery.push(json);
   }
 
   unsubscribe(): Promise<void> {
     if (this.active) {
       this.active = false;
-      this.queue = [];
-      this.head = 0;
+      this.#delivery.close();
       this.detach(this);
     }
     return Promise.resolve();

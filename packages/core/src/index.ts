@@ -9,6 +9,7 @@ export type {
   SendOptions,
 } from "./agent.js";
 export { MemoryBus } from "./memory-bus.js";
+export { SerialDelivery } from "./serial-delivery.js";
 export type { MemoryBusOptions } from "./memory-bus.js";
 export { InProcessExecutionEngine } from "./in-process-execution-engine.js";
 export type { InProcessExecutionEngineOptions } from "./in-process-execution-engine.js";

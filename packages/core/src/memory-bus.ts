@@ -1,9 +1,10 @@
-// A MessageBus inside one process. Each subscription has its own queue drained by its own loop, so
-// a slow or failing handler holds up nobody else; messages are copied through JSON so subscribers
-// see exactly what a networked bus would deliver, and never share mutable objects.
+// A MessageBus inside one process. Each subscription delivers through a SerialDelivery of its own,
+// so a slow or failing handler holds up nobody else; messages are copied through JSON so
+// subscribers see exactly what a networked bus would deliver, and never share mutable objects.
 import { GuildhallError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { MessageBus, MessageHandler, SubscribeOptions, Subscription } from "./message-bus.js";
+import { SerialDelivery } from "./serial-delivery.js";
 import { ID_PATTERN } from "./spec.js";
 import { validateMessage } from "./validation.js";
 
@@ -46,57 +47,31 @@ function reportToStderr(error: unknown, message: Message, subscription: Subscrip
 }
 
 class MemorySubscription implements Subscription {
-  private readonly queue: string[] = [];
-  private head = 0;
-  private draining = false;
+  readonly #delivery: SerialDelivery;
   active = true;
 
   constructor(
     readonly guildId: string,
     readonly topic: string,
-    private readonly handler: MessageHandler,
+    handler: MessageHandler,
     private readonly options: SubscribeOptions,
-    private readonly reportError: MemoryBusOptions["onHandlerError"] & {},
+    reportError: MemoryBusOptions["onHandlerError"] & {},
     private readonly detach: (subscription: MemorySubscription) => void,
-  ) {}
+  ) {
+    this.#delivery = new SerialDelivery(handler, (error, message) =>
+      (options.onError ?? ((e, m) => reportError(e, m, this)))(error, message),
+    );
+  }
 
   enqueue(senderId: string, json: string): void {
     if (!this.active || senderId === this.options.excludeSender) return;
-    this.queue.push(json);
-    if (!this.draining) {
-      this.draining = true;
-      // Never call handlers from inside publish: the publisher's code runs to its next await first.
-      queueMicrotask(() => void this.drain());
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.active && this.head < this.queue.length) {
-      const json = this.queue[this.head]!;
-      this.head += 1;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      const message = JSON.parse(json) as Message;
-      try {
-        await this.handler(message);
-      } catch (error) {
-        try {
-          (this.options.onError ?? ((e, m) => this.reportError(e, m, this)))(error, message);
-        } catch {
-          // An error reporter that throws must not stop delivery either.
-        }
-      }
-    }
-    this.draining = false;
+    this.#delivery.push(json);
   }
 
   unsubscribe(): Promise<void> {
     if (this.active) {
       this.active = false;
-      this.queue.length = 0;
-      this.head = 0;
+      this.#delivery.close();
       this.detach(this);
     }
     return Promise.resolve();

@@ -1,0 +1,73 @@
+// The delivery loop every subscription of a MessageBus needs: messages handed to one handler one at
+// a time, in the order they were queued, so that a slow or failing handler holds up only its own
+// subscription. The queue holds JSON text and each delivery parses its own copy, so subscribers
+// never share mutable objects.
+import type { Message } from "./message.js";
+import type { MessageHandler } from "./message-bus.js";
+
+// Past this many delivered entries at the front, the queue is compacted (when that halves it).
+const COMPACT_AFTER = 1024;
+
+/**
+ * Delivers queued messages to one handler, one call at a time and in order; for implementations
+ * of {@link MessageBus}. A handler that throws is reported to `onError` and delivery goes on.
+ *
+ * @example
+ * ```ts
+ * const delivery = new SerialDelivery(handler, (error, message) => console.error(message.id, error));
+ * delivery.push(JSON.stringify(message)); // the handler runs on a later microtask
+ * delivery.close(); // drops what is still queued
+ * ```
+ */
+export class SerialDelivery {
+  readonly #handler: MessageHandler;
+  readonly #onError: (error: unknown, message: Message) => void;
+  #queue: string[] = [];
+  #head = 0;
+  #draining = false;
+  #closed = false;
+
+  constructor(handler: MessageHandler, onError: (error: unknown, message: Message) => void) {
+    this.#handler = handler;
+    this.#onError = onError;
+  }
+
+  /** Queues a message, as its JSON text. Never calls the handler before the caller's next await. */
+  push(json: string): void {
+    if (this.#closed) return;
+    this.#queue.push(json);
+    if (!this.#draining) {
+      this.#draining = true;
+      queueMicrotask(() => void this.#drain());
+    }
+  }
+
+  /** Drops what is still queued; a handler call in progress finishes. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#closed && this.#head < this.#queue.length) {
+      const json = this.#queue[this.#head]!;
+      this.#head += 1;
+      if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      const message = JSON.parse(json) as Message;
+      try {
+        await this.#handler(message);
+      } catch (error) {
+        try {
+          this.#onError(error, message);
+        } catch {
+          // An error reporter that throws must not stop delivery either.
+        }
+      }
+    }
+    this.#draining = false;
+  }
+}
