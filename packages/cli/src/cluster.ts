@@ -21,10 +21,11 @@ export interface ClusterConnection {
   readonly registry: RedisLocationRegistry;
   /** The Redis URL without its password, for messages. */
   readonly redisLabel: string;
-  /** The hosts' bearer token, if any. */
-  readonly token: string | undefined;
-  /** TLS towards the hosts; undefined for plaintext HTTP/2. */
-  readonly tls: ClusterTlsOptions | undefined;
+  /**
+   * How to reach the hosts, as ClusterExecutionEngine options: the bearer token and TLS the flags
+   * ask for (absent when not asked for), so every engine a command builds dials hosts alike.
+   */
+  readonly hostAccess: { readonly token?: string; readonly tls?: ClusterTlsOptions };
   readonly hosts: HostApi;
   /** Closes the registry connection and every host connection. */
   close(): Promise<void>;
@@ -106,8 +107,10 @@ export async function connectCluster(
   return {
     registry,
     redisLabel,
-    token,
-    tls,
+    hostAccess: {
+      ...(token !== undefined && { token }),
+      ...(tls !== undefined && { tls }),
+    },
     hosts,
     async close() {
       hosts.close();

@@ -81,6 +81,13 @@ describe("guildhall against hosts that serve mutual TLS", () => {
       ["responder", "ready"],
     ]);
 
+    // A stop through a client without TLS is refused by the host and leaves everything as it was:
+    // the agents run, and stay wanted, so the stop below still finds them by id.
+    const misconfigured = await runCli(["agents", "stop", "initiator", ...cluster]);
+    expect(misconfigured.code).not.toBe(0);
+    expect(misconfigured.stderr).toContain(host.address);
+    expect((await listAgents()).map((a) => a.pid).sort()).toEqual(agents.map((a) => a.pid).sort());
+
     const stop = await runCli([
       "agents",
       "stop",

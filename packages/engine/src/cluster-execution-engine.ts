@@ -206,6 +206,8 @@ export class ClusterExecutionEngine implements ExecutionEngine {
    * reached (after retries), its location is removed from the registry, fenced by its epoch so a
    * newer placement is kept: a dead host's agent disappears from listings at once. (A host that
    * was only cut off keeps its copy running, unlisted, until it restarts; a warning is logged.)
+   * When the host refuses the stop, the agent keeps running and its desired-state entry is put
+   * back, so it stays wanted and healed as before.
    *
    * @throws GuildhallError `invalid-argument` for malformed ids, `unavailable` after shutdown or
    *   when the registry cannot be reached, or the host's refusal (e.g. `unauthenticated`)
@@ -485,12 +487,32 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     const key = keyOf(guildId, agentId);
     await this.#locks.run(key, async () => {
       const { registry } = this.#o;
+      // Kept to be put back if the host refuses the stop: a failed stop leaves the agent wanted
+      // and findable, as it was, rather than running unwanted.
+      const desired = (await registry.listDesiredAgents(guildId)).find(
+        (d) => d.spec.id === agentId,
+      );
+      const started = this.#started.get(key);
       // Forgotten first, so the reconciler cannot place the agent again while it stops.
       await registry.removeDesiredAgent(guildId, agentId);
       this.#started.delete(key);
       this.#reconciler?.forget(guildId, agentId);
       const location = await registry.getLocation(guildId, agentId);
-      if (location !== undefined) await this.#stopAt(location);
+      if (location === undefined) return;
+      try {
+        await this.#stopAt(location);
+      } catch (error) {
+        if (started !== undefined) this.#started.set(key, started);
+        if (desired !== undefined) {
+          await registry.setDesiredAgent(desired.guild, desired.spec).catch((restoreError) => {
+            this.#o.logger.error(
+              "a stop failed and the agent's desired-state entry could not be put back; it runs but is no longer wanted",
+              { guild_id: guildId, agent_id: agentId, err: messageOf(restoreError) },
+            );
+          });
+        }
+        throw error;
+      }
     });
   }
 

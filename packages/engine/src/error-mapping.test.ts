@@ -51,6 +51,9 @@ describe("toGuildhallError", () => {
     const mapped = toGuildhallError(ConnectError.from(refused, Code.Unavailable), context);
     expect(mapped.code).toBe("unavailable");
     expect(mapped.message).toContain("ECONNREFUSED");
+    // A reset is not taken for an unreachable host (see toGuildhallError).
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(toGuildhallError(ConnectError.from(reset, Code.Aborted), context).code).toBe("aborted");
     const own = new GuildhallError("aborted", "stop");
     expect(toGuildhallError(own, context)).toBe(own);
     expect(toGuildhallError(new TypeError("boom"), context).code).toBe("internal");

@@ -51,8 +51,10 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 /**
  * Turns whatever a call to a host threw into a GuildhallError of the matching code. A refusal
  * keeps the host's message (which names the bad field, the module or the full host) followed by
- * the host's address; transport failures (connection refused, reset, TLS) become `unavailable`.
- * GuildhallErrors pass through unchanged.
+ * the host's address. A call that could not connect (refused, unreachable) arrives as UNAVAILABLE
+ * and becomes `unavailable`. A reset connection arrives as ABORTED (connect-node) and stays
+ * `aborted`: it is also what a TLS host does to a plaintext client, and a stop that took it for an
+ * unreachable host would remove a running agent's location. GuildhallErrors pass through unchanged.
  */
 export function toGuildhallError(error: unknown, context: CallContext): GuildhallError {
   if (error instanceof GuildhallError) return error;

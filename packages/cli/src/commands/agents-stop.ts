@@ -23,8 +23,7 @@ async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<v
     registry: cluster.registry,
     discovery,
     reconcile: false,
-    ...(cluster.token !== undefined && { token: cluster.token }),
-    ...(cluster.tls !== undefined && { tls: cluster.tls }),
+    ...cluster.hostAccess,
   });
   try {
     for (const agentId of agentIds) {

@@ -127,8 +127,7 @@ async function run(file: string, flags: RunFlags): Promise<void> {
       registry: cluster.registry,
       discovery,
       reconcile: false,
-      ...(cluster.token !== undefined && { token: cluster.token }),
-      ...(cluster.tls !== undefined && { tls: cluster.tls }),
+      ...cluster.hostAccess,
     });
     const guild = new Guild(spec, engine);
     const placements = await launchGuild(guild, cluster.registry, progress, stop.signal, timeoutMs);
