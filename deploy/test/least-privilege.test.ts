@@ -161,7 +161,7 @@ describe("NetworkPolicy", () => {
 
   it("dev: Redis takes connections only from hosts and engines", () => {
     const objects = builds.get("overlays/dev") ?? [];
-    const redis = find(objects, "Deployment", "guildhall-redis");
+    const redis = find(objects, "StatefulSet", "guildhall-redis");
     const policy = find(objects, "NetworkPolicy", "guildhall-redis");
     const spec = policy["spec"] as Record<string, unknown>;
     const labels = (redis["spec"] as { template: { metadata: { labels: object } } }).template

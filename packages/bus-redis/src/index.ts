@@ -7,4 +7,5 @@ export type {
   ReaderRecoveredWarning,
   RedisBusWarning,
   StreamResetWarning,
+  TrimmedUnreadWarning,
 } from "./warnings.js";

@@ -20,6 +20,10 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default cap on the delay between reconnection attempts. */
 export const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
+/** Default length past which a commit trims its topic's stream to what its agents still need. */
+export const DEFAULT_TRIM_ABOVE_ENTRIES = 1_000;
+/** Default time a deleted agent's fence outlives it: a day. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 86_400_000;
 
 /** Options of {@link RedisBus}. */
 export interface RedisBusOptions {
@@ -30,15 +34,33 @@ export interface RedisBusOptions {
   readonly url: string;
   /**
    * Prepended to every key, so several deployments can share one Redis. Streams live under
-   * `<prefix>bus:`. Default `"gh:"`.
+   * `<prefix>bus:`, agent records under `<prefix>bus-agent:` and positions under
+   * `<prefix>bus-cursors:`. No `{` or `}`: every key carries its guild's hash tag, which braces in
+   * the prefix would replace. Default `"gh:"`.
    */
   readonly prefix?: string;
   /**
-   * About how many messages each (guild, topic) stream keeps: publishing trims older entries with
-   * `XADD MAXLEN ~`, so the real length may exceed it by a little. A subscriber that falls further
-   * behind than this while disconnected misses the trimmed messages. Default 10000.
+   * The hard cap: about how many messages each (guild, topic) stream keeps at most. Publishes and
+   * commits trim older entries with `XADD MAXLEN ~`, so the real length may exceed it by a little.
+   * It bounds memory whatever readers still need: an agent (or subscriber) that falls further
+   * behind loses the trimmed messages and is told (`onTrimmed`, else a `trimmed-unread`
+   * warning). Default 10000.
    */
   readonly maxLenPerTopic?: number;
+  /**
+   * Once a topic's stream is longer than this, each commit of a message of it trims the entries
+   * every declared agent of the topic has committed past (`XTRIM MINID ~` to their lowest
+   * position), so streams stay short while agents keep up. Never past an agent's position: only
+   * `maxLenPerTopic` does that. At or above `maxLenPerTopic` it never applies. Default 1000.
+   */
+  readonly trimAboveEntries?: number;
+  /**
+   * How long a stopped (deleted) agent's fence outlives it, in milliseconds: for this long a copy
+   * still running under an epoch from before the delete cannot commit, nor claim the agent back.
+   * Make it longer than any copy can go on unnoticed (a paused VM, a partitioned host). Default
+   * 86400000 (a day).
+   */
+  readonly tombstoneTtlMs?: number;
   /** The largest message accepted, in bytes of its JSON. Default 1048576 (1 MiB). */
   readonly maxPayloadBytes?: number;
   /**
@@ -69,8 +91,9 @@ export interface RedisBusOptions {
    */
   readonly onHandlerError?: (error: unknown, message: Message, subscription: Subscription) => void;
   /**
-   * Called with what the bus recovered from by itself: a malformed stream entry skipped, the reader
-   * losing or regaining its connection, a stream read again from its start after Redis lost it.
+   * Called with what the bus recovered from by itself, or could not: a malformed stream entry
+   * skipped, the reader losing or regaining its connection, a stream read again from its start
+   * after Redis lost it, entries trimmed before a subscription without `onTrimmed` read them.
    * Default: one line on stderr each.
    */
   readonly onWarning?: (warning: RedisBusWarning) => void;
@@ -87,6 +110,8 @@ export interface ResolvedRedisBusOptions {
   readonly url: string;
   readonly prefix: string;
   readonly maxLenPerTopic: number;
+  readonly trimAboveEntries: number;
+  readonly tombstoneTtlMs: number;
   readonly maxPayloadBytes: number;
   readonly blockMs: number;
   readonly readBatchSize: number;
@@ -100,6 +125,10 @@ export interface ResolvedRedisBusOptions {
 
 /** Upper bound for durations: a day. Anything longer is a unit mistake. */
 const MAX_DURATION_MS = 86_400_000;
+/** Upper bound for a tombstone's life: 30 days. */
+const MAX_TOMBSTONE_TTL_MS = 30 * MAX_DURATION_MS;
+/** Upper bound for stream lengths. */
+const MAX_ENTRIES = 1_000_000_000;
 
 function invalid(message: string): GuildhallError {
   return new GuildhallError("invalid-argument", message);
@@ -153,9 +182,9 @@ export function resolveRedisBusOptions(options: RedisBusOptions): ResolvedRedisB
     );
   }
   const prefix: unknown = options.prefix ?? DEFAULT_PREFIX;
-  if (typeof prefix !== "string" || prefix.length > 64 || /\s/.test(prefix)) {
+  if (typeof prefix !== "string" || prefix.length > 64 || /[\s{}]/.test(prefix)) {
     throw invalid(
-      `RedisBus key prefix ${JSON.stringify(prefix)} is invalid: it must be a string of at most 64 characters without whitespace`,
+      `RedisBus key prefix ${JSON.stringify(prefix)} is invalid: it must be a string of at most 64 characters without whitespace or braces (each bus key carries its guild's hash tag)`,
     );
   }
   const ms = (name: string, value: number): number =>
@@ -167,8 +196,22 @@ export function resolveRedisBusOptions(options: RedisBusOptions): ResolvedRedisB
       "maxLenPerTopic",
       options.maxLenPerTopic ?? DEFAULT_MAX_LEN_PER_TOPIC,
       1,
-      1_000_000_000,
+      MAX_ENTRIES,
       "messages",
+    ),
+    trimAboveEntries: checkInteger(
+      "trimAboveEntries",
+      options.trimAboveEntries ?? DEFAULT_TRIM_ABOVE_ENTRIES,
+      1,
+      MAX_ENTRIES,
+      "messages",
+    ),
+    tombstoneTtlMs: checkInteger(
+      "tombstoneTtlMs",
+      options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
+      1,
+      MAX_TOMBSTONE_TTL_MS,
+      "milliseconds",
     ),
     maxPayloadBytes: checkInteger(
       "maxPayloadBytes",

@@ -1,13 +1,16 @@
-// RedisBus: the MessageBus on Redis Streams. Two connections per bus: one for commands (publish,
-// the start of a subscription, CLIENT UNBLOCK) and one that blocks in XREAD for every subscription
-// of the bus (see stream-reader.ts). Publishing appends to the topic's stream; every bus reading
-// that stream delivers the entry to its own subscriptions.
+// RedisBus: the durable MessageBus on Redis Streams. Two connections per bus: one for commands
+// (publish, the start of a subscription, the agent scripts, CLIENT UNBLOCK) and one that blocks in
+// XREAD for every subscription of the bus (see stream-reader.ts). Publishing appends to the
+// topic's stream; every bus reading that stream delivers the entry to its own subscriptions. The
+// agent records live next to the streams (redis-agent-store.ts).
 import {
   GuildhallError,
-  ID_PATTERN,
-  validateMessage,
+  type AgentCheckpoint,
+  type AgentCommit,
+  type ClaimAgentOptions,
+  type CommitResult,
+  type DurableMessageBus,
   type Message,
-  type MessageBus,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
@@ -21,62 +24,66 @@ import {
   type RedisBusOptions,
   type ResolvedRedisBusOptions,
 } from "./options.js";
+import { RedisAgentStore } from "./redis-agent-store.js";
 import { RedisErrorMapper } from "./redis-errors.js";
 import { RedisSubscription } from "./redis-subscription.js";
-import { STREAM_START } from "./stream-id.js";
+import {
+  STREAM_START,
+  compareStreamIds,
+  isNoSuchKey,
+  lostAfter,
+  parseStreamInfo,
+} from "./stream-id.js";
 import { StreamReader } from "./stream-reader.js";
-
-const MAX_TOPIC_LENGTH = 256;
-
-function invalid(message: string): GuildhallError {
-  return new GuildhallError("invalid-argument", message);
-}
-
-function checkGuildId(guildId: unknown): string {
-  if (typeof guildId !== "string" || !ID_PATTERN.test(guildId)) {
-    throw invalid(
-      `guild id ${JSON.stringify(guildId)} is invalid: it must match ${ID_PATTERN.source} ` +
-        "(letters, digits, '.', '_', '-'; at most 128)",
-    );
-  }
-  return guildId;
-}
-
-function checkTopic(topic: unknown): string {
-  if (typeof topic !== "string" || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
-    throw invalid(
-      `topic ${JSON.stringify(topic)} is invalid: it must be a string of 1 to ${MAX_TOPIC_LENGTH} characters`,
-    );
-  }
-  return topic;
-}
+import { checkGuildId, checkPosition, checkTopic, encodeMessage, invalid } from "./validate.js";
+import { streamResetWarning, trimmedUnreadWarning, type RedisBusWarning } from "./warnings.js";
 
 function checkSubscribeOptions(options: unknown): SubscribeOptions {
   if (typeof options !== "object" || options === null) {
     throw invalid("subscribe options must be an object such as { excludeSender: agentId }");
   }
-  const { excludeSender, onError } = options as Record<string, unknown>;
+  const { excludeSender, after, ...callbacks } = options as Record<string, unknown>;
   if (excludeSender !== undefined && typeof excludeSender !== "string") {
     throw invalid(
       `subscribe option excludeSender must be a sender id string, not ${typeof excludeSender}`,
     );
   }
-  if (onError !== undefined && typeof onError !== "function") {
-    throw invalid(`subscribe option onError must be a function, not ${typeof onError}`);
+  for (const name of ["onError", "onTrimmed"]) {
+    const callback = callbacks[name];
+    if (callback !== undefined && typeof callback !== "function") {
+      throw invalid(`subscribe option ${name} must be a function, not ${typeof callback}`);
+    }
   }
-  return { ...(options as SubscribeOptions) };
+  const checked = { ...(options as SubscribeOptions) };
+  if (after !== undefined) checked.after = checkPosition("subscribe option after", after);
+  return checked;
+}
+
+/** Where a subscription starts: the stream's end, or `after` (see RedisBus.subscribe). */
+interface SubscriptionStart {
+  readonly start: string;
+  /** The last id Redis dropped that the subscription needed, when it did. */
+  readonly trimmed: string | undefined;
 }
 
 /**
- * A {@link MessageBus} on Redis Streams, shared by every process connected to the same Redis:
- * what agent hosts use to carry the messages of their agents.
+ * A {@link DurableMessageBus} on Redis Streams, shared by every process connected to the same
+ * Redis: what agent hosts use to carry the messages of their agents, and where durable agents keep
+ * their state, read positions and placement fence.
  *
- * Each (guild, topic) is one stream, `<prefix>bus:<guildId>:<topic>`, trimmed to about
- * `maxLenPerTopic` entries. A bus holds two connections: one for commands and one that reads every
- * subscribed stream with a single blocking `XREAD`. A subscription receives what is published
- * after `subscribe` resolved, in order, at most once; after a dropped connection or a Redis
- * restart it resumes after the last message it was given, so it misses only what Redis itself no
- * longer holds (trimmed, or lost with a restart without persistence). See the package README.
+ * Each (guild, topic) is one stream, `<prefix>bus:{<guildId>}:<topic>`; every key of a guild
+ * shares the hash tag `{<guildId>}`, so a commit is one script on Redis Cluster too. A bus holds
+ * two connections: one for commands and one that reads every subscribed stream with a single
+ * blocking `XREAD`. A subscription receives what is published after `subscribe` resolved (or,
+ * with `after`, everything Redis holds after that position), in order, once; after a dropped
+ * connection or a Redis restart it resumes after the last message it was given.
+ *
+ * Trimming: publishes and commits cap each stream at about `maxLenPerTopic` entries
+ * (`XADD MAXLEN ~`). Once a stream is longer than `trimAboveEntries`, each commit of one of its
+ * messages also trims it to the lowest position of the topic's declared agents (`XTRIM MINID ~`),
+ * so a stream never loses what a declared agent still needs except by the hard cap. An agent (or
+ * subscription) that falls further behind than the cap loses the trimmed entries and is told:
+ * `onTrimmed`, else a `trimmed-unread` warning. See the package README.
  *
  * ```ts
  * const bus = new RedisBus({ url: "redis://localhost:6379" });
@@ -85,11 +92,12 @@ function checkSubscribeOptions(options: unknown): SubscribeOptions {
  * await bus.close();
  * ```
  */
-export class RedisBus implements MessageBus {
+export class RedisBus implements DurableMessageBus {
   readonly #options: ResolvedRedisBusOptions;
   readonly #errors: RedisErrorMapper;
   readonly #commands: Redis;
   readonly #reader: StreamReader;
+  readonly #agents: RedisAgentStore;
   readonly #subscriptions = new Set<RedisSubscription>();
   #closing: Promise<void> | undefined;
 
@@ -117,8 +125,17 @@ export class RedisBus implements MessageBus {
       onWarning: resolved.onWarning,
       unblock: (clientId) => commands.client("UNBLOCK", clientId),
     });
+    this.#agents = new RedisAgentStore(commands, {
+      ...resolved,
+      call: (operation, what, command) => this.#call(operation, what, command),
+    });
     // Errors of this first attempt arrive as "error" events; ioredis keeps retrying.
     commands.connect().catch(() => {});
+  }
+
+  /** The largest message accepted, in bytes of its JSON: the `maxPayloadBytes` option. */
+  get maxMessageBytes(): number {
+    return this.#options.maxPayloadBytes;
   }
 
   /**
@@ -133,38 +150,31 @@ export class RedisBus implements MessageBus {
   async publish(guildId: string, message: Message): Promise<void> {
     this.#checkOpen("publish");
     checkGuildId(guildId);
-    const valid = validateMessage(message);
-    const json = JSON.stringify(valid);
-    const bytes = Buffer.byteLength(json);
-    const limit = this.#options.maxPayloadBytes;
-    if (bytes > limit) {
-      throw invalid(
-        `message ${valid.id} on topic "${valid.topic}" is ${bytes} bytes of JSON, over the bus ` +
-          `limit of ${limit} bytes (maxPayloadBytes); send a reference to large data (a URL, ` +
-          "an object-store key) instead of the data itself",
-      );
-    }
-    const what = `could not publish message ${valid.id} to topic "${valid.topic}" of guild "${guildId}"`;
-    this.#checkReachable(what);
-    try {
-      await this.#commands.xadd(
-        streamKey(this.#options.prefix, guildId, valid.topic),
+    const json = encodeMessage(message, this.#options.maxPayloadBytes);
+    const { id, topic } = message;
+    const what = `could not publish message ${id} to topic "${topic}" of guild "${guildId}"`;
+    await this.#call("publish", what, () =>
+      this.#commands.xadd(
+        streamKey(this.#options.prefix, guildId, topic),
         "MAXLEN",
         "~",
         this.#options.maxLenPerTopic,
         "*",
         MESSAGE_FIELD,
         json,
-      );
-    } catch (error) {
-      throw this.#failure(error, what);
-    }
+      ),
+    );
   }
 
   /**
    * Calls `handler` with every message published on `topic` in guild `guildId` after this
-   * resolves: one call at a time, in publish order. Resolves once the stream's current end is
-   * known, which is where the subscription starts.
+   * resolves, with its position (the entry id): one call at a time, in publish order. Resolves
+   * once the stream's current end is known, which is where the subscription starts.
+   *
+   * With `after` (a position a handler was given), it first delivers every entry Redis holds
+   * after it, then goes on live, each entry once. When Redis trimmed entries after it already,
+   * `onTrimmed` is called before this resolves (default: a `trimmed-unread` warning); a stream
+   * whose ids are all below `after` (Redis lost it since) is read from its start.
    *
    * @throws GuildhallError `invalid-argument` for a malformed guild id, topic or option;
    *   `unavailable` while Redis is unreachable or once the bus is closed.
@@ -184,31 +194,72 @@ export class RedisBus implements MessageBus {
     const subscribeOptions = checkSubscribeOptions(options);
     const key = streamKey(this.#options.prefix, guildId, topic);
     const what = `could not subscribe to topic "${topic}" of guild "${guildId}"`;
-    this.#checkReachable(what);
-    let startId: string;
-    try {
-      const last = await this.#commands.xrevrange(key, "+", "-", "COUNT", 1);
-      startId = last[0]?.[0] ?? STREAM_START;
-    } catch (error) {
-      throw this.#failure(error, what);
-    }
+    const { start, trimmed } = await this.#call("subscribe", what, () =>
+      this.#subscriptionStart(key, subscribeOptions.after),
+    );
     this.#checkOpen("subscribe");
-    const subscription = new RedisSubscription(
+    const { onWarning } = this.#options;
+    const subscription = new RedisSubscription({
       guildId,
       topic,
       key,
-      startId,
+      start,
       handler,
-      subscribeOptions,
-      this.#options.onHandlerError,
-      (s) => {
+      options: subscribeOptions,
+      reportError: this.#options.onHandlerError,
+      reportTrimmed: (entries, streamKey) => onWarning(trimmedUnreadWarning(entries, streamKey)),
+      detach: (s) => {
         this.#subscriptions.delete(s);
         this.#reader.remove(s);
       },
-    );
+    });
+    if (trimmed !== undefined) subscription.reportTrimmed(trimmed);
     this.#subscriptions.add(subscription);
-    this.#reader.add(subscription, startId);
+    this.#reader.add(subscription);
     return subscription;
+  }
+
+  /**
+   * Makes `epoch` the agent's current placement and returns its checkpoint: its state, commits,
+   * and per claimed topic its position (a topic new to it starts at the stream's end). Adds the
+   * topics to the agent's. One script.
+   *
+   * @throws GuildhallError `aborted` when a newer epoch holds the agent (or, with the same epoch,
+   *   after it was deleted); `invalid-argument` for malformed ids, epoch or topics;
+   *   `unavailable` while Redis is unreachable.
+   */
+  claimAgent(
+    guildId: string,
+    agentId: string,
+    options: ClaimAgentOptions,
+  ): Promise<AgentCheckpoint> {
+    return this.#agents.claimAgent(guildId, agentId, options);
+  }
+
+  /**
+   * Stores the commit's state and position and releases its messages, at once or not at all, in
+   * one script: `committed`; `duplicate` when this sequence was committed before (nothing is
+   * applied twice, no message released twice); `fenced` when the epoch is not the agent's.
+   *
+   * @throws GuildhallError `invalid-argument` for a malformed commit or one out of order;
+   *   `unavailable` while Redis is unreachable (the commit may have been applied: retry it with
+   *   the same sequence); `failed-precondition` when a bus key holds another type.
+   */
+  commitAgent(guildId: string, agentId: string, commit: AgentCommit): Promise<CommitResult> {
+    return this.#agents.commitAgent(guildId, agentId, commit);
+  }
+
+  /**
+   * Deletes the agent's state and positions, and keeps a tombstone of its epoch for
+   * `tombstoneTtlMs` so no copy still running can commit or claim under it. Idempotent.
+   */
+  deleteAgent(guildId: string, agentId: string): Promise<void> {
+    return this.#agents.deleteAgent(guildId, agentId);
+  }
+
+  /** The agent's checkpoint as stored now, without claiming it; `undefined` for none or deleted. */
+  readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined> {
+    return this.#agents.readAgent(guildId, agentId);
   }
 
   /**
@@ -221,6 +272,50 @@ export class RedisBus implements MessageBus {
       await Promise.all([this.#reader.close(), disconnectClient(this.#commands)]);
     })();
     return this.#closing;
+  }
+
+  /** Where a subscription of `key` starts, and what Redis trimmed that it needed. */
+  async #subscriptionStart(key: string, after: string | undefined): Promise<SubscriptionStart> {
+    if (after === undefined) {
+      const last = await this.#commands.xrevrange(key, "+", "-", "COUNT", 1);
+      return { start: last[0]?.[0] ?? STREAM_START, trimmed: undefined };
+    }
+    let reply: unknown;
+    try {
+      reply = await this.#commands.xinfo("STREAM", key);
+    } catch (error) {
+      // No stream yet: whatever is published from now on comes after `after`.
+      if (isNoSuchKey(error)) return { start: after, trimmed: undefined };
+      throw error;
+    }
+    const info = parseStreamInfo(reply);
+    const { lastGeneratedId } = info;
+    let start = after;
+    // Ids below `after` only: the stream began anew since (Redis lost it), all of it is new.
+    if (lastGeneratedId !== undefined && compareStreamIds(lastGeneratedId, after) < 0) {
+      this.#warn(streamResetWarning(key, after, lastGeneratedId, this.#errors.display));
+      start = STREAM_START;
+    }
+    return { start, trimmed: lostAfter(info, start) };
+  }
+
+  #warn(warning: RedisBusWarning): void {
+    try {
+      this.#options.onWarning(warning);
+    } catch {
+      // A warning handler that throws must not fail the subscription.
+    }
+  }
+
+  /** Runs one command of `operation`, failing fast while Redis is away; errors start with `what`. */
+  async #call<T>(operation: string, what: string, command: () => Promise<T>): Promise<T> {
+    this.#checkOpen(operation);
+    this.#checkReachable(what);
+    try {
+      return await command();
+    } catch (error) {
+      throw this.#failure(error, what);
+    }
   }
 
   #checkOpen(operation: string): void {

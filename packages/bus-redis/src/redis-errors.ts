@@ -124,13 +124,14 @@ export class RedisErrorMapper {
         return fail(
           "permission-denied",
           `Redis at ${this.#display} denied a command to this user (${message}). Grant it the ` +
-            "stream commands (XADD, XREAD, XREVRANGE, XINFO) and CLIENT on the bus keys.",
+            "stream commands (XADD, XREAD, XREVRANGE, XINFO, XTRIM, XLEN), the hash commands, " +
+            "EVALSHA and EVAL, and CLIENT on the bus keys.",
         );
       }
       if (word === "WRONGTYPE") {
         return fail(
           "failed-precondition",
-          `a key of the bus on Redis at ${this.#display} holds something other than a stream ` +
+          `a key of the bus on Redis at ${this.#display} holds another type than the bus writes there ` +
             `(${message}). Another application uses the same keys: give the bus its own prefix.`,
         );
       }

@@ -1,12 +1,14 @@
-// One subscription of a RedisBus. The reader hands it every entry of its stream; it keeps the ones
-// published after it started and delivers them through core's SerialDelivery, so a slow or failing
-// handler holds up only this subscription.
+// One subscription of a RedisBus. The reader hands it every entry of its stream, some of them more
+// than once (a stream is read again from an older position when a subscription resumes `after`
+// it); the subscription's own cursor keeps each entry it takes single and in order, and it
+// delivers them through core's SerialDelivery, so a slow or failing handler holds up only itself.
 import {
   SerialDelivery,
   type Message,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
+  type TrimmedEntries,
 } from "@guildhall/core";
 import { STREAM_START, compareStreamIds } from "./stream-id.js";
 
@@ -17,28 +19,51 @@ export type HandlerErrorReporter = (
   subscription: Subscription,
 ) => void;
 
+/** What a subscription is made of. */
+export interface RedisSubscriptionInit {
+  readonly guildId: string;
+  readonly topic: string;
+  /** The stream key. */
+  readonly key: string;
+  /** Entries up to this stream id are not the subscription's: the stream's end, or `after`. */
+  readonly start: string;
+  readonly handler: MessageHandler;
+  readonly options: SubscribeOptions;
+  readonly reportError: HandlerErrorReporter;
+  /** Reports trimmed entries of a subscription without its own `onTrimmed`. */
+  readonly reportTrimmed: (trimmed: TrimmedEntries, key: string) => void;
+  /** Removes the subscription from the bus and its reader; called once, on unsubscribe. */
+  readonly detach: (subscription: RedisSubscription) => void;
+}
+
 /** A live subscription of a RedisBus. */
 export class RedisSubscription implements Subscription {
+  readonly guildId: string;
+  readonly topic: string;
+  readonly key: string;
+  readonly #init: RedisSubscriptionInit;
   readonly #delivery: SerialDelivery;
-  private active = true;
+  /** The id of the last entry this subscription took (or skipped as its own sender's). */
+  #cursor: string;
+  /** The last trimmed id reported, so that each loss is reported once. */
+  #reportedTrimmed: string = STREAM_START;
+  #active = true;
 
-  /**
-   * @param startId Entries up to this stream id were there before the subscription: skipped.
-   * @param detach Removes the subscription from the reader; called once, on unsubscribe.
-   */
-  constructor(
-    readonly guildId: string,
-    readonly topic: string,
-    readonly key: string,
-    private startId: string,
-    handler: MessageHandler,
-    private readonly options: SubscribeOptions,
-    reportError: HandlerErrorReporter,
-    private readonly detach: (subscription: RedisSubscription) => void,
-  ) {
-    this.#delivery = new SerialDelivery(handler, (error, message) =>
-      (options.onError ?? ((e, m) => reportError(e, m, this)))(error, message),
+  constructor(init: RedisSubscriptionInit) {
+    this.guildId = init.guildId;
+    this.topic = init.topic;
+    this.key = init.key;
+    this.#init = init;
+    this.#cursor = init.start;
+    const { onError } = init.options;
+    this.#delivery = new SerialDelivery(init.handler, (error, message) =>
+      (onError ?? ((e, m) => init.reportError(e, m, this)))(error, message),
     );
+  }
+
+  /** The id of the last entry taken: the subscription needs every entry after it. */
+  get cursor(): string {
+    return this.#cursor;
   }
 
   /**
@@ -46,21 +71,38 @@ export class RedisSubscription implements Subscription {
    * ids, all of them published after this subscription started.
    */
   restartFromStreamStart(): void {
-    this.startId = STREAM_START;
+    this.#cursor = STREAM_START;
+    this.#reportedTrimmed = STREAM_START;
   }
 
   /** Takes entry `entryId` of the stream, whose message `json` was sent by `senderId`. */
   offer(entryId: string, senderId: string, json: string): void {
-    if (!this.active || compareStreamIds(entryId, this.startId) <= 0) return;
-    if (senderId === this.options.excludeSender) return;
-    this.#delivery.push(json);
+    if (!this.#active || compareStreamIds(entryId, this.#cursor) <= 0) return;
+    this.#cursor = entryId;
+    if (senderId === this.#init.options.excludeSender) return;
+    this.#delivery.push(json, entryId);
+  }
+
+  /** Tells whoever listens that the entries after the cursor up to `lastTrimmed` are gone. */
+  reportTrimmed(lastTrimmed: string): void {
+    if (!this.#active || compareStreamIds(lastTrimmed, this.#reportedTrimmed) <= 0) return;
+    this.#reportedTrimmed = lastTrimmed;
+    const { guildId, topic, key } = this;
+    const trimmed: TrimmedEntries = { guildId, topic, after: this.#cursor, lastTrimmed };
+    try {
+      const { onTrimmed } = this.#init.options;
+      if (onTrimmed === undefined) this.#init.reportTrimmed(trimmed, key);
+      else onTrimmed(trimmed);
+    } catch {
+      // A reporter that throws must not stop the subscription or the reader.
+    }
   }
 
   unsubscribe(): Promise<void> {
-    if (this.active) {
-      this.active = false;
+    if (this.#active) {
+      this.#active = false;
       this.#delivery.close();
-      this.detach(this);
+      this.#init.detach(this);
     }
     return Promise.resolve();
   }

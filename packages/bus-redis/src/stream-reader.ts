@@ -4,7 +4,17 @@
 // Cursors. Each stream has one cursor, the id of the last entry handed to its subscriptions. After
 // a dropped connection the loop resumes from the cursors, so an entry Redis kept is delivered once
 // and never twice (entries already read were queued in this process and are not lost with the
-// connection).
+// connection). Each subscription also has a cursor of its own, the last entry it took. A
+// subscription that resumes `after` an older position than its stream's cursor lowers the stream's
+// cursor to it and wakes the read: the older entries are read again, and only the subscriptions
+// whose cursors are before them take them. A read issued before its stream's cursor was lowered
+// (or the stream removed and added again) is stale for that stream: its entries are dropped and
+// read again from the new cursor, so none is skipped.
+//
+// Trimmed entries. Entries are read into this process promptly while connected, but a reader
+// away for long can find that the hard cap trimmed entries it had not read. After every reconnect
+// the stream's XINFO tells (see lostAfter): each subscription that lost entries is told (its
+// `onTrimmed`, else a `trimmed-unread` warning) rather than skipped silently.
 //
 // Redis that lost its data. Stream ids are `<ms>-<seq>` and Redis only promises that they grow
 // within a stream's life. A Redis restarted empty (no persistence), or a failover to a replica
@@ -31,8 +41,14 @@ import { disconnectClient } from "./disconnect.js";
 import { MESSAGE_FIELD } from "./keys.js";
 import type { RedisErrorMapper } from "./redis-errors.js";
 import type { RedisSubscription } from "./redis-subscription.js";
-import { STREAM_START, compareStreamIds } from "./stream-id.js";
-import type { RedisBusWarning } from "./warnings.js";
+import {
+  STREAM_START,
+  compareStreamIds,
+  isNoSuchKey,
+  lostAfter,
+  parseStreamInfo,
+} from "./stream-id.js";
+import { streamResetWarning, type RedisBusWarning } from "./warnings.js";
 
 /** What the reader needs from the bus. */
 export interface StreamReaderOptions {
@@ -59,22 +75,13 @@ interface StreamState {
 interface Read {
   /** Whether a CLIENT UNBLOCK for this read is under way. */
   unblocking: boolean;
+  /** The streams read and the cursor each was read after. */
+  readonly cursors: ReadonlyMap<StreamState, string>;
 }
 
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][];
 
 const MAX_UNBLOCK_ATTEMPTS = 30;
-
-/** The `last-generated-id` of an `XINFO STREAM` reply (a flat list of names and values). */
-function lastGeneratedId(info: unknown): string | undefined {
-  if (!Array.isArray(info)) return undefined;
-  for (let i = 0; i + 1 < info.length; i += 2) {
-    if (info[i] === "last-generated-id" && typeof info[i + 1] === "string") {
-      return info[i + 1] as string;
-    }
-  }
-  return undefined;
-}
 
 /** Reads every subscribed stream of one bus with one blocking XREAD at a time. */
 export class StreamReader {
@@ -103,9 +110,10 @@ export class StreamReader {
     return this.abort.signal.aborted;
   }
 
-  /** Starts handing the entries of `subscription`'s stream after `startId` to it. */
-  add(subscription: RedisSubscription, startId: string): void {
+  /** Starts handing the entries of `subscription`'s stream after its cursor to it. */
+  add(subscription: RedisSubscription): void {
     if (this.closed) return;
+    const startId = subscription.cursor;
     let state = this.streams.get(subscription.key);
     if (state === undefined) {
       state = {
@@ -115,6 +123,9 @@ export class StreamReader {
         subscriptions: new Set(),
       };
       this.streams.set(subscription.key, state);
+      this.wake();
+    } else if (compareStreamIds(startId, state.cursor) < 0) {
+      state.cursor = startId;
       this.wake();
     }
     state.subscriptions.add(subscription);
@@ -148,7 +159,10 @@ export class StreamReader {
     }
   }
 
-  /** A stream was added: the loop must read it too, whether it idles or blocks on the others. */
+  /**
+   * A stream was added or its cursor lowered: the loop must read it anew, whether it idles or
+   * blocks on the others.
+   */
   private wake(): void {
     this.idle?.();
     const read = this.inFlight;
@@ -199,8 +213,8 @@ export class StreamReader {
         retryDelayMs = 50;
         // Everything may have been unsubscribed while connecting: XREAD needs at least one stream.
         if (this.streams.size === 0) continue;
-        const reply = await this.read();
-        if (reply !== null) this.dispatch(reply);
+        const { reply, read } = await this.read();
+        if (reply !== null) this.dispatch(reply, read);
       } catch (error) {
         if (this.closed) break;
         this.needsSync = true;
@@ -252,38 +266,38 @@ export class StreamReader {
     for (const state of states) pipeline.xinfo("STREAM", state.key);
     const results = (await pipeline.exec()) ?? [];
     states.forEach((state, i) => {
-      const [error, info] = results[i] ?? [new Error("no reply to XINFO STREAM"), undefined];
-      let lastId: string | undefined;
-      if (error !== null) {
-        if (!/no such key/i.test(error.message)) throw error;
-      } else {
-        lastId = lastGeneratedId(info);
+      const [error, reply] = results[i] ?? [new Error("no reply to XINFO STREAM"), undefined];
+      if (error !== null && !isNoSuchKey(error)) throw error;
+      const info = parseStreamInfo(error === null ? reply : undefined);
+      if (this.streams.get(state.key) !== state) return;
+      const lastId = info.lastGeneratedId;
+      if (
+        state.cursor !== STREAM_START &&
+        (lastId === undefined || compareStreamIds(lastId, state.cursor) < 0)
+      ) {
+        const cursor = state.cursor;
+        state.cursor = STREAM_START;
+        for (const subscription of state.subscriptions) subscription.restartFromStreamStart();
+        this.warn(streamResetWarning(state.key, cursor, lastId, this.options.errors.display));
       }
-      if (this.streams.get(state.key) !== state || state.cursor === STREAM_START) return;
-      if (lastId !== undefined && compareStreamIds(lastId, state.cursor) >= 0) return;
-      const cursor = state.cursor;
-      state.cursor = STREAM_START;
-      for (const subscription of state.subscriptions) subscription.restartFromStreamStart();
-      this.warn({
-        kind: "stream-reset",
-        key: state.key,
-        cursor,
-        lastId,
-        message:
-          lastId === undefined
-            ? `stream ${state.key} is gone from Redis at ${this.options.errors.display} (restarted without persistence?); reading it again from its start`
-            : `stream ${state.key} on Redis at ${this.options.errors.display} ends at ${lastId}, before the last delivered entry ${cursor} (restarted without persistence?); reading it again from its start`,
-      });
+      // Every subscription's cursor is at or after the stream's: all it lacks is still unread.
+      for (const subscription of state.subscriptions) {
+        const lost = lostAfter(info, subscription.cursor);
+        if (lost !== undefined) subscription.reportTrimmed(lost);
+      }
     });
     this.clientId = clientId;
     this.needsSync = false;
   }
 
-  private async read(): Promise<XReadReply | null> {
+  private async read(): Promise<{ reply: XReadReply | null; read: Read }> {
     const states = [...this.streams.values()];
     const keys = states.map((state) => state.key);
     const cursors = states.map((state) => state.cursor);
-    const read: Read = { unblocking: false };
+    const read: Read = {
+      unblocking: false,
+      cursors: new Map(states.map((state) => [state, state.cursor])),
+    };
     this.inFlight = read;
     // A read that outlives its block by this much is on a dead connection (a partition, a hung
     // server): drop it and let the reconnect and resync take over.
@@ -291,7 +305,7 @@ export class StreamReader {
       if (this.inFlight === read) this.client.disconnect(true);
     }, this.options.blockMs + this.options.watchdogGraceMs);
     try {
-      return await this.client.xread(
+      const reply = await this.client.xread(
         "COUNT",
         this.options.readBatchSize,
         "BLOCK",
@@ -300,20 +314,20 @@ export class StreamReader {
         ...keys,
         ...cursors,
       );
+      return { reply, read };
     } finally {
       clearTimeout(watchdog);
       if (this.inFlight === read) this.inFlight = undefined;
     }
   }
 
-  private dispatch(reply: XReadReply): void {
+  private dispatch(reply: XReadReply, read: Read): void {
     for (const [key, entries] of reply) {
       const state = this.streams.get(key);
-      if (state === undefined) continue;
+      // The stream was removed (and maybe added again), or its cursor lowered, since this read
+      // was issued: the entries between its cursor now and the read's would be skipped.
+      if (state === undefined || read.cursors.get(state) !== state.cursor) continue;
       for (const [entryId, fields] of entries) {
-        // An entry at or before the cursor belongs to a read issued before the stream was
-        // removed and added again: the new subscriptions started after it.
-        if (compareStreamIds(entryId, state.cursor) <= 0) continue;
         state.cursor = entryId;
         const entry = this.parse(state, entryId, fields);
         if (entry === undefined) continue;

@@ -1,5 +1,6 @@
 // What RedisBus recovers from by itself and still wants someone to know about. Each kind carries a
 // readable `message` (what the default reporter prints) and the fields a program would act on.
+import type { TrimmedEntries } from "@guildhall/core";
 
 /** A stream entry that is not a valid message: skipped, and delivery goes on with the next. */
 export interface MalformedEntryWarning {
@@ -44,6 +45,56 @@ export interface StreamResetWarning {
   readonly message: string;
 }
 
-/** Something RedisBus recovered from by itself; see each kind. */
+/**
+ * Entries a subscription had not read were trimmed, so it never gets them: a subscription resumed
+ * `after` a position older than what the stream still holds, or the reader was away while the
+ * hard cap (`maxLenPerTopic`) trimmed past it. Reported only for subscriptions without their own
+ * `onTrimmed`.
+ */
+export interface TrimmedUnreadWarning extends TrimmedEntries {
+  readonly kind: "trimmed-unread";
+  /** The stream key. */
+  readonly key: string;
+  readonly message: string;
+}
+
+/** Something RedisBus recovered from by itself, or could not; see each kind. */
 export type RedisBusWarning =
-  MalformedEntryWarning | ReaderFailedWarning | ReaderRecoveredWarning | StreamResetWarning;
+  | MalformedEntryWarning
+  | ReaderFailedWarning
+  | ReaderRecoveredWarning
+  | StreamResetWarning
+  | TrimmedUnreadWarning;
+
+/** The warning for a stream Redis lost, read again from its start; `server` names the Redis. */
+export function streamResetWarning(
+  key: string,
+  cursor: string,
+  lastId: string | undefined,
+  server: string,
+): StreamResetWarning {
+  return {
+    kind: "stream-reset",
+    key,
+    cursor,
+    lastId,
+    message:
+      lastId === undefined
+        ? `stream ${key} is gone from Redis at ${server} (restarted without persistence?); reading it again from its start`
+        : `stream ${key} on Redis at ${server} ends at ${lastId}, before the last delivered entry ${cursor} (restarted without persistence?); reading it again from its start`,
+  };
+}
+
+/** The warning for entries of `key` trimmed before a subscription read them. */
+export function trimmedUnreadWarning(trimmed: TrimmedEntries, key: string): TrimmedUnreadWarning {
+  return {
+    kind: "trimmed-unread",
+    ...trimmed,
+    key,
+    message:
+      `a subscription of topic "${trimmed.topic}" of guild "${trimmed.guildId}" needed the ` +
+      `entries after ${trimmed.after}, but the stream ${key} was trimmed up to ` +
+      `${trimmed.lastTrimmed} before they were read: they are lost to it. Raise maxLenPerTopic, ` +
+      "or find why the agent (or reader) fell this far behind",
+  };
+}

@@ -1,8 +1,9 @@
 // Shared by the RedisBus tests: a random key prefix per test, removal of its keys, and a check that
 // a closed bus left no connection behind.
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
-import { expect, inject } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
+import { RedisBus, type RedisBusOptions } from "../src/index.js";
 // Brings in the typing of inject("redisUrl") from the global setup that provides it.
 import type {} from "../../../tools/redis/global-setup.js";
 
@@ -83,4 +84,53 @@ export async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await admin.unlink(...keys);
     cursor = next;
   } while (cursor !== "0");
+}
+
+/** Buses made for one test on the private test Redis, and a connection to look at what they did. */
+export interface BusHarness {
+  /** A connection of its own to the test Redis, open for the whole file. */
+  readonly admin: () => Redis;
+  /** A bus on a fresh prefix (or `options.prefix`), closed and checked for leaks after the test. */
+  readonly makeBus: (options?: Partial<RedisBusOptions>) => { bus: RedisBus; prefix: string };
+  /** Closes a bus made by this harness now, as after the test. */
+  readonly track: (bus: RedisBus) => void;
+}
+
+/**
+ * Registers the hooks of a test file whose tests make buses: after each test, its buses are closed,
+ * checked to have left no connection, and their keys removed.
+ */
+export function useBuses(): BusHarness {
+  const url = redisUrl();
+  let admin: Redis | undefined;
+  let buses: RedisBus[] = [];
+  let prefixes = new Set<string>();
+  beforeAll(() => {
+    admin = new Redis(url);
+  });
+  afterAll(async () => {
+    await admin?.quit();
+  });
+  afterEach(async () => {
+    const closing = buses;
+    const checking = prefixes;
+    buses = [];
+    prefixes = new Set();
+    await Promise.all(closing.map((bus) => bus.close()));
+    for (const prefix of checking) {
+      await expectNoBusConnections(admin!, prefix);
+      await deleteKeys(admin!, prefix);
+    }
+  });
+  return {
+    admin: () => admin!,
+    makeBus: (options = {}) => {
+      const prefix = options.prefix ?? randomPrefix();
+      const bus = new RedisBus({ url, ...options, prefix });
+      buses.push(bus);
+      prefixes.add(prefix);
+      return { bus, prefix };
+    },
+    track: (bus) => void buses.push(bus),
+  };
 }

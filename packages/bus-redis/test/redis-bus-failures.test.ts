@@ -133,7 +133,7 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
     // is now past every id the restarted server will produce for a long time.
     const admin = new Redis(server.url);
     await admin.xadd(
-      `${prefix}bus:${GUILD}:${TOPIC}`,
+      `${prefix}bus:{${GUILD}}:${TOPIC}`,
       "9999999999999-0",
       "m",
       JSON.stringify(message("future")),

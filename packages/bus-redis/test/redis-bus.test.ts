@@ -1,55 +1,28 @@
 // What RedisBus adds to the shared contract: one reading connection per bus, prompt pick-up of new
 // subscriptions and prompt close, delivery between buses, malformed entries, size and length
 // limits, and errors that name the server but never the password.
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
 import { GuildhallError, createMessage, type Message } from "@guildhall/core";
-import { RedisBus, type RedisBusOptions, type RedisBusWarning } from "../src/index.js";
+import { RedisBus, type RedisBusWarning } from "../src/index.js";
 import { freePort } from "../../../tools/redis/redis-server.js";
 import {
   busConnectionFields,
   busConnections,
-  deleteKeys,
   eventually,
   expectNoBusConnections,
-  randomPrefix,
   redisUrl,
+  useBuses,
 } from "./helpers.js";
 
 const url = redisUrl();
 const GUILD = "guild-1";
+const { admin: adminOf, makeBus, track } = useBuses();
 let admin: Redis;
-let buses: RedisBus[] = [];
-let prefixes = new Set<string>();
 
 beforeAll(() => {
-  admin = new Redis(url);
+  admin = adminOf();
 });
-
-afterAll(async () => {
-  await admin.quit();
-});
-
-afterEach(async () => {
-  const closing = buses;
-  const checking = prefixes;
-  buses = [];
-  prefixes = new Set();
-  await Promise.all(closing.map((bus) => bus.close()));
-  for (const prefix of checking) {
-    await expectNoBusConnections(admin, prefix);
-    await deleteKeys(admin, prefix);
-  }
-});
-
-/** A bus on a fresh prefix (or `prefix`), closed and checked for leaks after the test. */
-function makeBus(options: Partial<RedisBusOptions> = {}): { bus: RedisBus; prefix: string } {
-  const prefix = options.prefix ?? randomPrefix();
-  const bus = new RedisBus({ url, ...options, prefix });
-  buses.push(bus);
-  prefixes.add(prefix);
-  return { bus, prefix };
-}
 
 function message(payload: string, topic = "topic"): Message {
   return createMessage({ topic, sender: { id: "tester" }, payload });
@@ -149,7 +122,7 @@ describe("RedisBus", () => {
     const { bus, prefix } = makeBus({ onWarning: (w) => warnings.push(w) });
     const inbox = collector();
     await bus.subscribe(GUILD, "topic", inbox.handler);
-    const key = `${prefix}bus:${GUILD}:topic`;
+    const key = `${prefix}bus:{${GUILD}}:topic`;
     await bus.publish(GUILD, message("first"));
     await admin.xadd(key, "*", "m", "{not json");
     await admin.xadd(key, "*", "m", JSON.stringify({ hello: "world" }));
@@ -189,12 +162,12 @@ describe("RedisBus", () => {
     const { bus, prefix } = makeBus({ maxLenPerTopic: 10 });
     for (let i = 0; i < 500; i++) await bus.publish(GUILD, message(`m${i}`));
     // `MAXLEN ~` trims whole radix-tree nodes (100 entries by default), so allow one node more.
-    expect(await admin.xlen(`${prefix}bus:${GUILD}:topic`)).toBeLessThanOrEqual(110);
+    expect(await admin.xlen(`${prefix}bus:{${GUILD}}:topic`)).toBeLessThanOrEqual(110);
   });
 
   it("refuses a key that is not a stream with failed-precondition", async () => {
     const { bus, prefix } = makeBus();
-    await admin.set(`${prefix}bus:${GUILD}:taken`, "a string");
+    await admin.set(`${prefix}bus:{${GUILD}}:taken`, "a string");
     await expect(bus.publish(GUILD, message("x", "taken"))).rejects.toMatchObject({
       code: "failed-precondition",
     });
@@ -206,7 +179,7 @@ describe("RedisBus", () => {
   it("names the server but never the password when Redis is unreachable", async () => {
     const port = await freePort();
     const bus = new RedisBus({ url: `redis://user:s3cret-pw@127.0.0.1:${port}/2` });
-    buses.push(bus);
+    track(bus);
     const error = await bus.publish(GUILD, message("x")).then(
       () => undefined,
       (e: unknown) => e,
@@ -220,5 +193,8 @@ describe("RedisBus", () => {
     expect(() => new RedisBus({ url: "localhost:6379" })).toThrow(/Redis URL is invalid/);
     expect(() => new RedisBus({ url, prefix: "has space" })).toThrow(/prefix/);
     expect(() => new RedisBus({ url, blockMs: 0 })).toThrow(/blockMs/);
+    expect(() => new RedisBus({ url, prefix: "gh{x}:" })).toThrow(/braces/);
+    expect(() => new RedisBus({ url, trimAboveEntries: 0 })).toThrow(/trimAboveEntries/);
+    expect(() => new RedisBus({ url, tombstoneTtlMs: 1.5 })).toThrow(/tombstoneTtlMs/);
   });
 });

@@ -78,7 +78,7 @@ const AGENT_BRAND = Symbol.for("@guildhall/core/Agent");
  * }
  * ```
  */
-export abstract class Agent<Props = Record<string, unknown>> {
+export abstract class Agent<Props = Record<string, unknown>, State extends JsonValue = JsonValue> {
   /** Marks Agent classes so `isAgentClass` works across two copies of this package. */
   static readonly [AGENT_BRAND] = true;
 
@@ -91,11 +91,34 @@ export abstract class Agent<Props = Record<string, unknown>> {
   /** The spec's `properties`: the agent's configuration. */
   readonly properties: Props;
 
+  /**
+   * The agent's durable memory: loaded before `onStart` on every start (first start, restart,
+   * re-placement), and committed with each handler that changed it, together with what the
+   * handler sent. Mutate it in place or replace it with {@link setState}. It must be JSON, at most
+   * the host's `maxStateBytes` (1 MiB by default). A handler that throws has its changes dropped:
+   * the next message sees the state as last committed.
+   */
+  state: State;
+
   constructor(init: AgentInit<Props>) {
     this.id = init.id;
     this.name = init.name;
     this.guildId = init.guildId;
     this.properties = init.properties;
+    // Replaced before onStart by the stored state, or initialState(), when either exists.
+    this.state = null as State;
+  }
+
+  /**
+   * The state of a new agent. Runs once in the agent's whole life, when nothing is stored yet;
+   * every later start loads the committed state instead. Use `state` to tell a first start from
+   * a later one.
+   */
+  initialState?(): State;
+
+  /** Replaces the agent's state; committed when the running handler resolves. */
+  setState(next: State): void {
+    this.state = next;
   }
 
   /** Runs once before the agent receives messages; the agent is ready when it resolves. */
@@ -112,7 +135,7 @@ export abstract class Agent<Props = Record<string, unknown>> {
 }
 
 /** A concrete Agent subclass, as exported by an agent module. */
-export type AgentClass = new (init: AgentInit<never>) => Agent<never>;
+export type AgentClass = new (init: AgentInit<never>) => Agent<never, JsonValue>;
 
 /** Whether `value` is a class that extends `Agent` (of any copy of `@guildhall/core`). */
 export function isAgentClass(value: unknown): value is AgentClass {

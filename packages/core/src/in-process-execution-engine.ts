@@ -6,7 +6,7 @@ import { GuildhallError } from "./errors.js";
 import type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
 import type { MessageIdGenerator } from "./ids.js";
 import { createJsonLogger } from "./logger.js";
-import type { MessageBus } from "./message-bus.js";
+import { isDurableBus, type DurableMessageBus } from "./agent-store.js";
 import type { AgentSpec, GuildSpec } from "./spec.js";
 import { startAgent } from "./start-agent.js";
 import type { RunningAgent } from "./start-agent.js";
@@ -14,8 +14,11 @@ import { validateAgentSpec, validateGuildReference } from "./validation.js";
 
 /** Options of {@link InProcessExecutionEngine}. */
 export interface InProcessExecutionEngineOptions {
-  /** The bus agents talk on, usually a `MemoryBus`. The engine does not close it. */
-  bus: MessageBus;
+  /**
+   * The bus agents talk on, and keep their state and read positions in: a `MemoryBus` (durable
+   * for the life of this process) or a `RedisBus`. The engine does not close it.
+   */
+  bus: DurableMessageBus;
   /**
    * The modules agents may be loaded from (package names, absolute paths or file URLs); any
    * other className is refused with `permission-denied`. Default: any module, since in-process
@@ -30,10 +33,13 @@ export interface InProcessExecutionEngineOptions {
   readyTimeoutMs?: number;
   /** How long `stopAgent` waits for the message being handled, then for `onStop`, in ms. Default 10,000. */
   stopTimeoutMs?: number;
+  /** The largest state an agent may keep, in bytes of its JSON. Default 1 MiB (1,048,576). */
+  maxStateBytes?: number;
 }
 
 interface Entry {
   spec: AgentSpec;
+  guild: Pick<GuildSpec, "id" | "defaultTopic">;
   running: RunningAgent;
 }
 
@@ -55,7 +61,7 @@ const keyOf = (guildId: string, agentId: string) => `${guildId}\u0000${agentId}`
  * ```
  */
 export class InProcessExecutionEngine implements ExecutionEngine {
-  private readonly bus: MessageBus;
+  private readonly bus: DurableMessageBus;
   private readonly options: InProcessExecutionEngineOptions;
   private readonly log: AgentLogger;
   private readonly guilds = new Map<string, Map<string, Entry>>();
@@ -64,10 +70,10 @@ export class InProcessExecutionEngine implements ExecutionEngine {
   private shutdownPromise: Promise<void> | undefined;
 
   constructor(options: InProcessExecutionEngineOptions) {
-    if (typeof options?.bus?.publish !== "function") {
+    if (typeof options?.bus?.publish !== "function" || !isDurableBus(options.bus)) {
       throw new GuildhallError(
         "invalid-argument",
-        "InProcessExecutionEngine needs a bus: new InProcessExecutionEngine({ bus: new MemoryBus() })",
+        "InProcessExecutionEngine needs a bus that keeps agents durable (a MemoryBus or a RedisBus): new InProcessExecutionEngine({ bus: new MemoryBus() })",
       );
     }
     this.bus = options.bus;
@@ -107,6 +113,9 @@ export class InProcessExecutionEngine implements ExecutionEngine {
         agentClass,
         log: this.log,
         ...(this.options.ids === undefined ? {} : { ids: this.options.ids }),
+        ...(this.options.maxStateBytes === undefined
+          ? {}
+          : { maxStateBytes: this.options.maxStateBytes }),
         signal: AbortSignal.any(signals),
       });
       if (this.shutdownPromise !== undefined) {
@@ -121,7 +130,7 @@ export class InProcessExecutionEngine implements ExecutionEngine {
         agents = new Map();
         this.guilds.set(guildSpec.id, agents);
       }
-      agents.set(spec.id, { spec, running });
+      agents.set(spec.id, { spec, guild: guildSpec, running });
     })();
     // Whoever waits on a start (stopAgent, shutdown) resumes only after it registered or failed.
     this.starting.set(
@@ -135,9 +144,11 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     }
   }
 
+  /** Stops the agent and deletes its state and read positions: a later run starts afresh. */
   async stopAgent(guildId: string, agentId: string): Promise<void> {
     this.checkOpen();
     await this.stop(guildId, agentId);
+    await this.bus.deleteAgent(guildId, agentId);
   }
 
   isAgentRunning(guildId: string, agentId: string): Promise<boolean> {
@@ -162,7 +173,31 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     );
   }
 
-  /** Stops every agent (whatever `stopAgents` says: they cannot outlive this process's engine). */
+  /**
+   * Ends an agent's copy as a crash would (the handler in progress is not committed, `onStop`
+   * does not run) and starts it again from its committed state and read positions, as a host
+   * restarts a crashed agent process. For testing what an agent keeps through a crash.
+   *
+   * @throws GuildhallError `not-found` when the agent is not running; the errors of `runAgent`.
+   */
+  async restartAgent(guildId: string, agentId: string): Promise<void> {
+    this.checkOpen();
+    const entry = this.guilds.get(guildId)?.get(agentId);
+    if (entry === undefined) {
+      throw new GuildhallError(
+        "not-found",
+        `agent "${agentId}" is not running in guild "${guildId}"; run it first`,
+      );
+    }
+    await entry.running.abandon();
+    this.guilds.get(guildId)?.delete(agentId);
+    await this.runAgent({ name: entry.guild.id, agents: [], ...entry.guild }, entry.spec);
+  }
+
+  /**
+   * Stops every agent (whatever `stopAgents` says: they cannot outlive this process's engine).
+   * Their state is kept: on a durable bus, running them again resumes them.
+   */
   shutdown(_opts: ShutdownOptions = {}): Promise<void> {
     this.shutdownPromise ??= (async () => {
       await Promise.all(this.starting.values());

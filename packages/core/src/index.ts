@@ -53,7 +53,31 @@ export {
   parseMessageId,
 } from "./ids.js";
 export type { MessageIdGenerator, MessageIdGeneratorOptions, MessageIdParts } from "./ids.js";
-export type { MessageBus, MessageHandler, SubscribeOptions, Subscription } from "./message-bus.js";
+export type {
+  MessageBus,
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+  TrimmedEntries,
+} from "./message-bus.js";
+export { START_POSITION, comparePositions, isDurableBus, isTopicPosition } from "./agent-store.js";
+export { DurableInbox } from "./durable-inbox.js";
+export type { CommitRecord, DurableInboxOptions, HandlerOutcome } from "./durable-inbox.js";
+export {
+  DEFAULT_MAX_STATE_BYTES,
+  decodeAgentState,
+  encodeAgentState,
+  jsonProblem,
+} from "./agent-state.js";
+export type {
+  AgentCheckpoint,
+  AgentCommit,
+  AgentStore,
+  ClaimAgentOptions,
+  CommitResult,
+  DurableMessageBus,
+  TopicPosition,
+} from "./agent-store.js";
 export type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
 export { startAgent } from "./start-agent.js";
 export type { RunningAgent, StartAgentOptions, StopAgentOptions } from "./start-agent.js";

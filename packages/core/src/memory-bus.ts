@@ -1,9 +1,27 @@
-// A MessageBus inside one process. Each subscription delivers through a SerialDelivery of its own,
-// so a slow or failing handler holds up nobody else; messages are copied through JSON so
+// A MessageBus inside one process, and the memory twin of RedisBus's durable side: topics are
+// retained logs with Redis-style positions, and agents' state, positions and fences live next to
+// them, committed in one synchronous step. Each subscription delivers through a SerialDelivery of
+// its own, so a slow or failing handler holds up nobody else; messages are copied through JSON so
 // subscribers see exactly what a networked bus would deliver, and never share mutable objects.
+import {
+  START_POSITION,
+  comparePositions,
+  isTopicPosition,
+  type AgentCheckpoint,
+  type AgentCommit,
+  type ClaimAgentOptions,
+  type CommitResult,
+  type DurableMessageBus,
+  type TopicPosition,
+} from "./agent-store.js";
 import { GuildhallError } from "./errors.js";
 import type { Message } from "./message.js";
-import type { MessageBus, MessageHandler, SubscribeOptions, Subscription } from "./message-bus.js";
+import type {
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+  TrimmedEntries,
+} from "./message-bus.js";
 import { SerialDelivery } from "./serial-delivery.js";
 import { ID_PATTERN } from "./spec.js";
 import { validateMessage } from "./validation.js";
@@ -13,19 +31,44 @@ export interface MemoryBusOptions {
   /** The largest message accepted, in bytes of its JSON. Default 1 MiB (1,048,576). */
   maxMessageBytes?: number;
   /**
+   * The most messages a topic keeps, whatever its agents still need: the bound on memory. An
+   * agent that falls further behind is told through `onTrimmed`. Default 100,000.
+   */
+  maxLenPerTopic?: number;
+  /**
+   * A topic longer than this drops the messages every declared agent of it has committed past.
+   * Default 1,000.
+   */
+  trimAboveEntries?: number;
+  /**
    * Called when a handler throws and its subscription has no `onError`. Default: one line on
    * stderr naming the guild, topic and message id.
    */
   onHandlerError?: (error: unknown, message: Message, subscription: Subscription) => void;
+  /**
+   * Called when a subscription resumed after a position the topic no longer holds and has no
+   * `onTrimmed` of its own. Default: one line on stderr.
+   */
+  onTrimmed?: (trimmed: TrimmedEntries) => void;
 }
 
 const MAX_TOPIC_LENGTH = 256;
+const MAX_STATE_BYTES = 64 * 1024 * 1024;
 
 function checkGuildId(guildId: string): void {
   if (typeof guildId !== "string" || !ID_PATTERN.test(guildId)) {
     throw new GuildhallError(
       "invalid-argument",
       `guild id ${JSON.stringify(guildId)} must match ${ID_PATTERN.source}`,
+    );
+  }
+}
+
+function checkAgentId(agentId: string): void {
+  if (typeof agentId !== "string" || !ID_PATTERN.test(agentId)) {
+    throw new GuildhallError(
+      "invalid-argument",
+      `agent id ${JSON.stringify(agentId)} must match ${ID_PATTERN.source}`,
     );
   }
 }
@@ -39,11 +82,100 @@ function checkTopic(topic: string): void {
   }
 }
 
+function checkEpoch(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new GuildhallError(
+      "invalid-argument",
+      `${name} must be a positive integer, not ${JSON.stringify(value)}`,
+    );
+  }
+}
+
 function reportToStderr(error: unknown, message: Message, subscription: Subscription): void {
   const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
   console.error(
     `[guildhall MemoryBus] handler of guild "${subscription.guildId}" topic "${subscription.topic}" failed on message ${message.id}: ${reason}`,
   );
+}
+
+function reportTrimmed(trimmed: TrimmedEntries): void {
+  console.error(
+    `[guildhall MemoryBus] a reader of guild "${trimmed.guildId}" topic "${trimmed.topic}" resumed after ${trimmed.after}, but the topic dropped messages up to ${trimmed.lastTrimmed} (maxLenPerTopic): they are lost to it; raise maxLenPerTopic or find why the agent fell behind`,
+  );
+}
+
+interface Entry {
+  readonly position: TopicPosition;
+  readonly senderId: string;
+  readonly json: string;
+}
+
+/** One topic of one guild: its retained messages and who reads it. */
+class TopicLog {
+  entries: Entry[] = [];
+  head = 0;
+  lastMs = 0;
+  lastSeq = -1;
+  /** The newest position dropped; START_POSITION while nothing was. */
+  lastTrimmed: TopicPosition = START_POSITION;
+  readonly subscriptions = new Set<MemorySubscription>();
+  /** Declared agents' committed positions: what trimming must keep. */
+  readonly cursors = new Map<string, TopicPosition>();
+
+  get length(): number {
+    return this.entries.length - this.head;
+  }
+
+  get end(): TopicPosition {
+    return this.lastSeq < 0 ? START_POSITION : `${this.lastMs}-${this.lastSeq}`;
+  }
+
+  append(senderId: string, json: string): Entry {
+    const now = Date.now();
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.lastSeq = 0;
+    } else {
+      this.lastSeq += 1;
+    }
+    const entry = { position: this.end, senderId, json };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Drops the oldest entries while `keep` says so; compacts the array now and then. */
+  dropWhile(keep: (entry: Entry) => boolean): void {
+    while (this.head < this.entries.length && !keep(this.entries[this.head]!)) {
+      this.lastTrimmed = this.entries[this.head]!.position;
+      this.head += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Entries after `position`, oldest first. */
+  *after(position: TopicPosition): Generator<Entry> {
+    for (let i = this.head; i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
+      if (comparePositions(entry.position, position) > 0) yield entry;
+    }
+  }
+
+  /** Whether nothing is read from or kept for this topic any more. */
+  get unused(): boolean {
+    return this.subscriptions.size === 0 && this.cursors.size === 0 && this.length === 0;
+  }
+}
+
+/** A durable agent's record; `deleted` keeps a stopped agent's fence against its old copies. */
+interface AgentRecord {
+  epoch: number;
+  deleted: boolean;
+  state: string | undefined;
+  commits: number;
+  readonly topics: Set<string>;
 }
 
 class MemorySubscription implements Subscription {
@@ -63,9 +195,9 @@ class MemorySubscription implements Subscription {
     );
   }
 
-  enqueue(senderId: string, json: string): void {
-    if (!this.active || senderId === this.options.excludeSender) return;
-    this.#delivery.push(json);
+  enqueue(entry: Entry): void {
+    if (!this.active || entry.senderId === this.options.excludeSender) return;
+    this.#delivery.push(entry.json, entry.position);
   }
 
   unsubscribe(): Promise<void> {
@@ -78,40 +210,38 @@ class MemorySubscription implements Subscription {
   }
 }
 
+const keyOf = (guildId: string, id: string): string => `${guildId}\u0000${id}`;
+
 /**
  * A {@link MessageBus} inside one process: for tests, the in-process engine and local clusters.
  * Messages are validated on publish and delivered as JSON copies, so code that works on it works
- * on a networked bus. Queues are unbounded: a handler that never returns holds its messages.
+ * on a networked bus. Topics keep their messages (see `maxLenPerTopic`), and durable agents'
+ * records live here for the life of the process, with the same rules as on RedisBus.
  */
-export class MemoryBus implements MessageBus {
-  private readonly guilds = new Map<string, Map<string, Set<MemorySubscription>>>();
-  private readonly maxMessageBytes: number;
-  private readonly reportError: NonNullable<MemoryBusOptions["onHandlerError"]>;
-  private closed = false;
+export class MemoryBus implements DurableMessageBus {
+  readonly #topics = new Map<string, TopicLog>();
+  readonly #agents = new Map<string, AgentRecord>();
+  /** The largest message accepted, in bytes of its JSON. */
+  readonly maxMessageBytes: number;
+  readonly #maxLenPerTopic: number;
+  readonly #trimAboveEntries: number;
+  readonly #reportError: NonNullable<MemoryBusOptions["onHandlerError"]>;
+  readonly #reportTrimmed: NonNullable<MemoryBusOptions["onTrimmed"]>;
+  #closed = false;
 
   constructor(options: MemoryBusOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? 1_048_576;
-    this.reportError = options.onHandlerError ?? reportToStderr;
+    this.#maxLenPerTopic = options.maxLenPerTopic ?? 100_000;
+    this.#trimAboveEntries = options.trimAboveEntries ?? 1_000;
+    this.#reportError = options.onHandlerError ?? reportToStderr;
+    this.#reportTrimmed = options.onTrimmed ?? reportTrimmed;
   }
 
   publish(guildId: string, message: Message): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.checkOpen();
+    return this.#sync(() => {
       checkGuildId(guildId);
-      const valid = validateMessage(message);
-      const json = JSON.stringify(valid);
-      const bytes = Buffer.byteLength(json);
-      if (bytes > this.maxMessageBytes) {
-        throw new GuildhallError(
-          "invalid-argument",
-          `message ${valid.id} on topic "${valid.topic}" is ${bytes} bytes, over the bus limit of ${this.maxMessageBytes}; send a reference to large data instead`,
-        );
-      }
-      const subscriptions = this.guilds.get(guildId)?.get(valid.topic);
-      if (subscriptions !== undefined) {
-        for (const subscription of subscriptions) subscription.enqueue(valid.sender.id, json);
-      }
-      resolve();
+      const json = this.#encode(message);
+      this.#append(guildId, JSON.parse(json) as Message, json);
     });
   }
 
@@ -121,31 +251,152 @@ export class MemoryBus implements MessageBus {
     handler: MessageHandler,
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
-    // Thrown errors become rejections; everything else happens before the promise resolves.
-    return new Promise<Subscription>((resolve) => {
-      this.checkOpen();
+    return this.#sync(() => {
       checkGuildId(guildId);
       checkTopic(topic);
-      let topics = this.guilds.get(guildId);
-      if (topics === undefined) {
-        topics = new Map();
-        this.guilds.set(guildId, topics);
+      const after = options.after;
+      if (after !== undefined && !isTopicPosition(after)) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `subscribe option after must be a topic position such as "1700000000000-0", not ${JSON.stringify(after)}`,
+        );
       }
-      let subscriptions = topics.get(topic);
-      if (subscriptions === undefined) {
-        subscriptions = new Set();
-        topics.set(topic, subscriptions);
-      }
+      const log = this.#log(guildId, topic);
       const subscription = new MemorySubscription(
         guildId,
         topic,
         handler,
         options,
-        this.reportError,
-        (s) => this.detach(s),
+        this.#reportError,
+        (s) => this.#detach(s),
       );
-      subscriptions.add(subscription);
-      resolve(subscription);
+      if (after !== undefined) {
+        if (comparePositions(log.lastTrimmed, after) > 0) {
+          (options.onTrimmed ?? this.#reportTrimmed)({
+            guildId,
+            topic,
+            after,
+            lastTrimmed: log.lastTrimmed,
+          });
+        }
+        for (const entry of log.after(after)) subscription.enqueue(entry);
+      }
+      log.subscriptions.add(subscription);
+      return subscription;
+    });
+  }
+
+  claimAgent(
+    guildId: string,
+    agentId: string,
+    options: ClaimAgentOptions,
+  ): Promise<AgentCheckpoint> {
+    return this.#sync(() => {
+      checkGuildId(guildId);
+      checkAgentId(agentId);
+      checkEpoch("epoch", options.epoch);
+      for (const topic of options.topics) checkTopic(topic);
+      const key = keyOf(guildId, agentId);
+      let record = this.#agents.get(key);
+      if (
+        record !== undefined &&
+        (options.epoch < record.epoch || (record.deleted && options.epoch <= record.epoch))
+      ) {
+        throw new GuildhallError(
+          "aborted",
+          `agent "${agentId}" of guild "${guildId}" cannot start under placement epoch ${options.epoch}: ${record.deleted ? "it was stopped under" : "a newer placement holds it, epoch"} ${record.epoch}`,
+        );
+      }
+      if (record === undefined || record.deleted) {
+        record = {
+          epoch: options.epoch,
+          deleted: false,
+          state: undefined,
+          commits: 0,
+          topics: new Set(),
+        };
+        this.#agents.set(key, record);
+      }
+      record.epoch = options.epoch;
+      for (const topic of options.topics) {
+        record.topics.add(topic);
+        const log = this.#log(guildId, topic);
+        if (!log.cursors.has(agentId)) log.cursors.set(agentId, log.end);
+      }
+      return this.#checkpoint(guildId, agentId, record);
+    });
+  }
+
+  commitAgent(guildId: string, agentId: string, commit: AgentCommit): Promise<CommitResult> {
+    return this.#sync(() => {
+      checkGuildId(guildId);
+      checkAgentId(agentId);
+      checkEpoch("commit epoch", commit.epoch);
+      checkEpoch("commit sequence", commit.sequence);
+      if (
+        commit.state !== undefined &&
+        (typeof commit.state !== "string" || commit.state.length > MAX_STATE_BYTES)
+      ) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `commit state must be JSON text of at most ${MAX_STATE_BYTES} bytes`,
+        );
+      }
+      if (commit.position !== undefined) {
+        checkTopic(commit.position.topic);
+        if (!isTopicPosition(commit.position.position)) {
+          throw new GuildhallError(
+            "invalid-argument",
+            `commit position ${JSON.stringify(commit.position.position)} is not a topic position`,
+          );
+        }
+      }
+      const encoded = commit.messages.map((message) => this.#encode(message));
+      const record = this.#agents.get(keyOf(guildId, agentId));
+      if (record === undefined || record.deleted || record.epoch !== commit.epoch) return "fenced";
+      if (record.commits >= commit.sequence) return "duplicate";
+      if (commit.sequence !== record.commits + 1) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `commit ${commit.sequence} of agent "${agentId}" skips ahead: the last one stored is ${record.commits}`,
+        );
+      }
+      record.commits = commit.sequence;
+      if (commit.state !== undefined) record.state = commit.state;
+      encoded.forEach((json) => this.#append(guildId, JSON.parse(json) as Message, json));
+      if (commit.position !== undefined) {
+        const log = this.#log(guildId, commit.position.topic);
+        log.cursors.set(agentId, commit.position.position);
+        this.#trimToCursors(log);
+      }
+      return "committed";
+    });
+  }
+
+  deleteAgent(guildId: string, agentId: string): Promise<void> {
+    return this.#sync(() => {
+      checkGuildId(guildId);
+      checkAgentId(agentId);
+      const record = this.#agents.get(keyOf(guildId, agentId));
+      if (record === undefined) return;
+      for (const topic of record.topics) {
+        const key = keyOf(guildId, topic);
+        const log = this.#topics.get(key);
+        log?.cursors.delete(agentId);
+        if (log?.unused === true) this.#topics.delete(key);
+      }
+      record.topics.clear();
+      record.deleted = true;
+      record.state = undefined;
+      record.commits = 0;
+    });
+  }
+
+  readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined> {
+    return this.#sync(() => {
+      const record = this.#agents.get(keyOf(guildId, agentId));
+      if (record === undefined || record.deleted) return undefined;
+      return this.#checkpoint(guildId, agentId, record);
     });
   }
 
@@ -155,41 +406,97 @@ export class MemoryBus implements MessageBus {
    */
   subscriptionCount(guildId?: string, topic?: string): number {
     let count = 0;
-    for (const [guild, topics] of this.guilds) {
+    for (const [key, log] of this.#topics) {
+      const [guild, name] = key.split("\u0000") as [string, string];
       if (guildId !== undefined && guild !== guildId) continue;
-      for (const [name, subscriptions] of topics) {
-        if (topic === undefined || name === topic) count += subscriptions.size;
-      }
+      if (topic === undefined || name === topic) count += log.subscriptions.size;
     }
     return count;
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    for (const topics of this.guilds.values()) {
-      for (const subscriptions of topics.values()) {
-        for (const subscription of subscriptions) void subscription.unsubscribe();
-      }
+    this.#closed = true;
+    for (const log of this.#topics.values()) {
+      for (const subscription of log.subscriptions) void subscription.unsubscribe();
     }
-    this.guilds.clear();
+    this.#topics.clear();
+    this.#agents.clear();
     return Promise.resolve();
   }
 
-  private checkOpen(): void {
-    if (this.closed) {
-      throw new GuildhallError(
-        "unavailable",
-        "the MemoryBus is closed; create a new MemoryBus to publish or subscribe again",
-      );
-    }
+  /** Runs `work` as one step: thrown errors become rejections, nothing interleaves with it. */
+  #sync<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      if (this.#closed) {
+        throw new GuildhallError(
+          "unavailable",
+          "the MemoryBus is closed; create a new MemoryBus to publish or subscribe again",
+        );
+      }
+      resolve(work());
+    });
   }
 
-  private detach(subscription: MemorySubscription): void {
-    const topics = this.guilds.get(subscription.guildId);
-    const subscriptions = topics?.get(subscription.topic);
-    if (topics === undefined || subscriptions === undefined) return;
-    subscriptions.delete(subscription);
-    if (subscriptions.size === 0) topics.delete(subscription.topic);
-    if (topics.size === 0) this.guilds.delete(subscription.guildId);
+  #encode(message: Message): string {
+    const valid = validateMessage(message);
+    const json = JSON.stringify(valid);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.maxMessageBytes) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `message ${valid.id} on topic "${valid.topic}" is ${bytes} bytes, over the bus limit of ${this.maxMessageBytes}; send a reference to large data instead`,
+      );
+    }
+    return json;
+  }
+
+  #append(guildId: string, message: Message, json: string): void {
+    const log = this.#log(guildId, message.topic);
+    const entry = log.append(message.sender.id, json);
+    for (const subscription of log.subscriptions) subscription.enqueue(entry);
+    if (log.length > this.#maxLenPerTopic) {
+      const excess = log.length - this.#maxLenPerTopic;
+      let dropped = 0;
+      log.dropWhile(() => dropped++ >= excess);
+    }
+    this.#trimToCursors(log);
+  }
+
+  /** Drops what every declared agent of the topic committed past, once the topic is long. */
+  #trimToCursors(log: TopicLog): void {
+    if (log.length <= this.#trimAboveEntries) return;
+    // A topic nobody declared keeps its hard cap only: a reader may still resume on it.
+    if (log.cursors.size === 0) return;
+    let lowest: TopicPosition | undefined;
+    for (const position of log.cursors.values()) {
+      if (lowest === undefined || comparePositions(position, lowest) < 0) lowest = position;
+    }
+    log.dropWhile((entry) => comparePositions(entry.position, lowest!) > 0);
+  }
+
+  #checkpoint(guildId: string, agentId: string, record: AgentRecord): AgentCheckpoint {
+    const positions: Record<string, TopicPosition> = {};
+    for (const topic of record.topics) {
+      const position = this.#topics.get(keyOf(guildId, topic))?.cursors.get(agentId);
+      if (position !== undefined) positions[topic] = position;
+    }
+    return { state: record.state, positions, commits: record.commits };
+  }
+
+  #log(guildId: string, topic: string): TopicLog {
+    const key = keyOf(guildId, topic);
+    let log = this.#topics.get(key);
+    if (log === undefined) {
+      log = new TopicLog();
+      this.#topics.set(key, log);
+    }
+    return log;
+  }
+
+  #detach(subscription: MemorySubscription): void {
+    const key = keyOf(subscription.guildId, subscription.topic);
+    const log = this.#topics.get(key);
+    if (log === undefined) return;
+    log.subscriptions.delete(subscription);
   }
 }

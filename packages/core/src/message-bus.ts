@@ -1,10 +1,24 @@
 // The bus contract shared by MemoryBus (this package) and RedisBus (@guildhall/bus-redis). It is
 // deliberately small: a host subscribes once per topic on behalf of all its agent processes and
 // fans out itself, so the bus needs no notion of agents beyond `excludeSender`.
+import type { TopicPosition } from "./agent-store.js";
 import type { Message } from "./message.js";
 
-/** Receives the messages of one subscription, one call at a time, in topic order. */
-export type MessageHandler = (message: Message) => void | Promise<void>;
+/**
+ * Receives the messages of one subscription, one call at a time, in topic order, each with its
+ * position in the topic (what a durable reader stores to resume after it).
+ */
+export type MessageHandler = (message: Message, position: TopicPosition) => void | Promise<void>;
+
+/** Entries a subscription resumed `after` a position could not get: the bus no longer held them. */
+export interface TrimmedEntries {
+  readonly guildId: string;
+  readonly topic: string;
+  /** The position the subscription resumed after. */
+  readonly after: TopicPosition;
+  /** The last position the bus dropped (trimmed past the resumed position). */
+  readonly lastTrimmed: TopicPosition;
+}
 
 /** Options of {@link MessageBus.subscribe}. */
 export interface SubscribeOptions {
@@ -15,6 +29,17 @@ export interface SubscribeOptions {
    * Default: the bus's own reporting (MemoryBus writes one line to stderr).
    */
   onError?: (error: unknown, message: Message) => void;
+  /**
+   * Resume: deliver every entry the bus holds after this position first, then go on as live.
+   * Default: none, the subscription starts at the topic's end ("from now on").
+   */
+  after?: TopicPosition;
+  /**
+   * Called when `after` is older than what the bus still holds: entries this subscription
+   * should have received were trimmed (a reader that fell further behind than the bus keeps).
+   * Default: the bus's warning channel.
+   */
+  onTrimmed?: (trimmed: TrimmedEntries) => void;
 }
 
 /** A live subscription. */
@@ -37,7 +62,8 @@ export interface Subscription {
  * - **Guild scope.** Topics belong to a guild: a message published in one guild never reaches a
  *   subscriber of another, whatever the topic names.
  * - **From now on.** A subscription receives every message of its topic published after
- *   `subscribe` resolved (not the ones before).
+ *   `subscribe` resolved (not the ones before), or, with `after`, every message the bus still
+ *   holds after that position.
  * - **Fan-out.** Every subscription of a topic receives every message of it.
  * - **Order.** A subscription receives a topic's messages in the order in which they were
  *   published; messages whose `publish` calls resolved one after the other arrive in that order.

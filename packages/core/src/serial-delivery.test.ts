@@ -19,8 +19,8 @@ describe("SerialDelivery", () => {
       },
       () => undefined,
     );
-    delivery.push(json(1));
-    delivery.push(json(2));
+    delivery.push(json(1), "1-0");
+    delivery.push(json(2), "1-0");
     expect(events).toEqual([]);
     await expect.poll(() => events).toEqual(["start 1"]);
     release();
@@ -36,8 +36,8 @@ describe("SerialDelivery", () => {
       () => undefined,
     );
     const text = json(7);
-    delivery.push(text);
-    delivery.push(text);
+    delivery.push(text, "1-0");
+    delivery.push(text, "1-0");
     await expect.poll(() => seen.length).toBe(2);
     expect(seen[0]).toEqual(seen[1]);
     expect(seen[0]).not.toBe(seen[1]);
@@ -56,8 +56,8 @@ describe("SerialDelivery", () => {
         throw new Error("the reporter fails too");
       },
     );
-    delivery.push(json(1));
-    delivery.push(json(2));
+    delivery.push(json(1), "1-0");
+    delivery.push(json(2), "1-0");
     await expect.poll(() => handled).toEqual([2]);
     expect(reported).toEqual([["boom", 1]]);
   });
@@ -70,9 +70,9 @@ describe("SerialDelivery", () => {
       },
       () => undefined,
     );
-    delivery.push(json(1));
+    delivery.push(json(1), "1-0");
     delivery.close();
-    delivery.push(json(2));
+    delivery.push(json(2), "1-0");
     await new Promise((resolve) => setImmediate(resolve));
     expect(handled).toEqual([]);
   });

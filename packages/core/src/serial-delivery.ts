@@ -2,6 +2,7 @@
 // a time, in the order they were queued, so that a slow or failing handler holds up only its own
 // subscription. The queue holds JSON text and each delivery parses its own copy, so subscribers
 // never share mutable objects.
+import type { TopicPosition } from "./agent-store.js";
 import type { Message } from "./message.js";
 import type { MessageHandler } from "./message-bus.js";
 
@@ -15,13 +16,14 @@ const COMPACT_AFTER = 1024;
  * @example
  * ```ts
  * const delivery = new SerialDelivery(handler, (error, message) => console.error(message.id, error));
- * delivery.push(JSON.stringify(message)); // the handler runs on a later microtask
+ * delivery.push(JSON.stringify(message), "1700000000000-0"); // the handler runs on a later microtask
  * delivery.close(); // drops what is still queued
  * ```
  */
 export class SerialDelivery {
   readonly #handler: MessageHandler;
   readonly #onError: (error: unknown, message: Message) => void;
+  // JSON text and position, alternating: one array instead of an object per queued message.
   #queue: string[] = [];
   #head = 0;
   #draining = false;
@@ -32,10 +34,18 @@ export class SerialDelivery {
     this.#onError = onError;
   }
 
-  /** Queues a message, as its JSON text. Never calls the handler before the caller's next await. */
-  push(json: string): void {
+  /** Messages queued and not yet handed to the handler. */
+  get length(): number {
+    return (this.#queue.length - this.#head) / 2;
+  }
+
+  /**
+   * Queues a message, as its JSON text, with its position in its topic. Never calls the handler
+   * before the caller's next await.
+   */
+  push(json: string, position: TopicPosition): void {
     if (this.#closed) return;
-    this.#queue.push(json);
+    this.#queue.push(json, position);
     if (!this.#draining) {
       this.#draining = true;
       queueMicrotask(() => void this.#drain());
@@ -52,14 +62,15 @@ export class SerialDelivery {
   async #drain(): Promise<void> {
     while (!this.#closed && this.#head < this.#queue.length) {
       const json = this.#queue[this.#head]!;
-      this.#head += 1;
+      const position = this.#queue[this.#head + 1]!;
+      this.#head += 2;
       if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
       const message = JSON.parse(json) as Message;
       try {
-        await this.#handler(message);
+        await this.#handler(message, position);
       } catch (error) {
         try {
           this.#onError(error, message);

@@ -1,6 +1,7 @@
-// Runs one agent on a bus: builds its contexts, subscribes it, runs onStart, delivers messages,
-// stops it. The in-process engine uses it directly; an agent process can use it with a bus that
-// reaches its host, so agent semantics are the same wherever an agent runs.
+// Runs one durable agent on a bus: claims it, loads its state, runs onStart, delivers messages
+// through a DurableInbox (each handler's state, position and sends committed in one step), stops
+// it. The in-process engine uses it directly; hosts follow the same steps across a process
+// boundary, so agent semantics are the same wherever an agent runs.
 import type {
   Agent,
   AgentClass,
@@ -10,20 +11,32 @@ import type {
   MessageContext,
   SendOptions,
 } from "./agent.js";
+import type { DurableMessageBus } from "./agent-store.js";
+import { DEFAULT_MAX_STATE_BYTES, decodeAgentState, encodeAgentState } from "./agent-state.js";
+import { DurableInbox, type CommitRecord, type HandlerOutcome } from "./durable-inbox.js";
 import { GuildhallError } from "./errors.js";
 import type { MessageIdGenerator } from "./ids.js";
 import { createJsonLogger, withLogFields } from "./logger.js";
 import { createMessage, inboxTopic } from "./message.js";
+import { validateMessage } from "./validation.js";
 import type { JsonValue, Message } from "./message.js";
-import type { MessageBus, Subscription } from "./message-bus.js";
 import { replyTarget } from "./reply.js";
 import { DEFAULT_TOPIC } from "./spec.js";
 import type { AgentSpec } from "./spec.js";
 
 /** Options of {@link startAgent}. */
 export interface StartAgentOptions {
-  /** The bus the agent talks on. */
-  bus: MessageBus;
+  /** The bus the agent talks on; its state and read positions are kept there too. */
+  bus: DurableMessageBus;
+  /**
+   * The placement epoch this start claims the agent with: any older copy is refused at its next
+   * commit. Default: the current time in milliseconds, above any earlier start of this process.
+   */
+  epoch?: number;
+  /** The largest state the agent may keep, in bytes of its JSON. Default 1 MiB. */
+  maxStateBytes?: number;
+  /** Called with every commit, for metrics. Default: none. */
+  onCommit?: (record: CommitRecord) => void;
   /** The agent's guild: its id, and its default topic (default `"default_topic"`). */
   guild: { id: string; defaultTopic?: string | undefined };
   /** The agent's spec, already validated (see `validateAgentSpec`). */
@@ -57,14 +70,36 @@ export interface RunningAgent {
   readonly agent: Agent<never>;
   /** The topics it receives: default topic, additional topics, inbox (without duplicates). */
   readonly topics: readonly string[];
+  /** The placement epoch it was claimed with. */
+  readonly epoch: number;
   /**
    * Stops delivery, waits for the message being handled, runs `onStop`, and resolves; after that
    * the agent can no longer publish. Idempotent. Errors of `onStop` are logged, not thrown.
    */
   stop(options?: StopAgentOptions): Promise<void>;
+  /**
+   * Ends the agent as a crash would: nothing more is handled or committed, the handler in
+   * progress included, and `onStop` does not run. Its state stays as last committed, for the
+   * next start to resume from.
+   */
+  abandon(): Promise<void>;
 }
 
-type State = "starting" | "running" | "stopping" | "stopped";
+type Phase = "starting" | "running" | "stopping" | "stopped";
+
+/** Where a context's sends go: held for its handler's commit while `open`, committed alone after. */
+interface SendScope {
+  open: boolean;
+  readonly outbox: Message[];
+}
+
+let lastEpoch = 0;
+
+/** Start times, strictly increasing within this process: the default epochs of startAgent. */
+function nextEpoch(): number {
+  lastEpoch = Math.max(lastEpoch + 1, Date.now());
+  return lastEpoch;
+}
 
 const TIMED_OUT = Symbol("timed out");
 
@@ -97,16 +132,21 @@ function abortError(signal: AbortSignal, agentId: string): GuildhallError {
 }
 
 /**
- * Starts one agent of a guild on a bus and resolves once it is ready.
+ * Starts one durable agent of a guild on a bus and resolves once it is ready.
  *
- * The agent is subscribed to its guild's default topic (unless `listenToDefaultTopic` is false),
- * its `additionalTopics` and its inbox `inbox:<id>` **before** `onStart` runs, so replies to what
- * `onStart` sends are not lost; messages that arrive meanwhile are delivered once `onStart`
- * resolved. Messages are then handled one at a time, across all its topics, and never its own.
+ * The agent is claimed under a new placement epoch, which loads its committed state and read
+ * positions (a new agent starts at its topics' ends, so it receives what is published from now
+ * on). Its state is set before `onStart` runs (the stored one, else `initialState()`), and what
+ * `onStart` did is committed before the agent is subscribed. Messages are then handled one at a
+ * time, across all its topics, and never its own; after each handler its state, its position and
+ * what it sent are committed in one step (sends are held until then). A handler that throws has
+ * its state change and sends dropped, and the agent goes on with the next message.
  *
  * @throws GuildhallError `failed-precondition` if the constructor or `onStart` throws (the code
- *   of a GuildhallError thrown by `onStart` is kept), and nothing is left subscribed;
- *   `deadline-exceeded` / `aborted` when `signal` aborts; the bus's errors.
+ *   of a GuildhallError thrown by `onStart` is kept), or the stored state is corrupt, and nothing
+ *   is left subscribed; `invalid-argument` for a state that is not JSON or too large;
+ *   `aborted` when a newer placement holds the agent; `deadline-exceeded` / `aborted` when
+ *   `signal` aborts; the bus's errors.
  */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   const { bus, spec, signal } = options;
@@ -117,7 +157,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const sender = { id: agentId, name: spec.name };
   const log = withLogFields(options.log ?? createJsonLogger(), { guildId, agentId });
   const ids = options.ids === undefined ? {} : { ids: options.ids };
-  let state: State = "starting";
+  const maxStateBytes = options.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES;
+  const epoch = options.epoch ?? nextEpoch();
+  let phase: Phase = "starting";
 
   if (signal?.aborted) throw abortError(signal, agentId);
 
@@ -138,12 +180,31 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     );
   }
 
-  async function publishAs(
+  const topics = [
+    ...new Set([
+      ...(spec.listenToDefaultTopic === false ? [] : [defaultTopic]),
+      ...(spec.additionalTopics ?? []),
+      inbox,
+    ]),
+  ];
+  const checkpoint = await bus.claimAgent(guildId, agentId, { epoch, topics });
+  // The state as last committed: what a handler that throws goes back to.
+  let committed = checkpoint.state;
+  const writable = agent as { state: JsonValue; initialState?: () => JsonValue };
+  if (committed !== undefined) {
+    writable.state = decodeAgentState(guildId, agentId, committed);
+  } else if (typeof writable.initialState === "function") {
+    writable.state = writable.initialState();
+  } else {
+    writable.state ??= null;
+  }
+
+  function outboxMessage(
     topic: string,
     payload: JsonValue,
     fields: Omit<SendOptions, "topic"> & { traceparent?: string | undefined },
-  ): Promise<Message> {
-    if (state === "stopped") {
+  ): Message {
+    if (phase === "stopped") {
       throw new GuildhallError(
         "failed-precondition",
         `agent "${agentId}" of guild "${guildId}" is stopped and can no longer publish; clear its timers in onStop`,
@@ -154,30 +215,54 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     if (fields.threadId !== undefined) message.threadId = fields.threadId;
     if (fields.inResponseTo !== undefined) message.inResponseTo = fields.inResponseTo;
     if (fields.traceparent !== undefined) message.traceparent = fields.traceparent;
-    await bus.publish(guildId, message);
+    // Refused now, where the agent can catch it, rather than at the commit.
+    validateMessage(message);
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    if (bytes > bus.maxMessageBytes) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `message ${message.id} on topic "${topic}" is ${bytes} bytes, over the bus limit of ${bus.maxMessageBytes}; send a reference to large data instead`,
+      );
+    }
     return message;
   }
 
-  function contextFor(traceparent: string | undefined): AgentContext {
+  async function publishAs(
+    scope: SendScope,
+    topic: string,
+    payload: JsonValue,
+    fields: Omit<SendOptions, "topic"> & { traceparent?: string | undefined },
+  ): Promise<Message> {
+    const message = outboxMessage(topic, payload, fields);
+    if (scope.open) {
+      scope.outbox.push(message);
+    } else {
+      await durable.commit({ messages: [message] });
+    }
+    return message;
+  }
+
+  function contextFor(scope: SendScope, traceparent: string | undefined): AgentContext {
     return {
       agentId,
       guildId,
       log,
       send: (payload, opts = {}) =>
-        publishAs(opts.topic ?? defaultTopic, payload, { ...opts, traceparent }),
-      publish: (topic, payload, opts = {}) => publishAs(topic, payload, { ...opts, traceparent }),
+        publishAs(scope, opts.topic ?? defaultTopic, payload, { ...opts, traceparent }),
+      publish: (topic, payload, opts = {}) =>
+        publishAs(scope, topic, payload, { ...opts, traceparent }),
     };
   }
 
-  function messageContext(message: Message): MessageContext {
-    const base = contextFor(message.traceparent);
+  function messageContext(scope: SendScope, message: Message): MessageContext {
+    const base = contextFor(scope, message.traceparent);
     return {
       ...base,
       message,
       payload: message.payload,
       reply: (payload, opts = {}) => {
         const { topic, threadId, inResponseTo } = replyTarget(message, agentId, opts);
-        return publishAs(topic, payload, {
+        return publishAs(scope, topic, payload, {
           ...opts,
           threadId,
           inResponseTo,
@@ -187,65 +272,70 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     };
   }
 
-  let resolveStarted!: (ok: boolean) => void;
-  const started = new Promise<boolean>((resolve) => (resolveStarted = resolve));
+  /** The state to commit after a handler: its JSON when it changed. */
+  function changedState(): string | undefined {
+    const text = encodeAgentState(agentId, writable.state, maxStateBytes);
+    return text === committed ? undefined : text;
+  }
 
-  async function deliver(message: Message): Promise<void> {
-    if (!(await started) || state !== "running" || message.sender.id === agentId) return;
+  async function deliver(message: Message): Promise<HandlerOutcome> {
+    const scope: SendScope = { open: true, outbox: [] };
     try {
-      await agent.onMessage(messageContext(message));
+      await agent.onMessage(messageContext(scope, message));
+      const state = changedState();
+      if (state !== undefined) committed = state;
+      return { messages: scope.outbox, ...(state !== undefined && { state }) };
     } catch (error) {
-      log.error("onMessage threw; the agent goes on with the next message", {
-        messageId: message.id,
-        topic: message.topic,
-        error: reasonOf(error),
-      });
+      log.error(
+        "onMessage threw; its state change and sends are dropped, and the agent goes on with the next message",
+        {
+          messageId: message.id,
+          topic: message.topic,
+          error: reasonOf(error),
+        },
+      );
+      writable.state = committed === undefined ? null : (JSON.parse(committed) as JsonValue);
+      return { messages: [] };
+    } finally {
+      scope.open = false;
     }
   }
 
-  // One chain for all topics: an agent handles one message at a time, whatever the topic.
-  let tail: Promise<void> = Promise.resolve();
-  const handle = (message: Message): Promise<void> => {
-    tail = tail.then(() => deliver(message));
-    return tail;
-  };
-
-  const topics = [
-    ...new Set([
-      ...(spec.listenToDefaultTopic === false ? [] : [defaultTopic]),
-      ...(spec.additionalTopics ?? []),
-      inbox,
-    ]),
-  ];
-  const subscriptions: Subscription[] = [];
-
-  async function unsubscribeAll(): Promise<void> {
-    const all = subscriptions.splice(0);
-    await Promise.all(all.map((s) => s.unsubscribe().catch(() => undefined)));
-  }
+  const durable: DurableInbox = new DurableInbox({
+    bus,
+    guildId,
+    agentId,
+    epoch,
+    topics,
+    checkpoint,
+    log,
+    handle: deliver,
+    onFenced: () => {
+      phase = "stopped";
+    },
+    ...(options.onCommit !== undefined && { onCommit: options.onCommit }),
+  });
 
   try {
-    for (const topic of topics) {
-      subscriptions.push(
-        await bus.subscribe(guildId, topic, handle, {
-          excludeSender: agentId,
-          onError: (error, message) =>
-            log.error("delivery failed", { messageId: message.id, error: reasonOf(error) }),
-        }),
-      );
-    }
-    if (signal?.aborted) throw abortError(signal, agentId);
+    const startScope: SendScope = { open: true, outbox: [] };
     const onStart = Promise.resolve()
-      .then(() => agent.onStart?.(contextFor(undefined)))
+      .then(() => agent.onStart?.(contextFor(startScope, undefined)))
+      .then(() => {
+        startScope.open = false;
+        return changedState();
+      })
       .catch((error: unknown) => {
+        startScope.open = false;
+        if (error instanceof GuildhallError && error.code === "invalid-argument") throw error;
         throw new GuildhallError(
           error instanceof GuildhallError ? error.code : "failed-precondition",
           `agent "${agentId}" failed to start: onStart of ${spec.className} threw: ${reasonOf(error)}`,
           { cause: error },
         );
       });
+    let state: string | undefined;
     if (signal === undefined) {
-      await onStart;
+      state = await onStart;
     } else {
       let onAbort!: () => void;
       const aborted = new Promise<never>((_, reject) => {
@@ -253,7 +343,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         signal.addEventListener("abort", onAbort, { once: true });
       });
       try {
-        await Promise.race([onStart, aborted]);
+        state = await Promise.race([onStart, aborted]);
       } catch (error) {
         if (signal.aborted) {
           // onStart may still finish: let the agent release what it set up.
@@ -271,31 +361,37 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         signal.removeEventListener("abort", onAbort);
       }
     }
+    await durable.commit({ messages: startScope.outbox, ...(state !== undefined && { state }) });
+    if (state !== undefined) committed = state;
+    if (signal?.aborted) throw abortError(signal, agentId);
+    await durable.open();
   } catch (error) {
-    state = "stopped";
-    resolveStarted(false);
-    await unsubscribeAll();
+    phase = "stopped";
+    await durable.close(0);
     if (error instanceof GuildhallError) throw error;
     throw new GuildhallError("internal", `agent "${agentId}" failed to start: ${reasonOf(error)}`, {
       cause: error,
     });
   }
-  state = "running";
-  resolveStarted(true);
+  phase = "running";
 
   let stopping: Promise<void> | undefined;
   return {
     agent,
     topics,
+    epoch,
+    async abandon() {
+      phase = "stopped";
+      await durable.abort();
+    },
     stop(stopOptions = {}) {
       stopping ??= (async () => {
         const timeoutMs = stopOptions.timeoutMs ?? 10_000;
-        state = "stopping";
-        await unsubscribeAll();
-        if ((await within(tail, timeoutMs)) === TIMED_OUT) {
-          log.warn("the message being handled did not finish before the stop timeout", {
-            timeoutMs,
-          });
+        if (phase !== "stopped") phase = "stopping";
+        await durable.close(timeoutMs);
+        if (durable.fenced) {
+          phase = "stopped";
+          return;
         }
         try {
           const result = await within(
@@ -307,7 +403,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         } catch (error) {
           log.error("onStop threw", { error: reasonOf(error) });
         }
-        state = "stopped";
+        phase = "stopped";
       })();
       return stopping;
     },

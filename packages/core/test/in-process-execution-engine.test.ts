@@ -133,31 +133,40 @@ describe("InProcessExecutionEngine", () => {
     );
   });
 
-  it("subscribes before onStart, and delivers what arrived during onStart after it", async () => {
+  it("holds onStart's sends until it resolved, then delivers the answers", async () => {
     const { bus, engine } = setup();
     const guild = newGuild();
     const app = connectGuildClient(bus, { guildId: guild.id, id: "app" });
     const steps = timeline();
     const release = deferred();
     await app.subscribe("questions", async (m) => {
+      if (m.sender.id === "other") {
+        steps.add("sentinel");
+        return;
+      }
       await app.publish(inboxTopic(m.sender.id), { answer: 42 }, { inResponseTo: m.id });
       steps.add("answered");
     });
     const spec = scripted("asker", {
       onStart: async (ctx) => {
         await ctx.publish("questions", { question: "?" });
+        steps.add("sent");
         await release.promise;
         steps.add("started");
       },
       onMessage: (ctx) => steps.add(`got ${JSON.stringify(ctx.payload)}`),
     });
     const running = engine.runAgent(guild, spec);
-    await steps.reached("answered");
+    await steps.reached("sent");
+    // Had the question gone out already, it would reach the app before this.
+    const other = connectGuildClient(bus, { guildId: guild.id, id: "other" });
+    await other.publish("questions", "sentinel");
+    await steps.reached("sentinel");
     expect(await engine.isAgentRunning(guild.id, "asker")).toBe(false);
     release.resolve();
     await running;
     await steps.reached('got {"answer":42}');
-    expect(steps.events).toEqual(["answered", "started", 'got {"answer":42}']);
+    expect(steps.events).toEqual(["sent", "sentinel", "started", "answered", 'got {"answer":42}']);
   });
 
   it("handles one message at a time across all of an agent's topics", async () => {
@@ -222,7 +231,7 @@ describe("InProcessExecutionEngine", () => {
     expect(entries.filter((e) => e.level === "error")).toEqual([
       {
         level: "error",
-        msg: "onMessage threw; the agent goes on with the next message",
+        msg: "onMessage threw; its state change and sends are dropped, and the agent goes on with the next message",
         fields: {
           guildId: guild.id,
           agentId: "fragile",
@@ -569,6 +578,8 @@ describe("InProcessExecutionEngine", () => {
         new InProcessExecutionEngine(
           {} as unknown as ConstructorParameters<typeof InProcessExecutionEngine>[0],
         ),
-    ).toThrow(/needs a bus: new InProcessExecutionEngine\(\{ bus: new MemoryBus\(\) \}\)/);
+    ).toThrow(
+      /needs a bus that keeps agents durable \(a MemoryBus or a RedisBus\): new InProcessExecutionEngine\(\{ bus: new MemoryBus\(\) \}\)/,
+    );
   });
 });

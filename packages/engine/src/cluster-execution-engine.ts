@@ -6,6 +6,7 @@ import { setMaxListeners } from "node:events";
 import {
   GuildhallError,
   ID_PATTERN,
+  isDurableBus,
   validateAgentSpec,
   validateGuildSpec,
   type AgentSpec,
@@ -498,9 +499,13 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       this.#started.delete(key);
       this.#reconciler?.forget(guildId, agentId);
       const location = await registry.getLocation(guildId, agentId);
-      if (location === undefined) return;
+      if (location === undefined) {
+        await this.#forgetState(guildId, agentId);
+        return;
+      }
       try {
         await this.#stopAt(location);
+        await this.#forgetState(guildId, agentId);
       } catch (error) {
         if (started !== undefined) this.#started.set(key, started);
         if (desired !== undefined) {
@@ -514,6 +519,16 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         throw error;
       }
     });
+  }
+
+  /**
+   * Deletes the agent's durable state and fences every copy of it, when the engine was given the
+   * cluster's bus. The host deletes it too when it stops the agent; this covers a host that could
+   * not be reached, whose copy may still run and must never commit again.
+   */
+  async #forgetState(guildId: string, agentId: string): Promise<void> {
+    const bus = this.bus;
+    if (bus !== undefined && isDurableBus(bus)) await bus.deleteAgent(guildId, agentId);
   }
 
   /** Stops an agent on its host, retrying an unreachable host; deregisters it if it stays so. */

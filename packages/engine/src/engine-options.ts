@@ -61,8 +61,10 @@ export interface ClusterExecutionEngineOptions {
   readonly discovery: HostDiscovery;
   /**
    * The bus the cluster's hosts use. The engine sends nothing on it; it is kept for code that
-   * holds only the engine (a `Guild` without a bus of its own uses it). Default: none. The engine
-   * does not close it.
+   * holds only the engine (a `Guild` without a bus of its own uses it), and `stopAgent` deletes
+   * the stopped agent's durable state on it, which fences a copy left on a host that could not be
+   * reached (without it, such a copy could still commit until its host notices). Default: none.
+   * The engine does not close it.
    */
   readonly bus?: MessageBus;
   /** Chooses among the eligible hosts (live, not draining, not full). Default `leastLoaded()`. */

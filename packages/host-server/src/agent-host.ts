@@ -1,8 +1,8 @@
 // createAgentHost: the agent host as one object with a lifecycle. It assembles the process
-// manager, the bus subscriptions, the registry heartbeat, the Connect server and the metrics
+// manager, the agents' durable sessions, the registry heartbeat, the Connect server and the metrics
 // endpoint, and owns the order in which they start and stop.
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { GuildhallError, MemoryBus, type MessageBus } from "@guildhall/core";
+import { GuildhallError, MemoryBus, type DurableMessageBus } from "@guildhall/core";
 import { createAgentProcessManager, type AgentProcessManager } from "@guildhall/process-manager";
 import { AgentHostService, Health } from "@guildhall/proto";
 import {
@@ -21,7 +21,6 @@ import {
 } from "./host-options.js";
 import { HostedAgents } from "./hosted-agents.js";
 import { listenHttp2, type Http2Listener } from "./http2-server.js";
-import { LocalSubscriptions } from "./local-subscriptions.js";
 import { createHostLogger } from "./logger.js";
 import { HostMetrics } from "./metrics.js";
 import { listenMetrics, type MetricsListener } from "./metrics-server.js";
@@ -109,7 +108,7 @@ class AgentHostImpl implements AgentHost {
   readonly #options: ResolvedAgentHostOptions;
   readonly #registry: LocationRegistry;
   readonly #ownsRegistry: boolean;
-  readonly #bus: MessageBus;
+  readonly #bus: DurableMessageBus;
   readonly #ownsBus: boolean;
   readonly #metrics: HostMetrics;
   readonly #shutdown = new AbortController();
@@ -119,7 +118,6 @@ class AgentHostImpl implements AgentHost {
   #port: number | undefined;
   #manager: AgentProcessManager | undefined;
   #agents: HostedAgents | undefined;
-  #subscriptions: LocalSubscriptions | undefined;
   #heartbeat: HeartbeatLoop | undefined;
   #server: Http2Listener | undefined;
   #metricsServer: MetricsListener | undefined;
@@ -229,19 +227,16 @@ class AgentHostImpl implements AgentHost {
       startTimeoutMs: o.startTimeoutMs,
       warmPoolSize: o.warmPoolSize,
       ...(o.defaultRestartPolicy !== undefined && { defaultRestartPolicy: o.defaultRestartPolicy }),
+      maxStateBytes: o.maxStateBytes,
       onPublish: (agent, request) => this.#requireAgents().publish(agent, request),
+      prepareStart: (agent) => this.#requireAgents().prepareStart(agent.guildId, agent.agentId),
     });
-    this.#subscriptions = new LocalSubscriptions(
-      this.#bus,
-      (guildId, agentId, message) => this.#requireAgents().deliver(guildId, agentId, message),
-      (error, message) =>
-        this.#logger.warn({ err: messageOf(error), message_id: message.id }, "fan-out failed"),
-    );
     const agents = new HostedAgents({
       manager: this.#manager,
       registry: this.#registry,
       bus: this.#bus,
-      subscriptions: this.#subscriptions,
+      maxStateBytes: o.maxStateBytes,
+      mayDeliver: () => this.#heartbeat?.leaseCurrent() ?? true,
       metrics: this.#metrics,
       logger: this.#logger,
       address: () => this.address,
@@ -298,6 +293,7 @@ class AgentHostImpl implements AgentHost {
       metrics: this.#metrics,
       logger: this.#logger,
       intervalMs: o.heartbeatMs,
+      leaseMs: o.leaseMs,
       registration: () => this.#registration(),
     });
     if (o.metricsPort !== false) {
@@ -378,9 +374,8 @@ class AgentHostImpl implements AgentHost {
     // Placement skips the host while its agents stop; the agents' locations go with the host.
     const [reachable] = await Promise.all([
       heartbeat?.syncDraining() ?? Promise.resolve(false),
-      this.#manager?.shutdown(),
+      this.#agents?.shutdown() ?? this.#manager?.shutdown(),
     ]);
-    await this.#subscriptions?.close();
     if (heartbeat !== undefined && !reachable) {
       // Waiting for a registry that just failed would only delay the exit past its grace.
       this.#logger.warn(

@@ -17,6 +17,8 @@ export interface HeartbeatLoopDependencies {
   readonly intervalMs: number;
   /** The host as it registers itself now (address, capacity, lease, draining). */
   readonly registration: () => HostRegistration;
+  /** The host's lease: how long after a renewal the registry keeps the host. */
+  readonly leaseMs: number;
 }
 
 /**
@@ -44,9 +46,20 @@ export class HeartbeatLoop {
   #failing = false;
   /** Whether the registry's draining flag may differ from the host's. */
   #drainingDirty = false;
+  /** When the last beat that renewed the lease was sent (the host registered just before). */
+  #renewedAt = performance.now();
 
   constructor(deps: HeartbeatLoopDependencies) {
     this.#deps = deps;
+  }
+
+  /**
+   * Whether the host's lease is current: its last renewal was sent less than a lease ago. Once it
+   * is not, the registry may have given the host's agents to other hosts, so the host hands its
+   * agents nothing more until a beat renews it (self-fencing; their commits are fenced by epoch).
+   */
+  leaseCurrent(): boolean {
+    return performance.now() - this.#renewedAt < this.#deps.leaseMs;
   }
 
   /** Beats every `intervalMs` from now on. */
@@ -129,6 +142,7 @@ export class HeartbeatLoop {
   async #beat(): Promise<void> {
     const { registry, agents, metrics, logger, registration } = this.#deps;
     const host = registration();
+    const sentAt = performance.now();
     const beat = await metrics.timeRegistry("heartbeat", () => registry.heartbeat(host.address));
     if (beat.status === "unknown-host") {
       logger.warn(
@@ -149,6 +163,7 @@ export class HeartbeatLoop {
       }
       if (this.#drainingDirty) await this.syncDraining();
     }
+    this.#renewedAt = sentAt;
     await agents.retryDeregistrations();
   }
 

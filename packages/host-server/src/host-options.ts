@@ -1,7 +1,13 @@
 // The options of createAgentHost, their defaults, and the one function that checks them and fills
 // the defaults in (as connect-node's validateNodeTransportOptions does for transports).
 import { networkInterfaces } from "node:os";
-import { GuildhallError, RestartPolicy, type MessageBus } from "@guildhall/core";
+import {
+  DEFAULT_MAX_STATE_BYTES,
+  GuildhallError,
+  RestartPolicy,
+  isDurableBus,
+  type DurableMessageBus,
+} from "@guildhall/core";
 import type { LocationRegistry } from "@guildhall/registry";
 import type { Logger, LevelWithSilent } from "pino";
 
@@ -50,11 +56,17 @@ export interface AgentHostOptions {
    */
   readonly registry?: LocationRegistry;
   /**
-   * The bus the host publishes and subscribes on for all its agents. Default: a private
+   * The bus the host publishes and subscribes on for all its agents, and where their durable
+   * state, read positions and fences live (a `RedisBus`, or a `MemoryBus`). Default: a private
    * `MemoryBus` (agents of this host talk only to each other). A bus you pass is not closed by
    * the host.
    */
-  readonly bus?: MessageBus;
+  readonly bus?: DurableMessageBus;
+  /**
+   * The largest state an agent may keep, in bytes of its JSON; a handler that leaves a larger
+   * one is treated as one that threw. Default 1,048,576 (1 MiB). Env `GUILDHALL_MAX_STATE_BYTES`.
+   */
+  readonly maxStateBytes?: number;
   /**
    * Agent modules the host may load: package names (matched exactly), absolute directories or
    * `file:` URLs (everything inside), or single files. Anything else is refused with
@@ -113,7 +125,8 @@ export interface ResolvedAgentHostOptions {
   readonly host: string;
   readonly advertiseAddress: string | undefined;
   readonly registry: LocationRegistry | undefined;
-  readonly bus: MessageBus | undefined;
+  readonly bus: DurableMessageBus | undefined;
+  readonly maxStateBytes: number;
   readonly agentModules: readonly string[];
   readonly maxAgents: number;
   readonly heartbeatMs: number;
@@ -263,8 +276,10 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
     );
   }
   const bus = options.bus;
-  if (bus !== undefined && typeof bus.subscribe !== "function") {
-    throw invalid("option bus must be a MessageBus (RedisBus, MemoryBus)");
+  if (bus !== undefined && (typeof bus.subscribe !== "function" || !isDurableBus(bus))) {
+    throw invalid(
+      "option bus must be a bus that keeps agents durable (RedisBus, MemoryBus), with claimAgent, commitAgent and deleteAgent",
+    );
   }
   return {
     port: port("port", options.port, 50_051),
@@ -274,6 +289,13 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
     bus,
     agentModules: [...(agentModules as readonly string[])],
     maxAgents: integer("maxAgents", options.maxAgents, 100, 1, 100_000),
+    maxStateBytes: integer(
+      "maxStateBytes",
+      options.maxStateBytes,
+      DEFAULT_MAX_STATE_BYTES,
+      2,
+      64 * 1024 * 1024,
+    ),
     heartbeatMs,
     leaseMs,
     stopTimeoutMs: integer("stopTimeoutMs", options.stopTimeoutMs, 10_000, 0, 3_600_000),

@@ -1,14 +1,17 @@
 // The agents of one host: the process manager runs them; this adds their registry placements
-// (epochs), their bus subscriptions and the host's state. It is what the RPC handlers call, and
-// it keeps the rule of DESIGN section 11: bad input leaves no process, no registry key and no
-// subscription behind.
+// (epochs), their durable sessions (claim, delivery, commits; see agent-session.ts) and the host's
+// state. It is what the RPC handlers call, and it keeps the rule of DESIGN section 11: bad input
+// leaves no process, no registry key and no subscription behind.
 import {
   GuildhallError,
   createMessage,
+  validateMessage,
   inboxTopic,
   type AgentSpec,
+  type DurableMessageBus,
+  type JsonValue,
   type Message,
-  type MessageBus,
+  type TopicPosition,
 } from "@guildhall/core";
 import type {
   AgentInfo,
@@ -20,7 +23,7 @@ import type {
 } from "@guildhall/process-manager";
 import type { LocationRegistry, LostAgent, RestoredAgent } from "@guildhall/registry";
 import type { Logger } from "pino";
-import type { LocalSubscriptions } from "./local-subscriptions.js";
+import { AgentSession } from "./agent-session.js";
 import type { HostMetrics } from "./metrics.js";
 import type { CreateAgentInput, EventAgentFacts, HostedGuild } from "./proto-conversion.js";
 
@@ -42,6 +45,12 @@ interface HostedAgent {
   phase: "creating" | "running" | "ended" | "removing";
   /** The placement epoch the registry granted; 0 until registered. */
   epoch: number;
+  /** The durable side of the agent's current process; replaced at each local restart. */
+  session: AgentSession | undefined;
+  /** Per topic, the furthest position handed to the agent on this host (to count redeliveries). */
+  readonly handedOut: Map<string, TopicPosition>;
+  /** Messages whose handling ended the agent's process, by topic and position: how often. */
+  readonly crashes: Map<string, number>;
   /** Whether the host holds a registry location for the agent that it must deregister. */
   registered: boolean;
   removal: Promise<void> | undefined;
@@ -58,8 +67,11 @@ interface PendingDeregistration {
 export interface HostedAgentsDependencies {
   readonly manager: AgentProcessManager;
   readonly registry: LocationRegistry;
-  readonly bus: MessageBus;
-  readonly subscriptions: LocalSubscriptions;
+  readonly bus: DurableMessageBus;
+  /** The largest agent state, in bytes of its JSON. */
+  readonly maxStateBytes: number;
+  /** Whether the host's registry lease is current: a host that lapsed delivers nothing. */
+  readonly mayDeliver: () => boolean;
   readonly metrics: HostMetrics;
   readonly logger: Logger;
   /** The host's advertised address. */
@@ -78,6 +90,11 @@ export interface StopHostedAgentOptions {
    * deregistered.
    */
   readonly keepRegistration?: boolean;
+  /**
+   * Delete the agent's durable state and read positions too: the agent is stopped for good
+   * (StopAgent), not moved or shut down with its host.
+   */
+  readonly forget?: boolean;
 }
 
 function keyOf(guildId: string, agentId: string): string {
@@ -156,11 +173,13 @@ export class HostedAgents {
 
   /**
    * Starts an agent and resolves once it is ready, subscribed and registered (DESIGN section 5).
-   * Any failure undoes every step taken before it is thrown.
+   * It is registered first: the placement epoch fences its durable state before its process
+   * starts from that state. Any failure undoes every step taken before it is thrown.
    *
    * @throws GuildhallError `unavailable` (draining, shutting down, registry unreachable),
-   *   `already-exists`, `resource-exhausted`, `permission-denied`, `invalid-argument`, and the
-   *   start failures of the process manager
+   *   `already-exists`, `resource-exhausted`, `permission-denied`, `invalid-argument`, `aborted`
+   *   (a newer placement holds the agent), `failed-precondition` (its stored state is corrupt),
+   *   and the start failures of the process manager
    */
   async create(input: CreateAgentInput): Promise<AgentInfo> {
     this.#assertAccepting();
@@ -181,6 +200,9 @@ export class HostedAgents {
       createdAt: Date.now(),
       phase: "creating",
       epoch: 0,
+      session: undefined,
+      handedOut: new Map(),
+      crashes: new Map(),
       registered: false,
       removal: undefined,
     };
@@ -188,7 +210,11 @@ export class HostedAgents {
     const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
     let spawned = false;
     try {
-      let info: AgentInfo;
+      const placement = await this.#register(guild.id, spec);
+      entry.epoch = placement.epoch;
+      entry.registered = true;
+      this.#assertStillCreating(entry);
+      let info: AgentInfo & { startState?: { value: JsonValue } };
       try {
         info = await this.#deps.manager.spawn({ guild, agent: spec });
       } catch (error) {
@@ -200,25 +226,8 @@ export class HostedAgents {
       }
       spawned = true;
       this.#assertStillCreating(entry);
-      await this.#deps.subscriptions
-        .join(guild.id, spec.id, entry.topics)
-        .catch((error: unknown) => {
-          throw new GuildhallError(
-            "unavailable",
-            `could not subscribe agent "${spec.id}" to its topics on the bus: ${messageOf(error)}; check the bus (GUILDHALL_BUS_URL) and retry`,
-            { cause: error },
-          );
-        });
+      await this.#sessionStarted(entry, info.startState);
       this.#assertStillCreating(entry);
-      const placement = await this.#register(guild.id, spec);
-      entry.epoch = placement.epoch;
-      entry.registered = true;
-      if (this.#agents.get(key) !== entry || entry.phase !== "creating") {
-        throw new GuildhallError(
-          "unavailable",
-          `agent "${spec.id}" ended while it was being registered; see GetAgentLogs and create it again`,
-        );
-      }
       entry.phase = "running";
       log.info({ epoch: placement.epoch }, "agent ready");
       return info;
@@ -227,6 +236,75 @@ export class HostedAgents {
       await this.#undoCreate(entry, spawned);
       throw error;
     }
+  }
+
+  /**
+   * Claims the agent for a process about to start (its first start or a local restart) and
+   * returns the state to start it with. The process manager calls it before each start command.
+   */
+  async prepareStart(guildId: string, agentId: string): Promise<{ state?: { value: JsonValue } }> {
+    const entry = this.#agents.get(keyOf(guildId, agentId));
+    if (
+      entry === undefined ||
+      entry.phase === "removing" ||
+      entry.phase === "ended" ||
+      this.#phase === "stopping"
+    ) {
+      throw new GuildhallError("unavailable", `agent "${agentId}" is being stopped on this host`);
+    }
+    // The previous process's last commit must land before the claim reads the checkpoint.
+    await entry.session?.close(this.#deps.stopTimeoutMs);
+    entry.session = undefined;
+    const session = await AgentSession.claim({
+      bus: this.#deps.bus,
+      manager: this.#deps.manager,
+      metrics: this.#deps.metrics,
+      logger: this.#logger.child({ guild_id: guildId, agent_id: agentId }),
+      guildId,
+      agentId,
+      epoch: entry.epoch,
+      topics: entry.topics,
+      maxStateBytes: this.#deps.maxStateBytes,
+      handedOut: entry.handedOut,
+      crashes: entry.crashes,
+      mayDeliver: this.#deps.mayDeliver,
+      onFenced: () => {
+        entry.registered = false;
+        void this.stop(guildId, agentId, { keepRegistration: true }).catch(() => undefined);
+      },
+      onCommitFailed: () => void this.#killProcess(guildId, agentId),
+    }).catch((error: unknown) => {
+      throw durableStoreFailure(error, agentId);
+    });
+    entry.session = session;
+    return session.startState === undefined ? {} : { state: session.startState };
+  }
+
+  /** Ends an agent's process at once; its restart policy brings it back from its checkpoint. */
+  async #killProcess(guildId: string, agentId: string): Promise<void> {
+    const { pid } = await this.#deps.manager
+      .info(guildId, agentId)
+      .catch(() => ({ pid: undefined }));
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** The agent's process is ready: commit what onStart did and start delivering. */
+  async #sessionStarted(
+    entry: HostedAgent,
+    state: { value: JsonValue } | undefined,
+  ): Promise<void> {
+    const session = entry.session;
+    if (session === undefined) {
+      throw new GuildhallError("internal", `agent "${entry.spec.id}" became ready without a claim`);
+    }
+    await session.started(state).catch((error: unknown) => {
+      throw durableStoreFailure(error, entry.spec.id);
+    });
   }
 
   #assertAccepting(): void {
@@ -277,7 +355,8 @@ export class HostedAgents {
 
   async #undoCreate(entry: HostedAgent, spawned: boolean): Promise<void> {
     const { guild, spec } = entry;
-    await this.#deps.subscriptions.leave(guild.id, spec.id, entry.topics);
+    await entry.session?.close(0);
+    entry.session = undefined;
     if (spawned && this.#deps.manager.has(guild.id, spec.id)) {
       await this.#deps.manager.stop(guild.id, spec.id).catch(() => undefined);
     }
@@ -318,9 +397,21 @@ export class HostedAgents {
     const { guild, spec } = entry;
     const wasCreating = entry.phase === "creating";
     entry.phase = "removing";
-    await this.#deps.subscriptions.leave(guild.id, spec.id, entry.topics);
+    // The agent takes no more messages; the one in progress finishes and commits (within the
+    // stop timeout) before the process is told to stop, so what it did is kept.
+    await entry.session?.close(options.timeoutMs ?? this.#deps.stopTimeoutMs);
     await this.#stopProcess(guild.id, spec.id, pid, options.timeoutMs);
+    entry.session = undefined;
     if (this.#agents.get(entry.key) === entry) this.#agents.delete(entry.key);
+    this.#deps.metrics.agentLag.remove({ guild_id: guild.id, agent_id: spec.id });
+    if (options.forget === true) {
+      await this.#deps.bus.deleteAgent(guild.id, spec.id).catch((error: unknown) => {
+        this.#logger.warn(
+          { guild_id: guild.id, agent_id: spec.id, err: messageOf(error) },
+          "could not delete the stopped agent's durable state; stopping it again deletes it",
+        );
+      });
+    }
     // A create in progress undoes its own registration when it sees the agent was stopped.
     if (entry.registered && options.keepRegistration !== true && !wasCreating) {
       entry.registered = false;
@@ -354,6 +445,20 @@ export class HostedAgents {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The host shuts down: every agent stops taking messages and commits the one in progress
+   * (within the stop timeout), then every process stops. Their durable state stays for their next
+   * placement; the registry is left to the host's deregistration.
+   */
+  async shutdown(): Promise<void> {
+    const entries = [...this.#agents.values()];
+    await Promise.all(
+      entries.map((entry) => entry.session?.close(this.#deps.stopTimeoutMs) ?? Promise.resolve()),
+    );
+    await this.#deps.manager.shutdown();
+    for (const entry of entries) entry.session = undefined;
   }
 
   /** Stops every agent; with `keepRegistration`, leaves the registry to a host deregistration. */
@@ -489,55 +594,41 @@ export class HostedAgents {
 
   /**
    * Publishes for an agent process. The sender, id and timestamp are the host's: an agent cannot
-   * publish as another.
+   * publish as another. What a handler sends is held for that handler's commit; the message is
+   * checked now, so the agent's send fails while it can still catch the error.
    */
   async publish(agent: AgentRef, request: PublishRequest): Promise<Message> {
     const entry = this.#agents.get(keyOf(agent.guildId, agent.agentId));
     // An agent being stopped still runs its onStop, which may publish (a farewell, a hand-off):
     // only an agent whose process has ended is refused.
-    if (entry === undefined || entry.phase === "ended") {
+    if (entry === undefined || entry.phase === "ended" || entry.session === undefined) {
       throw new GuildhallError(
         "unavailable",
         `agent "${agent.agentId}" has stopped on this host and can no longer publish`,
       );
     }
-    const message = createMessage({
-      topic: request.topic,
-      sender: { id: entry.spec.id, name: entry.spec.name },
-      payload: request.payload,
-      format: request.format,
-      ...(request.threadId !== undefined && { threadId: request.threadId }),
-      ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
-      ...(request.traceparent !== undefined && { traceparent: request.traceparent }),
-    });
-    await this.#deps.bus.publish(entry.guild.id, message);
+    const message = validateMessage(
+      createMessage({
+        topic: request.topic,
+        sender: { id: entry.spec.id, name: entry.spec.name },
+        payload: request.payload,
+        format: request.format,
+        ...(request.threadId !== undefined && { threadId: request.threadId }),
+        ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
+        ...(request.traceparent !== undefined && { traceparent: request.traceparent }),
+      }),
+    );
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    const limit = this.#deps.bus.maxMessageBytes;
+    if (bytes > limit) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `message ${message.id} on topic "${message.topic}" is ${bytes} bytes of JSON, over the bus limit of ${limit} bytes; send a reference to large data (a URL, an object-store key) instead of the data itself`,
+      );
+    }
+    await entry.session.send(request.handler, message);
     this.#deps.metrics.messagesPublished.inc({ guild_id: entry.guild.id });
     return message;
-  }
-
-  /** Hands a bus message to a local agent; failures are counted and logged, never thrown. */
-  deliver(guildId: string, agentId: string, message: Message): void {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
-    if (entry === undefined || entry.phase === "removing" || entry.phase === "ended") return;
-    this.#deps.metrics.messagesDelivered.inc({ guild_id: guildId });
-    this.#deps.manager.deliver(guildId, agentId, message).then(
-      (result) => {
-        if (result.status === "failed") {
-          this.#deps.metrics.deliveryFailures.inc({ guild_id: guildId });
-          this.#logger.warn(
-            { guild_id: guildId, agent_id: agentId, message_id: message.id, err: result.error },
-            "agent's onMessage threw",
-          );
-        }
-      },
-      (error: unknown) => {
-        this.#deps.metrics.deliveryFailures.inc({ guild_id: guildId });
-        this.#logger.warn(
-          { guild_id: guildId, agent_id: agentId, message_id: message.id, err: messageOf(error) },
-          "message not delivered",
-        );
-      },
-    );
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------
@@ -557,6 +648,9 @@ export class HostedAgents {
         this.#deps.metrics.agentRestarts.inc({ guild_id: event.guildId });
         this.#logger.info({ ...fields, pid: event.pid }, "agent restarted");
         return;
+      case "ready":
+        this.#restarted(event.guildId, event.agentId, event.state);
+        return;
       case "stopped":
         if (!event.requested) this.#ended(event.guildId, event.agentId);
         return;
@@ -565,18 +659,44 @@ export class HostedAgents {
     }
   }
 
+  /** A running agent's process came back after a crash: it resumes from its last commit. */
+  #restarted(guildId: string, agentId: string, state: { value: JsonValue } | undefined): void {
+    const entry = this.#agents.get(keyOf(guildId, agentId));
+    // The first start of an agent is committed by create, which waits for it.
+    if (entry === undefined || entry.phase !== "running") return;
+    this.#sessionStarted(entry, state).catch((error: unknown) => {
+      this.#logger.error(
+        { guild_id: guildId, agent_id: agentId, err: messageOf(error) },
+        "restarted agent could not resume from its committed state; stopping it",
+      );
+      void this.stop(guildId, agentId).catch(() => undefined);
+    });
+  }
+
   /** An agent's process exited for good by itself: it leaves the bus and the registry. */
   #ended(guildId: string, agentId: string): void {
     const entry = this.#agents.get(keyOf(guildId, agentId));
     if (entry === undefined || entry.phase === "removing" || entry.phase === "ended") return;
     const wasCreating = entry.phase === "creating";
     entry.phase = "ended";
-    void this.#deps.subscriptions.leave(guildId, agentId, entry.topics);
+    const session = entry.session;
+    entry.session = undefined;
+    void session?.close(0);
     if (entry.registered && !wasCreating) {
       entry.registered = false;
       void this.#deregister(guildId, agentId, entry.epoch);
     }
   }
+}
+
+/** A failure of the bus's agent store while claiming or committing, for the engine's operator. */
+function durableStoreFailure(error: unknown, agentId: string): GuildhallError {
+  if (error instanceof GuildhallError) return error;
+  return new GuildhallError(
+    "unavailable",
+    `cannot load or commit the durable state of agent "${agentId}": ${messageOf(error)}; check that the bus (GUILDHALL_BUS_URL or the Redis URL) is reachable and retry`,
+    { cause: error },
+  );
 }
 
 /** A registry failure while registering an agent, in words for the engine's operator. */

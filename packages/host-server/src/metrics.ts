@@ -33,6 +33,12 @@ export class HostMetrics {
   readonly messagesDelivered: Counter<"guild_id">;
   readonly deliveryFailures: Counter<"guild_id">;
   readonly openStreams: Gauge<"method">;
+  readonly agentCommits: Counter<"guild_id" | "result">;
+  readonly agentCommitDuration: Histogram<never>;
+  readonly agentStateBytes: Histogram<never>;
+  readonly redeliveries: Counter<"guild_id">;
+  readonly trimmedUnread: Counter<"guild_id">;
+  readonly agentLag: Gauge<"guild_id" | "agent_id">;
 
   constructor(source: MetricsSource, options: { processMetrics: boolean }) {
     const registers = [this.registry];
@@ -134,6 +140,42 @@ export class HostMetrics {
       name: "guildhall_host_open_streams",
       help: "Server streams open now (WatchAgents, GetAgentLogs with follow, Health/Watch), by method.",
       labelNames: ["method"],
+      registers,
+    });
+    this.agentCommits = new Counter({
+      name: "guildhall_host_agent_commits_total",
+      help: "Commits of agents' handled messages (state, position, sends in one step), by guild and result (committed, duplicate, fenced).",
+      labelNames: ["guild_id", "result"],
+      registers,
+    });
+    this.agentCommitDuration = new Histogram({
+      name: "guildhall_host_agent_commit_duration_seconds",
+      help: "From a handler's end to its commit's answer, retries included.",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
+    this.agentStateBytes = new Histogram({
+      name: "guildhall_host_agent_state_bytes",
+      help: "Size of each agent state stored by a commit, in bytes of JSON.",
+      buckets: [64, 1024, 16_384, 131_072, 524_288, 1_048_576, 4_194_304],
+      registers,
+    });
+    this.redeliveries = new Counter({
+      name: "guildhall_host_message_redeliveries_total",
+      help: "Messages handed to an agent again after a restart on this host, because their handling had not been committed.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.trimmedUnread = new Counter({
+      name: "guildhall_host_messages_trimmed_unread_total",
+      help: "Times an agent resumed after a position its topic no longer held (trimmed by maxLenPerTopic): messages lost to it.",
+      labelNames: ["guild_id"],
+      registers,
+    });
+    this.agentLag = new Gauge({
+      name: "guildhall_host_agent_lag_seconds",
+      help: "Per agent, how old the last message it handled was when it was handed over.",
+      labelNames: ["guild_id", "agent_id"],
       registers,
     });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

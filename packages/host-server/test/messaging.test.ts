@@ -1,7 +1,12 @@
 // Host-mediated messaging: agent processes publish and receive over IPC only; the host holds the
-// bus, stamps the sender, and subscribes once per (guild, topic) for all its agents.
+// bus, stamps the sender, and reads each agent's topics from its committed positions.
 import { randomUUID } from "node:crypto";
-import { MemoryBus, connectGuildClient, type Message, type MessageBus } from "@guildhall/core";
+import {
+  MemoryBus,
+  connectGuildClient,
+  type Message,
+  type DurableMessageBus,
+} from "@guildhall/core";
 import { RedisBus } from "@guildhall/bus-redis";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -15,7 +20,7 @@ import {
 } from "./helpers.js";
 
 let current: TestHost | undefined;
-let extraBus: MessageBus | undefined;
+let extraBus: DurableMessageBus | undefined;
 
 afterEach(async () => {
   await current?.host.close();
@@ -25,7 +30,7 @@ afterEach(async () => {
   await expectNoLeakedProcesses();
 });
 
-const buses: [string, () => MessageBus][] = [
+const buses: [string, () => DurableMessageBus][] = [
   ["MemoryBus", () => new MemoryBus()],
   ["RedisBus", () => new RedisBus({ url: redisUrl(), prefix: `test-${randomUUID()}:` })],
 ];
@@ -84,14 +89,15 @@ describe("host-mediated messaging", () => {
     await tester.close();
   });
 
-  it("subscribes once per (guild, topic) for all local agents and answers inbox messages in the sender's inbox", async () => {
+  it("subscribes each agent to its own topics and answers inbox messages in the sender's inbox", async () => {
     const t = (current = await startTestHost());
     const spec = (id: string) =>
       fixtureSpec(id, "Echo", { listenToDefaultTopic: false, additionalTopics: ["shared"] });
     await t.client.createAgent(createRequest("g1", spec("a")));
     await t.client.createAgent(createRequest("g1", spec("b")));
     await t.client.createAgent(createRequest("g2", spec("c")));
-    expect(t.bus.subscriptionCount("g1", "shared")).toBe(1);
+    // Each agent reads from its own committed positions, so each holds its own subscriptions.
+    expect(t.bus.subscriptionCount("g1", "shared")).toBe(2);
     expect(t.bus.subscriptionCount("g1", "inbox:a")).toBe(1);
     expect(t.bus.subscriptionCount("g1", "inbox:b")).toBe(1);
     expect(t.bus.subscriptionCount("g1", "default_topic")).toBe(0);
@@ -118,6 +124,8 @@ describe("host-mediated messaging", () => {
 
     await t.client.stopAgent({ guildId: "g1", agentId: "a" });
     expect(t.bus.subscriptionCount("g1", "shared")).toBe(1);
+    expect(await t.bus.readAgent("g1", "a"), "StopAgent deletes the agent's state").toBeUndefined();
+    expect(await t.bus.readAgent("g1", "b")).toBeDefined();
     expect(t.bus.subscriptionCount("g1", "inbox:a")).toBe(0);
     await t.client.stopAgent({ guildId: "g1", agentId: "b" });
     expect(t.bus.subscriptionCount("g1")).toBe(0);

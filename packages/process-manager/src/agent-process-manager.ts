@@ -6,10 +6,12 @@ import {
   DEFAULT_TOPIC,
   GuildhallError,
   ID_PATTERN,
+  jsonProblem,
   parseClassName,
   resolveAgentModule,
   Message,
   type ErrorCode,
+  type JsonValue,
 } from "@guildhall/core";
 import type { AgentInfo, AgentProcessManagerStatus, AgentState } from "./agent-info.js";
 import { WARM_UP_FLAG } from "./ipc-constants.js";
@@ -24,6 +26,7 @@ import {
   resolveAgentProcessManagerOptions,
   type AgentProcessManagerOptions,
   type AgentRef,
+  type DurableState,
   type PublishRequest,
   type ResolvedAgentProcessManagerOptions,
 } from "./manager-options.js";
@@ -45,10 +48,26 @@ const RUNNER_URL = new URL("./agent-runner.js", import.meta.url);
 const REFILL_DELAY_MS = 25;
 const STATS_TIMEOUT_MS = 1_000;
 
-/** What became of one delivery: handled, skipped (the agent's own message), or its handler threw. */
+/**
+ * What became of one delivery: handled, skipped (the agent's own message), or failed (its handler
+ * threw, or left a state that is not JSON or over `maxStateBytes`; its state changes were dropped).
+ * `deliveryId` is the `handler` of the publish requests the agent made while handling it.
+ */
 export type DeliveryResult =
-  | { readonly status: "handled" | "skipped" }
-  | { readonly status: "failed"; readonly error: string };
+  | {
+      readonly status: "handled";
+      readonly deliveryId: number;
+      /** The state the handler left, when it changed it; the host commits it with the handler. */
+      readonly state?: DurableState;
+    }
+  | { readonly status: "skipped"; readonly deliveryId: number }
+  | { readonly status: "failed"; readonly deliveryId: number; readonly error: string };
+
+/**
+ * What `spawn` resolves with: the agent's info and, in `startState`, the state its `onStart` left
+ * when it differs from the one it was given (as in its `ready` event).
+ */
+export type SpawnedAgent = AgentInfo & { readonly startState?: DurableState };
 
 /** Options of {@link AgentProcessManager.logs}. */
 export interface AgentLogsOptions {
@@ -61,7 +80,7 @@ export interface AgentLogsOptions {
 }
 
 interface Startup {
-  readonly resolve: () => void;
+  readonly resolve: (state: DurableState | undefined) => void;
   readonly reject: (error: GuildhallError) => void;
   readonly timer: NodeJS.Timeout;
   failure: GuildhallError | undefined;
@@ -178,7 +197,8 @@ export class AgentProcessManager {
   // ---- spawning ----------------------------------------------------------------------------
 
   /**
-   * Starts an agent and resolves with its info once it is ready.
+   * Starts an agent and resolves with its info once it is ready, with `startState` when its
+   * `onStart` left a state other than the one `prepareStart` gave it (see {@link SpawnedAgent}).
    *
    * An earlier agent of the same guild and id that has `exited` or `crashed` is replaced.
    *
@@ -186,10 +206,12 @@ export class AgentProcessManager {
    *   `permission-denied` (module not on the allowlist), `not-found` (module missing),
    *   `already-exists` (the agent runs), `resource-exhausted` (`maxProcesses` reached),
    *   `deadline-exceeded` (not ready within `startTimeoutMs`), `unavailable` (shut down, or
-   *   stopped while starting), `internal` (the module threw on import, `onStart` threw, the
-   *   process died). No process is left behind.
+   *   stopped while starting), `internal` (the module threw on import, `initialState` or
+   *   `onStart` threw, the process died), `invalid-argument` too when `onStart` left a state that
+   *   is not JSON or over `maxStateBytes`, and whatever `prepareStart` rejected with. No process
+   *   is left behind.
    */
-  async spawn(request: SpawnRequest): Promise<AgentInfo> {
+  async spawn(request: SpawnRequest): Promise<SpawnedAgent> {
     const requestedAt = Date.now();
     const { guild, spec } = this.#validate(request);
     if (this.#shutDown) {
@@ -244,10 +266,11 @@ export class AgentProcessManager {
     // Registered before the first await, so the id and the process slot are taken at once.
     this.#records.set(key, record);
 
+    let startState: DurableState | undefined;
     try {
       // Checked here too so that a refused module costs no process at all.
       resolveAgentModule(parseClassName(spec.className).module, this.#options.agentModules);
-      await this.#launch(record, requestedAt);
+      startState = await this.#launch(record, requestedAt);
       if (record.stopRequested) {
         throw new GuildhallError(
           "unavailable",
@@ -277,13 +300,13 @@ export class AgentProcessManager {
       throw failure;
     }
     record.state = "ready";
-    this.#afterReady(record, requestedAt);
+    this.#afterReady(record, requestedAt, startState);
     const info = this.#snapshot(record, await this.#rss(record));
     // A fork blocks this event loop for several milliseconds (the kernel copies the host's page
     // tables), so it waits until the caller has done what follows a spawn (a host subscribes and
     // registers the agent, then answers) instead of landing in the middle of it.
     setTimeout(() => this.#pool?.refill(), REFILL_DELAY_MS);
-    return info;
+    return startState === undefined ? info : { ...info, startState };
   }
 
   #validate(request: SpawnRequest): { guild: AgentRecord["guild"]; spec: AgentSpec } {
@@ -332,8 +355,15 @@ export class AgentProcessManager {
     });
   }
 
-  /** Gives the agent a process and resolves when it reports ready; rejects after it has exited. */
-  #launch(record: AgentRecord, requestedAt: number): Promise<void> {
+  /**
+   * Gives the agent a process and resolves when it reports ready, with the state its onStart left
+   * when changed; rejects after the process has exited.
+   */
+  #launch(record: AgentRecord, requestedAt: number): Promise<DurableState | undefined> {
+    // Asked before forking, which blocks this event loop: the host's read can be on its way.
+    const prepared = this.#prepareStart(record);
+    // Handled below once the process exists; a fork that throws must not leave it unhandled.
+    prepared.catch(() => undefined);
     const memoryMb = record.spec.resources?.memoryMb;
     // A process with other Node flags cannot come from the pool: flags are fixed at fork.
     let proc = memoryMb === undefined ? this.#pool?.take() : undefined;
@@ -353,7 +383,7 @@ export class AgentProcessManager {
     void current.exited.then((exit) => this.#onExit(record, current, exit));
     this.#emit(record, { type: "started", pid: current.pid, warm });
 
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<DurableState | undefined>((resolve, reject) => {
       const startup: Startup = {
         resolve,
         reject,
@@ -370,8 +400,14 @@ export class AgentProcessManager {
         ),
       };
       record.startup = startup;
-      current.hello.then(
-        () => {
+      prepared.catch((error: unknown) => {
+        if (record.startup !== startup) return;
+        startup.failure ??= asGuildhallError(error);
+        // The exit handler rejects the startup, once the process is gone.
+        current.kill("SIGKILL");
+      });
+      Promise.all([current.hello, prepared]).then(
+        ([, state]) => {
           if (record.startup !== startup) return;
           current.send({
             type: "start",
@@ -379,6 +415,8 @@ export class AgentProcessManager {
             agent: record.spec,
             agentModules: [...this.#options.agentModules],
             stopTimeoutMs: this.#options.stopTimeoutMs,
+            ...(state !== undefined && { state }),
+            maxStateBytes: this.#options.maxStateBytes,
           });
         },
         // The exit handler rejects the startup.
@@ -387,10 +425,50 @@ export class AgentProcessManager {
     });
   }
 
-  #afterReady(record: AgentRecord, requestedAt: number): void {
+  /** The stored state the agent starts with, from the `prepareStart` option. */
+  async #prepareStart(record: AgentRecord): Promise<DurableState | undefined> {
+    const prepare = this.#options.prepareStart;
+    if (prepare === undefined) return undefined;
+    const agent = {
+      guildId: record.guild.id,
+      agentId: record.spec.id,
+      agentName: record.spec.name,
+    };
+    let prepared: unknown;
+    try {
+      prepared = await prepare(agent);
+    } catch (error) {
+      if (error instanceof GuildhallError) throw error;
+      throw new GuildhallError(
+        "internal",
+        `prepareStart failed for agent "${agent.agentId}" of guild "${agent.guildId}": ${messageOf(error)}`,
+      );
+    }
+    const state = (prepared as { state?: unknown } | null | undefined)?.state;
+    if (state === undefined) return undefined;
+    // Checked here, not left to the runner, which would ignore the start and let it time out. A
+    // plain walk rather than the schema: zod takes a tenth of a second over a megabyte of state.
+    const wrapped = typeof state === "object" && state !== null && "value" in state;
+    const value: unknown = wrapped ? state.value : undefined;
+    const problem = wrapped ? jsonProblem(value, "state.value") : "state is not { value }";
+    if (problem !== undefined) {
+      throw new GuildhallError(
+        "internal",
+        `prepareStart resolved with an invalid state for agent "${agent.agentId}" of guild "${agent.guildId}" (${problem}); resolve with { state: { value } } holding JSON, or with {} when nothing is stored`,
+      );
+    }
+    return { value: value as JsonValue };
+  }
+
+  #afterReady(record: AgentRecord, requestedAt: number, state: DurableState | undefined): void {
     const pid = record.proc?.pid;
     if (pid === undefined) return;
-    this.#emit(record, { type: "ready", pid, startupMs: Date.now() - requestedAt });
+    this.#emit(record, {
+      type: "ready",
+      pid,
+      startupMs: Date.now() - requestedAt,
+      ...(state !== undefined && { state }),
+    });
     clearTimeout(record.stableTimer);
     record.stableTimer = setTimeout(() => {
       record.restartsInARow = 0;
@@ -408,7 +486,7 @@ export class AgentProcessManager {
         if (startup === undefined) return;
         record.startup = undefined;
         clearTimeout(startup.timer);
-        startup.resolve();
+        startup.resolve(message.state);
         return;
       }
       case "failed":
@@ -427,12 +505,16 @@ export class AgentProcessManager {
         const pending = record.deliveries.get(message.deliveryId);
         if (pending === undefined) return;
         record.deliveries.delete(message.deliveryId);
+        const deliveryId = message.deliveryId;
         if (message.status === "failed") {
           const error = message.error ?? "unknown error";
-          record.lastError = `onMessage threw on message ${pending.messageId}: ${error}`;
-          pending.resolve({ status: "failed", error });
+          record.lastError = `onMessage failed on message ${pending.messageId}: ${error}`;
+          pending.resolve({ status: "failed", deliveryId, error });
+        } else if (message.status === "handled") {
+          const state = message.state;
+          pending.resolve({ status: "handled", deliveryId, ...(state !== undefined && { state }) });
         } else {
-          pending.resolve({ status: message.status });
+          pending.resolve({ status: "skipped", deliveryId });
         }
         return;
       }
@@ -483,6 +565,7 @@ export class AgentProcessManager {
       ...(message.threadId !== undefined && { threadId: message.threadId }),
       ...(message.inResponseTo !== undefined && { inResponseTo: message.inResponseTo }),
       ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+      ...(message.handler !== undefined && { handler: message.handler }),
     };
     const answer = async (): Promise<void> => {
       try {
@@ -624,8 +707,9 @@ export class AgentProcessManager {
     record.restarts++;
     record.restartsInARow++;
     const requestedAt = Date.now();
+    let state: DurableState | undefined;
     try {
-      await this.#launch(record, requestedAt);
+      state = await this.#launch(record, requestedAt);
     } catch (error) {
       this.#pool?.refill();
       if (record.stopRequested || this.#records.get(record.key) !== record) return;
@@ -638,7 +722,7 @@ export class AgentProcessManager {
     this.#pool?.refill();
     if (record.stopRequested) return;
     record.state = "ready";
-    this.#afterReady(record, requestedAt);
+    this.#afterReady(record, requestedAt, state);
     const pid = record.proc?.pid;
     if (pid !== undefined) {
       this.#emit(record, { type: "restarted", pid, restarts: record.restarts });
@@ -714,7 +798,8 @@ export class AgentProcessManager {
 
   /**
    * Hands `message` to the agent. Messages to one agent are handled one at a time, in the order
-   * delivered; the agent's own messages are skipped. Resolves when the agent has handled it.
+   * delivered; the agent's own messages are skipped. Resolves when the agent has handled it, with
+   * the state its handler left when changed (see {@link DeliveryResult}).
    *
    * @throws GuildhallError `not-found` (no such agent), `unavailable` (not ready, or it exited
    *   before handling the message), `invalid-argument` (not a valid Message)

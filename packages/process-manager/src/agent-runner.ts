@@ -25,19 +25,26 @@ import {
   createMessageContext,
   type AgentIdentity,
   type OutgoingMessage,
+  type PublishFn,
 } from "./ipc-agent-context.js";
+import { CommittedState } from "./durable-state.js";
 import { PROTOCOL_VERSION, WARM_UP_FLAG } from "./ipc-constants.js";
 import type { HostToRunner, RunnerToHost, StartCommand } from "./ipc-protocol.js";
+import type { DurableState } from "./manager-options.js";
 import { jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
 
 type RunnerState = "idle" | "starting" | "ready" | "stopping";
 type Delivery = Extract<HostToRunner, { type: "deliver" }>;
+type Handler = NonNullable<OutgoingMessage["handler"]>;
 
 let state: RunnerState = "idle";
 let agent: Agent | undefined;
 let identity: AgentIdentity | undefined;
 let baseContext: AgentContext | undefined;
 let stopTimeoutMs = 10_000;
+let committed: CommittedState | undefined;
+/** The handler running now: `"start"` while onStart runs, a delivery's id while it is handled. */
+let running: Handler | undefined;
 const deliveries: Delivery[] = [];
 let draining: Promise<void> | undefined;
 const pendingPublishes = new Map<
@@ -171,12 +178,14 @@ async function start(command: StartCommand): Promise<void> {
   try {
     const instance = await loadAgent(command);
     agent = instance;
+    committed = loadState(instance, command);
     baseContext = createAgentContext(
       identity,
-      publish,
+      publisher("start"),
       createAgentLogger(identity.agentId, identity.guildId),
     );
     if (typeof instance.onStart === "function") {
+      running = "start";
       try {
         await instance.onStart(baseContext);
       } catch (error) {
@@ -184,16 +193,46 @@ async function start(command: StartCommand): Promise<void> {
           "internal",
           `agent ${command.agent.id} (${command.agent.className}) onStart threw: ${messageOf(error)}`,
         );
+      } finally {
+        running = undefined;
       }
     }
     // A stop that arrived during onStart wins: the host is no longer waiting for ready.
     if (state !== "starting") return;
+    const changed = committed.commit(instance.state);
     state = "ready";
-    await send({ type: "ready" });
+    await send({ type: "ready", ...(changed !== undefined && { state: changed }) });
     drain();
   } catch (error) {
     await fail(error);
   }
+}
+
+/**
+ * Gives the agent its state before onStart: the stored one, else `initialState()`, else what its
+ * constructor left (a field initialiser), else `null`. Returns what counts as committed: the stored
+ * state; nothing after `initialState()`, whose result must be stored so that it never runs again;
+ * `null` otherwise, so that an agent without state costs no commit.
+ */
+function loadState(instance: Agent, command: StartCommand): CommittedState {
+  const limit = command.maxStateBytes;
+  if (command.state !== undefined) {
+    instance.state = command.state.value;
+    return new CommittedState(command.agent.id, limit, JSON.stringify(command.state.value));
+  }
+  if (typeof instance.initialState === "function") {
+    try {
+      instance.state = instance.initialState();
+    } catch (error) {
+      throw new GuildhallError(
+        "internal",
+        `agent ${command.agent.id} (${command.agent.className}) initialState threw: ${messageOf(error)}`,
+      );
+    }
+    return new CommittedState(command.agent.id, limit, undefined);
+  }
+  instance.state ??= null;
+  return new CommittedState(command.agent.id, limit, "null");
 }
 
 async function fail(error: unknown): Promise<void> {
@@ -227,6 +266,14 @@ function publish(message: OutgoingMessage): Promise<Message> {
   });
 }
 
+/**
+ * The publish function of a context made for `handler`: its sends carry the handler's tag while
+ * that handler runs, and none once it has returned (a timer, a promise left running).
+ */
+function publisher(handler: Handler): PublishFn {
+  return (message) => publish(running === handler ? { ...message, handler } : message);
+}
+
 function drain(): void {
   if (draining !== undefined) return;
   draining = (async () => {
@@ -244,20 +291,44 @@ function drain(): void {
 
 async function handle(delivery: Delivery): Promise<void> {
   const { message, deliveryId } = delivery;
-  if (agent === undefined || baseContext === undefined || identity === undefined) return;
+  if (
+    agent === undefined ||
+    baseContext === undefined ||
+    identity === undefined ||
+    committed === undefined
+  ) {
+    return;
+  }
   // An agent never receives what it sent itself, whatever topic it sent to.
   if (message.sender.id === identity.agentId) {
     await send({ type: "delivered", deliveryId, status: "skipped" });
     return;
   }
+  let changed: DurableState | undefined;
+  running = deliveryId;
   try {
-    await agent.onMessage(createMessageContext(identity, baseContext.log, message, publish));
-    await send({ type: "delivered", deliveryId, status: "handled" });
+    try {
+      await agent.onMessage(
+        createMessageContext(identity, baseContext.log, message, publisher(deliveryId)),
+      );
+    } finally {
+      running = undefined;
+    }
+    changed = committed.commit(agent.state);
   } catch (error) {
+    // The host commits nothing of a failed handler, so the next one must not see its changes.
+    agent.state = committed.restore();
     const text = messageOf(error);
-    baseContext.log.error("onMessage threw", { messageId: message.id, error: text });
+    baseContext.log.error("onMessage failed", { messageId: message.id, error: text });
     await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
+    return;
   }
+  await send({
+    type: "delivered",
+    deliveryId,
+    status: "handled",
+    ...(changed !== undefined && { state: changed }),
+  });
 }
 
 async function stop(hostGone: boolean): Promise<void> {
@@ -387,25 +458,32 @@ async function warmUp(): Promise<void> {
     },
     agentModules: ["/warm-up"],
     stopTimeoutMs: 1,
+    state: { value: { count: 1, seen: ["warm-up"] } },
+    maxStateBytes: 1_048_576,
   };
   const samples: unknown[] = [
     start,
     { type: "deliver", deliveryId: 0, message },
     { type: "published", requestId: 0, message },
     { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
+    { ...start, state: undefined },
   ];
   for (const sample of samples) parseHostMessage(sample);
   jsonPayloadProblem(message.payload);
   // The start path itself, short of onStart and `ready`: checking, resolving, importing and
-  // constructing an agent, then its context and logger (which write nothing until used).
+  // constructing an agent, loading its state, then its context and logger (which write nothing
+  // until used), and what follows each handler: comparing the state with the committed one.
   const module = fileURLToPath(new URL("./warm-up-agent.js", import.meta.url));
-  await loadAgent({
+  const warmUpAgent = await loadAgent({
     ...start,
     agent: { ...start.agent, className: `${module}#WarmUpAgent` },
     agentModules: [path.dirname(module)],
   });
+  const warmUpState = loadState(warmUpAgent, start);
+  warmUpState.commit({ ...(warmUpAgent.state as object), count: 2 });
+  warmUpAgent.state = warmUpState.restore();
   const warmUpIdentity = { agentId: "warm-up", guildId: "warm-up", defaultTopic: "warm-up" };
-  createAgentContext(warmUpIdentity, publish, createAgentLogger("warm-up", "warm-up"));
+  createAgentContext(warmUpIdentity, publisher("start"), createAgentLogger("warm-up", "warm-up"));
 }
 
 // A pool runner reports in only once warm, so the pool never hands out one still warming up.

@@ -19,6 +19,8 @@ export interface OutgoingMessage {
   readonly threadId?: string;
   readonly inResponseTo?: string;
   readonly traceparent?: string;
+  /** The handler running when the agent sent: `"start"` or the delivery's id. */
+  readonly handler?: "start" | number;
 }
 
 /** Sends a publish request to the host and resolves with the published message. */

@@ -21,8 +21,31 @@ describe("IPC protocol", () => {
         agent: { id: "a", name: "A", className: "@acme/agents#A" },
         agentModules: ["@acme/agents"],
         stopTimeoutMs: 1000,
+        state: { value: { count: 1 } },
+        maxStateBytes: 1_048_576,
       }).success,
     ).toBe(true);
+    for (const message of [
+      { type: "ready" },
+      { type: "ready", state: { value: null } },
+      { type: "delivered", deliveryId: 3, status: "handled", state: { value: [1, "two"] } },
+      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "start" },
+      { type: "publish", requestId: 2, topic: "t", payload: 1, format: "json", handler: 3 },
+    ]) {
+      expect(RunnerToHost.safeParse(message).success).toBe(true);
+    }
+  });
+
+  it("rejects malformed states and handler tags", () => {
+    for (const message of [
+      { type: "ready", state: { count: 1 } },
+      { type: "ready", state: { value: Number.NaN } },
+      { type: "delivered", deliveryId: 3, status: "handled", state: { value: undefined } },
+      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "stop" },
+      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: -1 },
+    ]) {
+      expect(RunnerToHost.safeParse(message).success).toBe(false);
+    }
   });
 
   it("rejects unknown types, extra fields and a sender on publish requests", () => {

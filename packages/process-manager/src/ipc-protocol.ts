@@ -18,6 +18,12 @@ const text = z.string().max(65_536);
 /** Any JSON value: what a payload may be. */
 export const JsonPayload = z.json();
 
+/** An agent's durable state, wrapped so that a stored `null` differs from nothing stored. */
+export const DurableState = z.strictObject({ value: JsonPayload });
+
+/** Which handler a send was made from: `"start"` (onStart) or the delivery being handled. */
+export const HandlerTag = z.union([z.literal("start"), requestId]);
+
 // ---- host → runner ---------------------------------------------------------------------------
 
 /** Load, construct and start the agent. Sent once, after `hello`. */
@@ -33,6 +39,10 @@ export const StartCommand = z.strictObject({
   agentModules: z.array(z.string().min(1).max(4096)).max(10_000),
   /** How long the runner may take to stop by itself when the host has gone away. */
   stopTimeoutMs: z.number().int().nonnegative(),
+  /** The committed state, loaded before onStart; absent when nothing is stored yet. */
+  state: DurableState.optional(),
+  /** The largest state a handler may leave, in bytes of its JSON. */
+  maxStateBytes: z.number().int().positive(),
 });
 
 /** One message for the agent; `deliveryId` correlates the `delivered` answer. */
@@ -86,8 +96,14 @@ export const HelloEvent = z.strictObject({
   pid: z.number().int().positive(),
 });
 
-/** `onStart` has resolved; the agent handles deliveries from now on. */
-export const ReadyEvent = z.strictObject({ type: z.literal("ready") });
+/**
+ * `onStart` has resolved; the agent handles deliveries from now on. `state` is the state onStart
+ * left, when it differs from the one the start command gave (or nothing was stored).
+ */
+export const ReadyEvent = z.strictObject({
+  type: z.literal("ready"),
+  state: DurableState.optional(),
+});
 
 /** Starting failed; the runner exits right after sending this. */
 export const FailedEvent = z.strictObject({
@@ -107,14 +123,20 @@ export const PublishRequest = z.strictObject({
   inResponseTo: z.string().min(1).max(64).optional(),
   /** The trace context of the message being handled, when the agent sends from a handler. */
   traceparent: z.string().min(1).max(256).optional(),
+  /** The handler running when the agent sent; absent for sends outside any running handler. */
+  handler: HandlerTag.optional(),
 });
 
-/** A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw (`failed`). */
+/**
+ * A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw or left a
+ * state it cannot keep (`failed`). `state` is the state a `handled` delivery left, when changed.
+ */
 export const DeliveredEvent = z.strictObject({
   type: z.literal("delivered"),
   deliveryId: requestId,
   status: z.enum(["handled", "skipped", "failed"]),
   error: text.optional(),
+  state: DurableState.optional(),
 });
 
 /** Agent code threw outside any handler; the runner exits 1 right after sending this. */

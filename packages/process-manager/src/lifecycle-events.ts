@@ -1,5 +1,6 @@
 // What a host streams to watchers (WatchAgents): every change of an agent's process, as it
 // happens. Events are derived from process events ('exit'), never from polling.
+import type { DurableState } from "./manager-options.js";
 
 /** Fields every lifecycle event carries. */
 export interface AgentEventBase {
@@ -24,6 +25,12 @@ export interface AgentReadyEvent extends AgentEventBase {
   readonly pid: number;
   /** From spawn (or restart) request to ready, in milliseconds. */
   readonly startupMs: number;
+  /**
+   * The state `onStart` left, when it differs from the one this start was given by `prepareStart`
+   * (always present when nothing was stored and the agent has `initialState()`, so that its result
+   * gets stored). The host commits it as onStart's commit.
+   */
+  readonly state?: DurableState;
 }
 
 /** The agent's process ended and will not be restarted: it was stopped, or exited cleanly. */

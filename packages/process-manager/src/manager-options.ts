@@ -1,5 +1,11 @@
 // The options of AgentProcessManager, their defaults, and the one function that validates them.
-import { GuildhallError, RestartPolicy, type JsonValue, type Message } from "@guildhall/core";
+import {
+  DEFAULT_MAX_STATE_BYTES,
+  GuildhallError,
+  RestartPolicy,
+  type JsonValue,
+  type Message,
+} from "@guildhall/core";
 import {
   DEFAULT_RESTART_POLICY,
   resolveRestartPolicy,
@@ -29,7 +35,42 @@ export interface PublishRequest {
   readonly inResponseTo?: string;
   /** W3C trace context: the handled message's, when the agent sent from its handler. */
   readonly traceparent?: string;
+  /**
+   * The handler the agent sent from, while it ran: `"start"` for `onStart`, or the `deliveryId`
+   * of the delivery being handled (as in its {@link DeliveryResult}). Absent for sends made outside
+   * any running handler: from `onStop`, a timer the agent set itself, or a context used after its
+   * handler returned. A host that commits handlers holds tagged sends until the handler's commit
+   * and drops them when it failed (or its process exited before `deliver` resolved).
+   */
+  readonly handler?: "start" | number;
 }
+
+/**
+ * An agent's durable state as its host stores it. `value` is any JSON, `null` included, so that a
+ * stored `null` differs from nothing stored.
+ */
+export interface DurableState {
+  readonly value: JsonValue;
+}
+
+/** The agent a start is prepared for. */
+export interface StartingAgent {
+  readonly guildId: string;
+  readonly agentId: string;
+  readonly agentName: string;
+}
+
+/** What an agent starts with; `state` absent means nothing is stored yet. */
+export interface PreparedStart {
+  readonly state?: DurableState;
+}
+
+/**
+ * Called before each start of an agent (its spawn and every restart by the restart policy) for the
+ * state it starts with. Rejecting fails that start: a spawn rejects with the error (its
+ * GuildhallError code kept), a restart counts as a failed restart.
+ */
+export type PrepareStartHandler = (agent: StartingAgent) => Promise<PreparedStart>;
 
 /**
  * Publishes for an agent and resolves with the message as sent (with its id, sender and
@@ -97,6 +138,17 @@ export interface AgentProcessManagerOptions {
   env?: Readonly<Record<string, string>>;
   /** Publishes for agents; without it an agent's `send` fails with `unavailable`. */
   onPublish?: PublishHandler;
+  /**
+   * Gives each start of an agent its stored state. Without it every start begins with nothing
+   * stored (`initialState()`, or the agent's own default).
+   */
+  prepareStart?: PrepareStartHandler;
+  /**
+   * The largest state an agent's handler may leave, in bytes of its JSON; a larger one fails the
+   * handler (as a throw would) and is not kept. Default 1 048 576 (1 MiB, core's
+   * `DEFAULT_MAX_STATE_BYTES`).
+   */
+  maxStateBytes?: number;
 }
 
 /** Options with every default filled in. */
@@ -114,6 +166,8 @@ export interface ResolvedAgentProcessManagerOptions {
   readonly execArgv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly onPublish: PublishHandler | undefined;
+  readonly prepareStart: PrepareStartHandler | undefined;
+  readonly maxStateBytes: number;
 }
 
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -189,5 +243,7 @@ export function resolveAgentProcessManagerOptions(
       ...options.env,
     },
     onPublish: options.onPublish,
+    prepareStart: options.prepareStart,
+    maxStateBytes: count("maxStateBytes", options.maxStateBytes, DEFAULT_MAX_STATE_BYTES, 1),
   };
 }

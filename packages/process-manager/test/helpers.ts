@@ -1,15 +1,18 @@
 // Shared by the integration tests: process accounting from /proc, deadline-bounded waits, and a
 // publish handler that records what agents sent.
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll, expect } from "vitest";
 import { childPids as allChildPids, isRunning } from "../../../tools/test-support/processes.js";
 import { waitFor } from "../../../tools/test-support/wait-for.js";
 import type { Message } from "@guildhall/core";
-import type {
-  AgentProcessManager,
-  AgentProcessManagerEvents,
-  AgentRef,
-  PublishHandler,
-  PublishRequest,
+import {
+  createAgentProcessManager,
+  type AgentProcessManager,
+  type AgentProcessManagerEvents,
+  type AgentProcessManagerOptions,
+  type AgentRef,
+  type PublishHandler,
+  type PublishRequest,
 } from "@guildhall/process-manager";
 
 /** The fixture agents directory (an allowlist entry), without a trailing slash. */
@@ -25,6 +28,34 @@ export { isRunning, waitFor };
 /** Pids whose parent is this (test) process, zombies included: reaping is what is tested. */
 export function childPids(): number[] {
   return allChildPids(process.pid, { includeZombies: true });
+}
+
+/**
+ * `create` makes managers that may load the fixture agents. Each test's managers are shut down
+ * after it, and then every process they forked must be gone, reaped (no zombie) and not orphaned:
+ * the child processes must be `baseline()`, those of before the file's first test.
+ */
+export function managersPerTest(): {
+  create: (options?: AgentProcessManagerOptions) => Promise<AgentProcessManager>;
+  baseline: () => number[];
+} {
+  let baseline: number[] = [];
+  const managers: AgentProcessManager[] = [];
+  beforeAll(() => {
+    baseline = childPids();
+  });
+  afterEach(async () => {
+    await Promise.all(managers.splice(0).map((m) => m.shutdown()));
+    expect(childPids()).toEqual(baseline);
+  });
+  return {
+    create: async (options = {}) => {
+      const created = await createAgentProcessManager({ agentModules: [FIXTURES], ...options });
+      managers.push(created);
+      return created;
+    },
+    baseline: () => baseline,
+  };
 }
 
 /** The next event of `type` that matches `predicate`. */

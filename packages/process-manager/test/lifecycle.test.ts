@@ -2,19 +2,16 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { pathToFileURL } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
-import {
-  AgentProcessManager,
-  createAgentProcessManager,
-  type AgentProcessManagerOptions,
-} from "@guildhall/process-manager";
+import { AgentProcessManager } from "@guildhall/process-manager";
 import {
   childPids,
   clientMessage,
   FIXTURES,
   fixtureClass,
   isRunning,
+  managersPerTest,
   nextEvent,
   recordEvents,
   recordingPublisher,
@@ -22,24 +19,7 @@ import {
 } from "./helpers.js";
 
 const guild = { id: "guild-1", name: "Lifecycle" };
-let baseline: number[];
-const managers: AgentProcessManager[] = [];
-
-async function manager(options: AgentProcessManagerOptions = {}): Promise<AgentProcessManager> {
-  const created = await createAgentProcessManager({ agentModules: [FIXTURES], ...options });
-  managers.push(created);
-  return created;
-}
-
-beforeAll(() => {
-  baseline = childPids();
-});
-
-afterEach(async () => {
-  await Promise.all(managers.splice(0).map((m) => m.shutdown()));
-  // Every process a manager forked is gone, reaped (no zombie) and not orphaned.
-  expect(childPids()).toEqual(baseline);
-});
+const { create: manager, baseline } = managersPerTest();
 
 describe("spawn and stop", () => {
   it("resolves when the agent is ready, reports its info, and stops it gracefully", async () => {
@@ -115,7 +95,7 @@ describe("spawn and stop", () => {
     expect((error as Error).message).toMatch(/raise maxProcesses/);
     await waitFor(
       "surplus pool processes to be gone",
-      () => childPids().length - baseline.length === 2,
+      () => childPids().length - baseline().length === 2,
     );
     expect(m.status()).toMatchObject({ activeAgents: 2, warmPool: { idlePids: [] } });
   });
@@ -260,7 +240,7 @@ describe("warm pool and shutdown", () => {
       expect(warnings[0]).toMatch(/did not report in within startTimeoutMs=300 ms/);
       expect(m.status().warmPool).toMatchObject({ idlePids: [], starting: 0 });
       // Each runner it gave up on was killed and reaped.
-      expect(childPids()).toEqual(baseline);
+      expect(childPids()).toEqual(baseline());
     } finally {
       process.off("warning", onWarning);
     }
@@ -275,12 +255,12 @@ describe("warm pool and shutdown", () => {
         m.spawn({ guild, agent: { id, name: id, className: fixtureClass("Echo") } }),
       ),
     );
-    expect(childPids().length).toBeGreaterThan(baseline.length);
+    expect(childPids().length).toBeGreaterThan(baseline().length);
     await m.shutdown();
     for (const pid of [...pool, ...agents.map((a) => a.pid ?? -1)]) {
       expect(isRunning(pid)).toBe(false);
     }
-    expect(childPids()).toEqual(baseline);
+    expect(childPids()).toEqual(baseline());
     await expect(
       m.spawn({ guild, agent: { id: "late", name: "late", className: fixtureClass("Echo") } }),
     ).rejects.toMatchObject({ code: "unavailable" });

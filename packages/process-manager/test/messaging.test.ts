@@ -58,6 +58,7 @@ describe("publish and deliver", () => {
       topic: "lobby",
       payload: { hello: "announcer" },
       format: "json",
+      handler: "start",
     });
     expect(hello?.agent).toMatchObject({ guildId: "guild-m", agentName: "Announcer" });
     expect(hello?.request).not.toHaveProperty("sender");
@@ -74,7 +75,8 @@ describe("publish and deliver", () => {
       "echo",
       clientMessage("m-1", { text: "hi" }, { topic: "chat", threadId: "t-9", traceparent: TRACE }),
     );
-    expect(result).toEqual({ status: "handled" });
+    expect(result).toEqual({ status: "handled", deliveryId: expect.any(Number) as number });
+    const handler = result.deliveryId;
     expect(published.map((p) => p.request)).toEqual([
       {
         topic: "chat",
@@ -83,9 +85,16 @@ describe("publish and deliver", () => {
         threadId: "t-9",
         inResponseTo: "m-1",
         traceparent: TRACE,
+        handler,
       },
       // A send from the handler continues the trace too, as it does in-process.
-      { topic: "audit", payload: { seen: "m-1" }, format: "audit/v1", traceparent: TRACE },
+      {
+        topic: "audit",
+        payload: { seen: "m-1" },
+        format: "audit/v1",
+        traceparent: TRACE,
+        handler,
+      },
     ]);
     expect(published[0]?.message.sender).toEqual({ id: "echo", name: "Echo" });
 
@@ -113,7 +122,7 @@ describe("publish and deliver", () => {
   it("never gives an agent its own messages", async () => {
     published.length = 0;
     const own = clientMessage("self-1", { loop: true }, { sender: { id: "echo" } });
-    expect(await manager.deliver(guild.id, "echo", own)).toEqual({ status: "skipped" });
+    expect(await manager.deliver(guild.id, "echo", own)).toMatchObject({ status: "skipped" });
     expect(published).toEqual([]);
   });
 
@@ -123,11 +132,11 @@ describe("publish and deliver", () => {
       "echo",
       clientMessage("x-1", { throw: "bad input" }),
     );
-    expect(thrown).toEqual({ status: "failed", error: "bad input" });
+    expect(thrown).toMatchObject({ status: "failed", error: "bad input" });
     refuseTopic = "audit";
     try {
       const refusedSend = await manager.deliver(guild.id, "echo", clientMessage("x-2", "audit me"));
-      expect(refusedSend).toEqual({ status: "failed", error: "no publishing to audit" });
+      expect(refusedSend).toMatchObject({ status: "failed", error: "no publishing to audit" });
     } finally {
       refuseTopic = undefined;
     }

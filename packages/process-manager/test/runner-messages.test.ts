@@ -33,6 +33,8 @@ const VALID: Record<string, unknown>[] = [
     },
     agentModules: ["@acme/agents", "/opt/agents/"],
     stopTimeoutMs: 10_000,
+    state: { value: { count: 3, seen: ["m-1", "m-2"], last: null, ok: true, ratio: 0.5 } },
+    maxStateBytes: 1_048_576,
   },
   { type: "deliver", deliveryId: 7, message },
   { type: "published", requestId: 0, message: { ...message, threadId: undefined } },
@@ -43,6 +45,8 @@ const VALID: Record<string, unknown>[] = [
 
 const [start, deliver] = VALID as [Record<string, unknown>, Record<string, unknown>];
 const startAgent = start.agent as Record<string, unknown>;
+// A start with nothing stored, and one whose stored state is a bare null.
+VALID.push({ ...start, state: undefined }, { ...start, state: { value: null } });
 
 const INVALID: [string, unknown][] = [
   ["not an object", "start"],
@@ -69,6 +73,14 @@ const INVALID: [string, unknown][] = [
   ["string timestamp", { ...deliver, message: { ...message, timestamp: "now" } }],
   ["non-JSON payload", { ...deliver, message: { ...message, payload: { when: () => 0 } } }],
   ["NaN in payload", { ...deliver, message: { ...message, payload: [Number.NaN] } }],
+  ["no maxStateBytes", { ...start, maxStateBytes: undefined }],
+  ["zero maxStateBytes", { ...start, maxStateBytes: 0 }],
+  ["fractional maxStateBytes", { ...start, maxStateBytes: 1.5 }],
+  ["state without value", { ...start, state: {} }],
+  ["state with an extra field", { ...start, state: { value: 1, json: "1" } }],
+  ["state that is a bare value", { ...start, state: 1 }],
+  ["a function in the state", { ...start, state: { value: { f: () => 1 } } }],
+  ["Infinity in the state", { ...start, state: { value: [Number.POSITIVE_INFINITY] } }],
 ];
 
 describe("runner-side validation of host messages", () => {

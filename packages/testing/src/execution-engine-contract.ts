@@ -32,6 +32,12 @@ export interface ExecutionEngineContractEnvironment {
    * `engine.shutdown({ stopAgents: true })`. Default: nothing.
    */
   teardown?: () => Promise<void>;
+  /**
+   * Ends an agent's copy abruptly, as a crash does, so that the engine brings it back by itself.
+   * Default: SIGKILL of the process the agent reports it runs in (for engines that run each agent
+   * in a process of its own); an in-process engine passes `engine.restartAgent`.
+   */
+  crashAgent?: (guildId: string, agentId: string, pid: number) => Promise<void>;
 }
 
 /**
@@ -336,6 +342,97 @@ export function describeExecutionEngineContract(
           before.filter((m) => field(m, "event") === "stopped").map((m) => m.sender.id),
           'the agent\'s onStop publishes { event: "stopped" } once, before stopAgent resolves',
         ).toEqual(["stopper"]);
+      },
+      testTimeoutMs,
+    );
+
+    /** Asks a CounterAgent for its state; it answers after every message published before. */
+    async function counterState(
+      from: GuildClient,
+      recorder: MessageRecorder,
+      agentId: string,
+    ): Promise<{ count: number; starts: number; pid: number }> {
+      const since = recorder.messages.length;
+      const token = randomUUID();
+      await from.publish(recorder.topic, { op: "get", token });
+      const answer = await recorder.waitFor(
+        (m) => m.sender.id === agentId && field(m, "count") !== undefined,
+        { since, description: `the state of "${agentId}"` },
+      );
+      return answer.payload as { count: number; starts: number; pid: number };
+    }
+
+    async function add(from: GuildClient, topic: string, n: number, times = 1): Promise<void> {
+      for (let i = 0; i < times; i++) await from.publish(topic, { op: "add", n });
+    }
+
+    it(
+      "keeps an agent's state across messages, and drops the state change and sends of a handler that throws",
+      async () => {
+        const guild = newGuild("state");
+        const topic = topicOf(guild);
+        const app = client(guild);
+        const seen = await record(app, topic);
+        await run(guild, probeSpec("counter", "CounterAgent"));
+        await add(app, topic, 1);
+        await add(app, topic, 2);
+        await app.publish(topic, { op: "add-then-throw", n: 100 });
+        await add(app, topic, 3);
+        const state = await counterState(app, seen, "counter");
+        expect(state.count, "1 + 2 + 3: the throwing handler's 100 is dropped").toBe(6);
+        expect(state.starts, "initialState ran once, then onStart counted itself").toBe(1);
+        const end = await sentinel(app, seen, ["counter"]);
+        expect(
+          seen.messages.slice(0, end).filter((m) => field(m, "leaked") !== undefined),
+          "what a throwing handler sent is never released",
+        ).toEqual([]);
+      },
+      testTimeoutMs,
+    );
+
+    it(
+      "brings a crashed agent back with its committed state and every message published meanwhile",
+      async () => {
+        const guild = newGuild("crash");
+        const topic = topicOf(guild);
+        const app = client(guild);
+        const seen = await record(app, topic);
+        await run(guild, probeSpec("survivor", "CounterAgent"));
+        await add(app, topic, 1, 5);
+        const before = await counterState(app, seen, "survivor");
+        expect(before).toMatchObject({ count: 5, starts: 1 });
+
+        const crash =
+          env().crashAgent ??
+          ((_guildId: string, _agentId: string, pid: number) => {
+            process.kill(pid, "SIGKILL");
+            return Promise.resolve();
+          });
+        await crash(guild.id, "survivor", before.pid);
+        // Published while the agent is down or restarting: none may be lost, none counted twice.
+        await add(app, topic, 1, 5);
+        const after = await counterState(app, seen, "survivor");
+        expect(after.count, "5 before the crash + 5 while it was down").toBe(10);
+        expect(after.starts, "onStart ran again, on the stored state").toBe(2);
+        expect(await engine().isAgentRunning(guild.id, "survivor")).toBe(true);
+      },
+      testTimeoutMs,
+    );
+
+    it(
+      "deletes an agent's state with stopAgent: running its id again starts afresh",
+      async () => {
+        const guild = newGuild("forget");
+        const topic = topicOf(guild);
+        const app = client(guild);
+        const seen = await record(app, topic);
+        const spec = probeSpec("forgetful", "CounterAgent");
+        await engine().runAgent(guild, spec);
+        await add(app, topic, 7);
+        expect((await counterState(app, seen, "forgetful")).count).toBe(7);
+        await engine().stopAgent(guild.id, "forgetful");
+        await run(guild, spec);
+        expect(await counterState(app, seen, "forgetful")).toMatchObject({ count: 0, starts: 1 });
       },
       testTimeoutMs,
     );

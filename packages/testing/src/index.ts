@@ -8,7 +8,7 @@ export type {
 } from "./execution-engine-contract.js";
 export { probeAgentsModule, probeClassName } from "./probe-module.js";
 export type { ProbeAgentName } from "./probe-module.js";
-export type { EchoAgentProperties } from "./probe-agents.js";
+export type { CounterState, EchoAgentProperties } from "./probe-agents.js";
 export { recordMessages } from "./message-recorder.js";
 export type {
   MessageRecorder,

@@ -34,7 +34,10 @@ function isProbeTraffic(value: JsonValue): boolean {
  * - reports a message of its own, which an engine must never deliver, by publishing
  *   `{ ownMessageReceived: <its id>, agentId }` on its topic.
  */
-abstract class ProbeAgent<Props = Record<string, unknown>> extends Agent<Props> {
+abstract class ProbeAgent<
+  Props = Record<string, unknown>,
+  State extends JsonValue = JsonValue,
+> extends Agent<Props, State> {
   protected async handleProbeTraffic(ctx: MessageContext): Promise<boolean> {
     if (ctx.message.sender.id === this.id) {
       if (!(isObject(ctx.payload) && "ownMessageReceived" in ctx.payload)) {
@@ -131,4 +134,56 @@ export class FailingStartAgent extends ProbeAgent {
 /** An export that is not an Agent: a className naming it must be refused. */
 export class NotAnAgent {
   onMessage(): void {}
+}
+
+/** The durable state of {@link CounterAgent}. */
+export interface CounterState {
+  [key: string]: JsonValue;
+  /** The sum of every committed `add`. */
+  count: number;
+  /** How many times the agent started (onStart ran), in its whole life. */
+  starts: number;
+}
+
+/**
+ * A durable counter: the contract suite's probe of agent state.
+ * - `{ op: "add", n }` adds n to `state.count`;
+ * - `{ op: "add-then-throw", n }` adds n, sends `{ leaked: true }` and throws: both must be dropped;
+ * - `{ op: "get" }` replies `{ count, starts, agentId, pid }`.
+ * `initialState()` starts at zero; every onStart counts itself in `state.starts`.
+ */
+export class CounterAgent extends ProbeAgent<Record<string, unknown>, CounterState> {
+  override initialState(): CounterState {
+    return { count: 0, starts: 0 };
+  }
+
+  override onStart(): void {
+    this.state.starts += 1;
+  }
+
+  async onMessage(ctx: MessageContext): Promise<void> {
+    if (await this.handleProbeTraffic(ctx)) return;
+    const payload = ctx.payload;
+    if (!isObject(payload)) return;
+    const n = typeof payload.n === "number" ? payload.n : 0;
+    switch (payload.op) {
+      case "add":
+        this.state.count += n;
+        return;
+      case "add-then-throw":
+        this.state.count += n;
+        await ctx.send({ leaked: true, agentId: this.id });
+        throw new Error("CounterAgent throws after add-then-throw, as the contract suite expects");
+      case "get":
+        await ctx.reply({
+          count: this.state.count,
+          starts: this.state.starts,
+          agentId: this.id,
+          pid: process.pid,
+        });
+        return;
+      default:
+        return;
+    }
+  }
 }

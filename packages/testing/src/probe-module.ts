@@ -4,7 +4,12 @@ import { fileURLToPath } from "node:url";
 
 /** The names of the probe agents exported by {@link probeAgentsModule}. */
 export type ProbeAgentName =
-  "InitiatorAgent" | "ResponderAgent" | "EchoAgent" | "FailingStartAgent" | "NotAnAgent";
+  | "InitiatorAgent"
+  | "ResponderAgent"
+  | "EchoAgent"
+  | "FailingStartAgent"
+  | "NotAnAgent"
+  | "CounterAgent";
 
 /**
  * The absolute path of the module exporting the probe agents. Engines that load agents from an

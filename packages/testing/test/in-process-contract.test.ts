@@ -6,5 +6,10 @@ import { describeExecutionEngineContract, probeAgentsModule } from "@guildhall/t
 describeExecutionEngineContract("InProcessExecutionEngine on a MemoryBus", () => {
   const bus = new MemoryBus();
   const engine = new InProcessExecutionEngine({ bus, agentModules: [probeAgentsModule] });
-  return { engine, bus, teardown: () => bus.close() };
+  return {
+    engine,
+    bus,
+    teardown: () => bus.close(),
+    crashAgent: (guildId, agentId) => engine.restartAgent(guildId, agentId),
+  };
 });

@@ -18,6 +18,7 @@ export interface HostCommandFlags {
   readonly metrics?: boolean;
   readonly metricsPort?: string;
   readonly maxAgents?: string;
+  readonly maxStateBytes?: string;
   readonly heartbeatMs?: string;
   readonly leaseMs?: string;
   readonly stopTimeoutMs?: string;
@@ -178,6 +179,12 @@ export function resolveHostCommandConfig(
     "GUILDHALL_MAX_AGENTS",
     1,
   );
+  const maxStateBytes = integer(
+    pick(flags.maxStateBytes, env, "GUILDHALL_MAX_STATE_BYTES"),
+    "--max-state-bytes",
+    "GUILDHALL_MAX_STATE_BYTES",
+    2,
+  );
   const heartbeatMs = integer(
     pick(flags.heartbeatMs, env, "GUILDHALL_HEARTBEAT_MS"),
     "--heartbeat-ms",
@@ -213,6 +220,7 @@ export function resolveHostCommandConfig(
     ...(port !== undefined && { port }),
     ...(advertiseAddress !== undefined && { advertiseAddress }),
     ...(maxAgents !== undefined && { maxAgents }),
+    ...(maxStateBytes !== undefined && { maxStateBytes }),
     ...(heartbeatMs !== undefined && { heartbeatMs }),
     ...(leaseMs !== undefined && { leaseMs }),
     ...(stopTimeoutMs !== undefined && { stopTimeoutMs }),

@@ -1,6 +1,6 @@
 // `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully
 // (stop taking agents, stop them, deregister) and exits 0. It is the container entrypoint.
-import type { MessageBus } from "@guildhall/core";
+import type { DurableMessageBus } from "@guildhall/core";
 import type { AgentHost } from "@guildhall/host-server";
 import type { LocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
@@ -34,7 +34,7 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
     ]);
   const logger = createHostLogger(config.logLevel);
   let registry: LocationRegistry | undefined;
-  let bus: MessageBus | undefined;
+  let bus: DurableMessageBus | undefined;
   if (config.backend.kind === "redis") {
     const prefix = config.backend.prefix;
     registry = new RedisLocationRegistry({
@@ -163,6 +163,10 @@ export function registerHostCommand(program: Command): Command {
     )
     .option("--no-metrics", "do not serve /metrics")
     .option("--max-agents <n>", "agents run at most [GUILDHALL_MAX_AGENTS] (default: 100)")
+    .option(
+      "--max-state-bytes <n>",
+      "largest agent state, in bytes of JSON [GUILDHALL_MAX_STATE_BYTES] (default: 1048576)",
+    )
     .option(
       "--heartbeat-ms <ms>",
       "registry heartbeat interval [GUILDHALL_HEARTBEAT_MS] (default: 500)",

@@ -88,7 +88,9 @@ export function createAgentHostService(
     async stopAgent(request) {
       requireIds(request);
       const epoch = agents.epochOf(request.guildId, request.agentId);
+      // StopAgent stops an agent for good: its durable state and positions go with it.
       const info = await agents.stop(request.guildId, request.agentId, {
+        forget: true,
         ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
       });
       const agent: MessageInitShape<typeof AgentInfoSchema> = {

@@ -1,0 +1,262 @@
+// The durable side of RedisBus (core's AgentStore, DESIGN section 12): agent records, positions and
+// fences next to the streams, in the same guild hash tag. Claim, commit and delete are one Lua
+// script each (lua/), so a commit's state, position and released messages land together or not
+// at all, in one round trip.
+import {
+  GuildhallError,
+  type AgentCheckpoint,
+  type AgentCommit,
+  type ClaimAgentOptions,
+  type CommitResult,
+  type TopicPosition,
+} from "@guildhall/core";
+import type { Redis } from "ioredis";
+import { agentKey, cursorsKey, streamKey } from "./keys.js";
+import { ScriptError } from "./script-error.js";
+import { Scripts } from "./scripts.js";
+import {
+  checkAgentId,
+  checkGuildId,
+  checkPosition,
+  checkPositiveInteger,
+  checkTopic,
+  encodeMessage,
+  invalid,
+} from "./validate.js";
+
+/** The largest state a commit stores, in bytes of its JSON: far above any host's own limit. */
+const MAX_STATE_BYTES = 64 * 1_048_576;
+/** How often deleteAgent reads the topics again when claims keep adding some meanwhile. */
+const MAX_DELETE_ATTEMPTS = 10;
+
+/** What the store needs from its bus. */
+export interface RedisAgentStoreOptions {
+  readonly prefix: string;
+  readonly maxLenPerTopic: number;
+  readonly trimAboveEntries: number;
+  readonly tombstoneTtlMs: number;
+  readonly maxPayloadBytes: number;
+  /**
+   * Runs `command` on the bus's command connection as operation `operation` (refused once the bus
+   * is closed); its failures become GuildhallErrors starting with `what`.
+   */
+  readonly call: <T>(operation: string, what: string, command: () => Promise<T>) => Promise<T>;
+}
+
+const COMMIT_RESULTS: Readonly<Record<number, CommitResult>> = {
+  1: "committed",
+  0: "duplicate",
+  [ScriptError.Fenced]: "fenced",
+};
+
+function agentName(guildId: string, agentId: string): string {
+  return `agent "${agentId}" of guild "${guildId}"`;
+}
+
+function wrongType(what: string): GuildhallError {
+  return new GuildhallError(
+    "failed-precondition",
+    `${what}: a key of the bus holds another type than the bus writes there. Another application ` +
+      "uses the same keys: give the bus its own prefix.",
+  );
+}
+
+function checkTopics(topics: unknown): string[] {
+  if (!Array.isArray(topics)) {
+    throw invalid(`claim option topics must be an array of topic names, not ${typeof topics}`);
+  }
+  return [...new Set(topics.map(checkTopic))];
+}
+
+function checkState(state: unknown): string {
+  if (typeof state !== "string" || state.length === 0) {
+    throw invalid(
+      `commit state must be JSON text, not ${state === "" ? "an empty string" : typeof state}; ` +
+        "leave it out when the state did not change",
+    );
+  }
+  const bytes = Buffer.byteLength(state);
+  if (bytes > MAX_STATE_BYTES) {
+    throw invalid(
+      `commit state is ${bytes} bytes, over the bus limit of ${MAX_STATE_BYTES} bytes; keep ` +
+        "large data elsewhere and a reference to it in the state",
+    );
+  }
+  return state;
+}
+
+/** Agent records of one RedisBus. */
+export class RedisAgentStore {
+  readonly #client: Redis;
+  readonly #scripts: Scripts;
+  readonly #options: RedisAgentStoreOptions;
+
+  constructor(client: Redis, options: RedisAgentStoreOptions) {
+    this.#client = client;
+    this.#scripts = new Scripts(client);
+    this.#options = options;
+  }
+
+  async claimAgent(
+    guildId: string,
+    agentId: string,
+    options: ClaimAgentOptions,
+  ): Promise<AgentCheckpoint> {
+    checkGuildId(guildId);
+    checkAgentId(agentId);
+    if (typeof options !== "object" || (options as unknown) === null) {
+      throw invalid("claimAgent needs options: { epoch, topics }");
+    }
+    const epoch = checkPositiveInteger("claim epoch", options.epoch);
+    const topics = checkTopics(options.topics);
+    const { prefix } = this.#options;
+    const name = agentName(guildId, agentId);
+    const what = `could not claim ${name} under placement epoch ${epoch}`;
+    const reply = await this.#options.call("claim an agent", what, () =>
+      this.#scripts.run(
+        "claim-agent",
+        [
+          agentKey(prefix, guildId, agentId),
+          ...topics.map((topic) => cursorsKey(prefix, guildId, topic)),
+          ...topics.map((topic) => streamKey(prefix, guildId, topic)),
+        ],
+        [epoch, agentId, JSON.stringify(topics)],
+      ),
+    );
+    const [first, second, ...rest] = reply as unknown[];
+    if (first === ScriptError.Fenced) {
+      throw new GuildhallError(
+        "aborted",
+        rest[0] === "1"
+          ? `${what}: it was stopped (deleted) under epoch ${String(second)}; only a newer ` +
+              "placement can start it again, afresh"
+          : `${what}: a newer placement holds it, under epoch ${String(second)}. This copy is ` +
+              "stale: stop it; the newer placement runs the agent",
+      );
+    }
+    const positions: Record<string, TopicPosition> = {};
+    topics.forEach((topic, i) => (positions[topic] = String(rest[i])));
+    return {
+      state: typeof first === "string" ? first : undefined,
+      commits: Number(second),
+      positions,
+    };
+  }
+
+  async commitAgent(guildId: string, agentId: string, commit: AgentCommit): Promise<CommitResult> {
+    checkGuildId(guildId);
+    checkAgentId(agentId);
+    if (typeof commit !== "object" || (commit as unknown) === null) {
+      throw invalid("commitAgent needs a commit: { epoch, sequence, state?, position?, messages }");
+    }
+    const epoch = checkPositiveInteger("commit epoch", commit.epoch);
+    const sequence = checkPositiveInteger("commit sequence", commit.sequence);
+    const state = commit.state === undefined ? "" : checkState(commit.state);
+    let handled: { topic: string; position: string } | undefined;
+    if (commit.position !== undefined) {
+      handled = {
+        topic: checkTopic(commit.position.topic),
+        position: checkPosition("commit position", commit.position.position),
+      };
+    }
+    const messages: unknown = commit.messages;
+    if (!Array.isArray(messages)) {
+      throw invalid(`commit messages must be an array, not ${typeof messages}`);
+    }
+    const { prefix, maxPayloadBytes } = this.#options;
+    const jsons = commit.messages.map((message) => encodeMessage(message, maxPayloadBytes));
+    const keys = [agentKey(prefix, guildId, agentId)];
+    if (handled !== undefined) {
+      keys.push(
+        cursorsKey(prefix, guildId, handled.topic),
+        streamKey(prefix, guildId, handled.topic),
+      );
+    }
+    for (const message of commit.messages) keys.push(streamKey(prefix, guildId, message.topic));
+    const name = agentName(guildId, agentId);
+    const what = `could not commit ${sequence} of ${name}`;
+    const reply = await this.#options.call("commit an agent", what, () =>
+      this.#scripts.run("commit-agent", keys, [
+        epoch,
+        sequence,
+        state,
+        agentId,
+        handled?.position ?? "",
+        handled?.topic ?? "",
+        this.#options.maxLenPerTopic,
+        this.#options.trimAboveEntries,
+        ...jsons,
+      ]),
+    );
+    const result = COMMIT_RESULTS[reply as number];
+    if (result !== undefined) return result;
+    if (reply === ScriptError.OutOfOrder) {
+      throw invalid(
+        `${what}: it is not the next commit after the last one stored. Number commits from the ` +
+          "claim's checkpoint: commits + 1, then one more each, with no gaps",
+      );
+    }
+    if (reply === ScriptError.WrongType) throw wrongType(what);
+    throw new GuildhallError("internal", `${what}: the commit script answered ${String(reply)}`);
+  }
+
+  async deleteAgent(guildId: string, agentId: string): Promise<void> {
+    checkGuildId(guildId);
+    checkAgentId(agentId);
+    const { prefix } = this.#options;
+    const key = agentKey(prefix, guildId, agentId);
+    const what = `could not delete ${agentName(guildId, agentId)}`;
+    for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
+      const reply = await this.#options.call("delete an agent", what, async () => {
+        const topics = (await this.#client.hget(key, "topics")) ?? "";
+        const names = topics === "" ? [] : (JSON.parse(topics) as string[]);
+        return this.#scripts.run(
+          "delete-agent",
+          [key, ...names.map((topic) => cursorsKey(prefix, guildId, topic))],
+          [agentId, topics, this.#options.tombstoneTtlMs],
+        );
+      });
+      if (reply === 0 || reply === 1) return;
+      if (reply !== ScriptError.TopicsChanged) {
+        throw new GuildhallError(
+          "internal",
+          `${what}: the delete script answered ${String(reply)}`,
+        );
+      }
+    }
+    throw new GuildhallError(
+      "aborted",
+      `${what}: its topics kept changing while it was being deleted (claims under way); retry ` +
+        "once no placement claims it",
+    );
+  }
+
+  async readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined> {
+    checkGuildId(guildId);
+    checkAgentId(agentId);
+    const { prefix } = this.#options;
+    const what = `could not read ${agentName(guildId, agentId)}`;
+    return this.#options.call("read an agent", what, async () => {
+      const [epoch, deleted, state, commits, topics] = await this.#client.hmget(
+        agentKey(prefix, guildId, agentId),
+        "epoch",
+        "deleted",
+        "state",
+        "commits",
+        "topics",
+      );
+      if (epoch == null || deleted === "1") return undefined;
+      const names = topics == null ? [] : (JSON.parse(topics) as string[]);
+      const pipeline = this.#client.pipeline();
+      for (const topic of names) pipeline.hget(cursorsKey(prefix, guildId, topic), agentId);
+      const results = (await pipeline.exec()) ?? [];
+      const positions: Record<string, TopicPosition> = {};
+      names.forEach((topic, i) => {
+        const [error, position] = results[i] ?? [new Error("no reply to HGET"), null];
+        if (error !== null) throw error;
+        if (typeof position === "string") positions[topic] = position;
+      });
+      return { state: state ?? undefined, commits: Number(commits ?? 0), positions };
+    });
+  }
+}

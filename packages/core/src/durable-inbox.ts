@@ -1,0 +1,304 @@
+// The delivery loop of one durable agent, wherever its code runs (in this process, or in an agent
+// process behind a host): it reads the agent's topics after their committed positions, hands one
+// message at a time to the agent, and commits what the handler did (state, position, sends) as
+// one step before the next message. Everything it does is bound to one placement epoch, so a copy
+// that lost its placement is refused at its next commit and stops.
+import { setTimeout as delay } from "node:timers/promises";
+import type { AgentLogger } from "./agent.js";
+import type {
+  AgentCheckpoint,
+  AgentCommit,
+  CommitResult,
+  DurableMessageBus,
+  TopicPosition,
+} from "./agent-store.js";
+import { GuildhallError } from "./errors.js";
+import type { Message } from "./message.js";
+import type { Subscription } from "./message-bus.js";
+
+/** What one handler did: committed by the inbox in one step. */
+export interface HandlerOutcome {
+  /** The new state as JSON text, when the handler changed it. */
+  readonly state?: string;
+  /** What the handler sent, in order; none for a handler that threw (its sends are dropped). */
+  readonly messages: readonly Message[];
+}
+
+/** What a commit did, for metrics. */
+export interface CommitRecord {
+  readonly result: CommitResult;
+  /** From the first attempt to the answer, retries included. */
+  readonly durationMs: number;
+  /** Bytes of the state stored by it; 0 when the state did not change. */
+  readonly stateBytes: number;
+  readonly messages: number;
+  /** Attempts that failed before it went through. */
+  readonly retries: number;
+}
+
+/** Options of {@link DurableInbox}. */
+export interface DurableInboxOptions {
+  readonly bus: DurableMessageBus;
+  readonly guildId: string;
+  readonly agentId: string;
+  /** The placement epoch the agent was claimed with. */
+  readonly epoch: number;
+  /** The topics the agent receives. */
+  readonly topics: readonly string[];
+  /** What `claimAgent` returned for this epoch. */
+  readonly checkpoint: AgentCheckpoint;
+  /**
+   * Handles one message and resolves with what to commit. A handler error is an outcome (no
+   * state, no sends), not a rejection: reject only when the agent can no longer handle anything
+   * (its process died). Then the message is not committed and delivery stops.
+   */
+  readonly handle: (message: Message, position: TopicPosition) => Promise<HandlerOutcome>;
+  /** A commit was refused: another placement owns the agent now. Delivery has stopped. */
+  readonly onFenced?: () => void;
+  /** Delivery stopped because `handle` rejected. */
+  readonly onHandleFailed?: (error: unknown, message: Message) => void;
+  /**
+   * Delivery stopped because the store refused a handled message's commit as malformed, or as
+   * out of sequence (the store lost commits it had acknowledged: a Redis restarted from an older
+   * file). The agent's memory is ahead of what is stored: restart it from the stored checkpoint.
+   */
+  readonly onCommitFailed?: (error: unknown, message: Message) => void;
+  /** Every commit that got an answer. */
+  readonly onCommit?: (record: CommitRecord) => void;
+  /** Called when the agent resumed after a position its topic no longer holds. */
+  readonly onTrimmed?: (topic: string, after: TopicPosition, lastTrimmed: TopicPosition) => void;
+  readonly log: AgentLogger;
+  /** First pause before retrying a commit the store did not answer. Default 50 ms, doubling to 2 s. */
+  readonly retryDelayMs?: number;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Durable delivery and commits for one agent under one placement epoch.
+ *
+ * @example
+ * ```ts
+ * const checkpoint = await bus.claimAgent(guildId, agentId, { epoch, topics });
+ * const inbox = new DurableInbox({ bus, guildId, agentId, epoch, topics, checkpoint, log,
+ *   handle: async (message) => ({ messages: [] }) });
+ * await inbox.commit({ messages: [] }); // what onStart did
+ * await inbox.open();
+ * await inbox.close();
+ * ```
+ */
+export class DurableInbox {
+  readonly #options: DurableInboxOptions;
+  readonly #subscriptions: Subscription[] = [];
+  #sequence: number;
+  #tail: Promise<void> = Promise.resolve();
+  #commits: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #fenced = false;
+  /** Set once close gave up waiting: a commit still retrying must stop. */
+  #abandoned = new AbortController();
+
+  constructor(options: DurableInboxOptions) {
+    this.#options = options;
+    this.#sequence = options.checkpoint.commits;
+  }
+
+  /** Whether a commit was refused because another placement owns the agent. */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  /**
+   * Commits what was done outside message delivery (onStart, a send outside any handler), after
+   * every commit before it. Resolves once committed.
+   *
+   * @throws GuildhallError `aborted` when the agent was fenced (nothing was committed);
+   *   `unavailable` once the inbox closed before the commit could be made.
+   */
+  async commit(outcome: HandlerOutcome): Promise<void> {
+    const result = await this.#enqueueCommit(outcome, undefined);
+    if (result === "fenced") {
+      throw new GuildhallError(
+        "aborted",
+        `agent "${this.#options.agentId}" of guild "${this.#options.guildId}" is placed elsewhere now (epoch ${this.#options.epoch} is stale): nothing it sent was released`,
+      );
+    }
+    if (result === "abandoned") {
+      throw new GuildhallError(
+        "unavailable",
+        `agent "${this.#options.agentId}" of guild "${this.#options.guildId}" has stopped: nothing it sent was released`,
+      );
+    }
+  }
+
+  /**
+   * Ends this copy as a crash would: no message is handed over or committed from now on, the
+   * handler in progress included (its message is handled again by the next copy).
+   */
+  async abort(): Promise<void> {
+    this.#closed = true;
+    this.#abandoned.abort();
+    await this.#unsubscribe();
+  }
+
+  /** Subscribes every topic after its committed position; messages are handed over from now on. */
+  async open(): Promise<void> {
+    const { bus, guildId, agentId, topics, checkpoint, log } = this.#options;
+    try {
+      for (const topic of topics) {
+        const after = checkpoint.positions[topic];
+        this.#subscriptions.push(
+          await bus.subscribe(
+            guildId,
+            topic,
+            (message, position) => this.#enqueue(message, position),
+            {
+              excludeSender: agentId,
+              ...(after !== undefined && { after }),
+              onError: (error, message) =>
+                log.error("delivery failed", { messageId: message.id, error: reasonOf(error) }),
+              onTrimmed: ({ after: from, lastTrimmed }) => {
+                log.warn(
+                  "messages of this topic were trimmed before the agent read them; they are lost to it. Raise the bus's maxLenPerTopic, or find why the agent fell this far behind",
+                  { topic, after: from, lastTrimmed },
+                );
+                this.#options.onTrimmed?.(topic, from, lastTrimmed);
+              },
+            },
+          ),
+        );
+      }
+    } catch (error) {
+      await this.#unsubscribe();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops taking messages, then waits for the message being handled and its commit, at most
+   * `timeoutMs` (default: no bound). Past it, a commit still retrying is abandoned: its message
+   * is handled again by the agent's next copy. Idempotent.
+   */
+  async close(timeoutMs?: number): Promise<void> {
+    this.#closed = true;
+    await this.#unsubscribe();
+    const settled = Promise.all([this.#tail, this.#commits.catch(() => undefined)]);
+    if (timeoutMs === undefined) {
+      await settled;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timed out">(
+      (resolve) => (timer = setTimeout(() => resolve("timed out"), timeoutMs)),
+    );
+    if ((await Promise.race([settled, timedOut])) === "timed out") this.#abandoned.abort();
+    clearTimeout(timer);
+  }
+
+  async #unsubscribe(): Promise<void> {
+    const all = this.#subscriptions.splice(0);
+    await Promise.all(all.map((s) => s.unsubscribe().catch(() => undefined)));
+  }
+
+  // One chain for all topics: an agent handles one message at a time, whatever the topic. The
+  // subscription waits on it, so a busy agent reads no further ahead than the bus queues.
+  #enqueue(message: Message, position: TopicPosition): Promise<void> {
+    this.#tail = this.#tail.then(() => this.#process(message, position));
+    return this.#tail;
+  }
+
+  async #process(message: Message, position: TopicPosition): Promise<void> {
+    if (this.#closed || this.#fenced) return;
+    let outcome: HandlerOutcome;
+    try {
+      outcome = await this.#options.handle(message, position);
+    } catch (error) {
+      this.#closed = true;
+      void this.#unsubscribe();
+      this.#options.onHandleFailed?.(error, message);
+      return;
+    }
+    try {
+      await this.#enqueueCommit(outcome, { topic: message.topic, position });
+    } catch (error) {
+      // The store refused the commit itself: the agent's memory is now ahead of what is stored,
+      // so it must not go on; its next copy handles the message again.
+      this.#closed = true;
+      void this.#unsubscribe();
+      this.#options.log.error("commit refused; the agent stops taking messages until it restarts", {
+        messageId: message.id,
+        error: reasonOf(error),
+      });
+      this.#options.onCommitFailed?.(error, message);
+    }
+  }
+
+  #enqueueCommit(
+    outcome: HandlerOutcome,
+    position: AgentCommit["position"],
+  ): Promise<CommitResult | "abandoned"> {
+    const sequence = ++this.#sequence;
+    const commit: AgentCommit = {
+      epoch: this.#options.epoch,
+      sequence,
+      messages: outcome.messages,
+      ...(outcome.state !== undefined && { state: outcome.state }),
+      ...(position !== undefined && { position }),
+    };
+    const run = this.#commits.then(() => this.#commitWithRetries(commit));
+    this.#commits = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commitWithRetries(commit: AgentCommit): Promise<CommitResult | "abandoned"> {
+    const { bus, guildId, agentId, log } = this.#options;
+    if (this.#fenced) return "fenced";
+    const started = performance.now();
+    let pauseMs = this.#options.retryDelayMs ?? 50;
+    for (let retries = 0; ; retries++) {
+      if (this.#abandoned.signal.aborted) return "abandoned";
+      try {
+        const result = await bus.commitAgent(guildId, agentId, commit);
+        this.#options.onCommit?.({
+          result,
+          durationMs: performance.now() - started,
+          stateBytes: commit.state === undefined ? 0 : Buffer.byteLength(commit.state),
+          messages: commit.messages.length,
+          retries,
+        });
+        if (result === "fenced") this.#fence();
+        return result;
+      } catch (error) {
+        // A malformed commit will not get better by waiting; anything else is the store's
+        // trouble, and the commit is idempotent by its sequence, so it is retried.
+        if (error instanceof GuildhallError && error.code === "invalid-argument") throw error;
+        if (retries === 0 || retries % 20 === 0) {
+          log.warn("commit failed; retrying, the agent waits until it is stored", {
+            sequence: commit.sequence,
+            error: reasonOf(error),
+          });
+        }
+        try {
+          await delay(pauseMs, undefined, { signal: this.#abandoned.signal });
+        } catch {
+          return "abandoned";
+        }
+        pauseMs = Math.min(pauseMs * 2, 2_000);
+      }
+    }
+  }
+
+  #fence(): void {
+    if (this.#fenced) return;
+    this.#fenced = true;
+    this.#closed = true;
+    this.#options.log.warn(
+      "a newer placement owns this agent: this copy stops, and nothing it did since is kept",
+      { epoch: this.#options.epoch },
+    );
+    void this.#unsubscribe();
+    this.#options.onFenced?.();
+  }
+}

@@ -1,0 +1,230 @@
+// One run of one agent process, made durable: from the claim that loads its state (before the
+// process gets its start command) to the close that lets its last commit land. The process does
+// the handling; the session holds what each handler sends and commits it, with the state and the
+// read position, through a DurableInbox. A local restart is a new session under the same epoch.
+import {
+  DurableInbox,
+  GuildhallError,
+  comparePositions,
+  decodeAgentState,
+  encodeAgentState,
+  type AgentCheckpoint,
+  type DurableMessageBus,
+  type HandlerOutcome,
+  type JsonValue,
+  type Message,
+  type TopicPosition,
+} from "@guildhall/core";
+import type { AgentProcessManager } from "@guildhall/process-manager";
+import type { Logger } from "pino";
+import type { HostMetrics } from "./metrics.js";
+
+/** Which handler of the agent process a send came from; absent for sends outside any handler. */
+export type SendOrigin = "start" | number | undefined;
+
+/** What a session works with. */
+export interface AgentSessionDependencies {
+  readonly bus: DurableMessageBus;
+  readonly manager: AgentProcessManager;
+  readonly metrics: HostMetrics;
+  readonly logger: Logger;
+  readonly guildId: string;
+  readonly agentId: string;
+  readonly epoch: number;
+  readonly topics: readonly string[];
+  readonly maxStateBytes: number;
+  /** Per topic, the furthest position handed to an earlier session of this agent on this host. */
+  readonly handedOut: Map<string, TopicPosition>;
+  /**
+   * Messages (by topic and position) whose handling ended the agent's process before it
+   * answered, and how often; kept across the sessions of the agent on this host.
+   */
+  readonly crashes: Map<string, number>;
+  /** A commit was refused: a newer placement owns the agent. */
+  readonly onFenced: () => void;
+  /** The store refused a commit (it lost acknowledged commits): the process must start again. */
+  readonly onCommitFailed: () => void;
+  /** Whether the host may deliver now (its registry lease is current); checked per message. */
+  readonly mayDeliver: () => boolean;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** How often a host whose lease lapsed checks whether it may deliver again. */
+const LEASE_RECHECK_MS = 100;
+
+/**
+ * How many times a message may end the agent's process before the host skips it. Without a bound,
+ * one message that crashes its handler would be redelivered after every restart and hold up the
+ * agent forever; with it, the message is skipped loudly (logged at error, counted as a delivery
+ * failure), as a handler that throws is.
+ */
+export const MAX_CRASHES_PER_MESSAGE = 3;
+
+/** The durable side of one agent process. */
+export class AgentSession {
+  readonly #deps: AgentSessionDependencies;
+  readonly #inbox: DurableInbox;
+  readonly #startOutbox: Message[] = [];
+  /** Sends of the handler in progress; deliveries are one at a time, so one list is enough. */
+  #deliveryOutbox: Message[] | undefined;
+  #started = false;
+
+  private constructor(deps: AgentSessionDependencies, checkpoint: AgentCheckpoint) {
+    this.#deps = deps;
+    this.startState =
+      checkpoint.state === undefined
+        ? undefined
+        : { value: decodeAgentState(deps.guildId, deps.agentId, checkpoint.state) };
+    const { bus, guildId, agentId, epoch, topics, metrics } = deps;
+    const log = deps.logger;
+    this.#inbox = new DurableInbox({
+      bus,
+      guildId,
+      agentId,
+      epoch,
+      topics,
+      checkpoint,
+      log: {
+        debug: (msg, fields) => log.debug(fields ?? {}, msg),
+        info: (msg, fields) => log.info(fields ?? {}, msg),
+        warn: (msg, fields) => log.warn(fields ?? {}, msg),
+        error: (msg, fields) => log.error(fields ?? {}, msg),
+      },
+      handle: (message, position) => this.#handle(message, position),
+      onFenced: () => deps.onFenced(),
+      onCommitFailed: () => deps.onCommitFailed(),
+      onHandleFailed: (error, message) =>
+        log.warn(
+          { message_id: message.id, err: reasonOf(error) },
+          "agent process could not handle a message; it is handled again after the restart",
+        ),
+      onCommit: (record) => {
+        metrics.agentCommits.inc({ guild_id: guildId, result: record.result });
+        metrics.agentCommitDuration.observe(record.durationMs / 1000);
+        if (record.stateBytes > 0) metrics.agentStateBytes.observe(record.stateBytes);
+      },
+      onTrimmed: () => metrics.trimmedUnread.inc({ guild_id: guildId }),
+    });
+  }
+
+  /**
+   * Claims the agent under `deps.epoch` and loads its checkpoint: from here on no older copy can
+   * commit.
+   *
+   * @throws GuildhallError `aborted` when a newer placement holds the agent; `failed-precondition`
+   *   when its stored state is not JSON (the bytes are kept); the bus's errors.
+   */
+  static async claim(deps: AgentSessionDependencies): Promise<AgentSession> {
+    const checkpoint = await deps.bus.claimAgent(deps.guildId, deps.agentId, {
+      epoch: deps.epoch,
+      topics: deps.topics,
+    });
+    return new AgentSession(deps, checkpoint);
+  }
+
+  /** The committed state for the start command; `undefined` when nothing is stored yet. */
+  readonly startState: { value: JsonValue } | undefined;
+
+  /** Whether a commit was refused because another placement owns the agent. */
+  get fenced(): boolean {
+    return this.#inbox.fenced;
+  }
+
+  /**
+   * Takes a message the agent sent: held for its handler's commit, or committed now when it was
+   * sent outside any handler.
+   */
+  async send(origin: SendOrigin, message: Message): Promise<void> {
+    if (origin === "start" && !this.#started) {
+      this.#startOutbox.push(message);
+      return;
+    }
+    if (typeof origin === "number" && this.#deliveryOutbox !== undefined) {
+      this.#deliveryOutbox.push(message);
+      return;
+    }
+    await this.#inbox.commit({ messages: [message] });
+  }
+
+  /** The process is ready: commits what onStart did, then starts delivering. */
+  async started(state: { value: JsonValue } | undefined): Promise<void> {
+    this.#started = true;
+    const text =
+      state === undefined
+        ? undefined
+        : encodeAgentState(this.#deps.agentId, state.value, this.#deps.maxStateBytes);
+    await this.#inbox.commit({
+      messages: this.#startOutbox.splice(0),
+      ...(text !== undefined && { state: text }),
+    });
+    await this.#inbox.open();
+  }
+
+  /** Stops taking messages and waits for the one in progress and its commit (at most `timeoutMs`). */
+  close(timeoutMs?: number): Promise<void> {
+    return this.#inbox.close(timeoutMs);
+  }
+
+  async #handle(message: Message, position: TopicPosition): Promise<HandlerOutcome> {
+    const { manager, guildId, agentId, metrics } = this.#deps;
+    // A host that could not renew its lease may have been replaced: it hands over nothing more
+    // until it renews, so a copy elsewhere is the only one working.
+    while (!this.#deps.mayDeliver()) {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_RECHECK_MS));
+    }
+    const handed = this.#deps.handedOut.get(message.topic);
+    if (handed !== undefined && comparePositions(handed, position) >= 0) {
+      metrics.redeliveries.inc({ guild_id: guildId });
+    } else {
+      this.#deps.handedOut.set(message.topic, position);
+    }
+    const crashKey = `${message.topic}\u0000${position}`;
+    const crashes = this.#deps.crashes.get(crashKey) ?? 0;
+    if (crashes >= MAX_CRASHES_PER_MESSAGE) {
+      this.#deps.crashes.delete(crashKey);
+      metrics.deliveryFailures.inc({ guild_id: guildId });
+      this.#deps.logger.error(
+        { message_id: message.id, topic: message.topic, position, crashes },
+        "message ended the agent's process every time it was handled; skipped, as a handler that throws is",
+      );
+      return { messages: [] };
+    }
+    this.#deps.crashes.set(crashKey, crashes + 1);
+    metrics.messagesDelivered.inc({ guild_id: guildId });
+    metrics.agentLag.set(
+      { guild_id: guildId, agent_id: agentId },
+      (Date.now() - message.timestamp) / 1000,
+    );
+    const outbox: Message[] = [];
+    this.#deliveryOutbox = outbox;
+    try {
+      const result = await manager.deliver(guildId, agentId, message);
+      this.#deps.crashes.delete(crashKey);
+      if (result.status === "failed") {
+        metrics.deliveryFailures.inc({ guild_id: guildId });
+        this.#deps.logger.warn(
+          { message_id: message.id, err: result.error },
+          "agent's onMessage threw; its state change and sends are dropped",
+        );
+        return { messages: [] };
+      }
+      if (result.status === "skipped" || result.state === undefined) return { messages: outbox };
+      // The runner checked the state already; this guards the host against a runner that did not.
+      const state = encodeAgentState(agentId, result.state.value, this.#deps.maxStateBytes);
+      return { state, messages: outbox };
+    } catch (error) {
+      if (error instanceof GuildhallError && error.code === "invalid-argument") {
+        throw new GuildhallError(
+          "internal",
+          `agent "${agentId}" reported an invalid state: ${error.message}`,
+        );
+      }
+      throw error;
+    } finally {
+      this.#deliveryOutbox = undefined;
+    }
+  }
+}
