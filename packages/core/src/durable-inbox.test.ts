@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import type { AgentCommit, CommitResult, DurableMessageBus } from "./agent-store.js";
+import type { AgentLogger } from "./agent.js";
+import { DurableInbox, type CommitRecord, type HandlerOutcome } from "./durable-inbox.js";
+import { GuildhallError } from "./errors.js";
+import { MemoryBus } from "./memory-bus.js";
+import { createMessage, type JsonValue, type Message } from "./message.js";
+
+const quiet: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const message = (topic: string, payload: JsonValue, sender = "app"): Message =>
+  createMessage({ topic, sender: { id: sender }, payload });
+
+/** A MemoryBus whose next `failures` commits fail as an unreachable store does. */
+function flakyBus(failures: number): MemoryBus & { attempts: number } {
+  const bus = new MemoryBus() as MemoryBus & { attempts: number };
+  bus.attempts = 0;
+  const commit = bus.commitAgent.bind(bus);
+  bus.commitAgent = (guildId: string, agentId: string, c: AgentCommit): Promise<CommitResult> => {
+    bus.attempts += 1;
+    if (bus.attempts <= failures) {
+      return Promise.reject(new GuildhallError("unavailable", "the store is unreachable"));
+    }
+    return commit(guildId, agentId, c);
+  };
+  return bus;
+}
+
+async function openInbox(
+  bus: DurableMessageBus,
+  handle: (message: Message) => Promise<HandlerOutcome>,
+  extra: { epoch?: number; onFenced?: () => void; onCommit?: (r: CommitRecord) => void } = {},
+): Promise<DurableInbox> {
+  const epoch = extra.epoch ?? 1;
+  const checkpoint = await bus.claimAgent("g", "a", { epoch, topics: ["t"] });
+  const inbox = new DurableInbox({
+    bus,
+    guildId: "g",
+    agentId: "a",
+    epoch,
+    topics: ["t"],
+    checkpoint,
+    log: quiet,
+    retryDelayMs: 1,
+    handle,
+    ...(extra.onFenced !== undefined && { onFenced: extra.onFenced }),
+    ...(extra.onCommit !== undefined && { onCommit: extra.onCommit }),
+  });
+  await inbox.open();
+  return inbox;
+}
+
+describe("DurableInbox", () => {
+  it("commits each handled message with its state and sends before handing over the next", async () => {
+    const bus = new MemoryBus();
+    const order: string[] = [];
+    const inbox = await openInbox(bus, async (m) => {
+      order.push(`handle ${JSON.stringify(m.payload)}`);
+      const stored = await bus.readAgent("g", "a");
+      order.push(`stored ${stored?.state ?? "nothing"}`);
+      return { state: JSON.stringify(m.payload), messages: [message("out", m.payload, "a")] };
+    });
+    for (const n of [1, 2, 3]) await bus.publish("g", message("t", n));
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.commits).toBe(3);
+    expect(order).toEqual([
+      "handle 1",
+      "stored nothing",
+      "handle 2",
+      "stored 1",
+      "handle 3",
+      "stored 2",
+    ]);
+    await inbox.close();
+  });
+
+  it("retries a commit the store did not answer, applying it once", async () => {
+    const bus = flakyBus(3);
+    const records: CommitRecord[] = [];
+    const inbox = await openInbox(bus, () => Promise.resolve({ state: '"done"', messages: [] }), {
+      onCommit: (r) => records.push(r),
+    });
+    await bus.publish("g", message("t", "go"));
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.state).toBe('"done"');
+    expect(records).toMatchObject([{ result: "committed", retries: 3 }]);
+    await inbox.close();
+  });
+
+  it("stops delivering once a newer placement claimed the agent, and says so", async () => {
+    const bus = new MemoryBus();
+    const handled: JsonValue[] = [];
+    let fenced = false;
+    const inbox = await openInbox(
+      bus,
+      (m) => {
+        handled.push(m.payload);
+        return Promise.resolve({ state: JSON.stringify(m.payload), messages: [] });
+      },
+      { onFenced: () => (fenced = true) },
+    );
+    await bus.publish("g", message("t", 1));
+    await expect.poll(() => handled).toEqual([1]);
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.commits).toBe(1);
+    await bus.claimAgent("g", "a", { epoch: 2, topics: ["t"] });
+    await bus.publish("g", message("t", 2));
+    await expect.poll(() => fenced).toBe(true);
+    expect((await bus.readAgent("g", "a"))?.state).toBe("1");
+    await expect(inbox.commit({ messages: [] })).rejects.toThrow(/epoch 1 is stale/);
+    await inbox.close();
+  });
+
+  it("close waits for the handler in progress and its commit; abort commits nothing more", async () => {
+    const bus = new MemoryBus();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const handling = new Promise<void>((resolve) => (started = resolve));
+    const inbox = await openInbox(bus, async () => {
+      started();
+      await gate;
+      return { state: '"kept"', messages: [] };
+    });
+    await bus.publish("g", message("t", 1));
+    await handling;
+    const closing = inbox.close();
+    release();
+    await closing;
+    expect((await bus.readAgent("g", "a"))?.state).toBe('"kept"');
+
+    let releaseAgain!: () => void;
+    const gateAgain = new Promise<void>((resolve) => (releaseAgain = resolve));
+    let startedAgain!: () => void;
+    const handlingAgain = new Promise<void>((resolve) => (startedAgain = resolve));
+    const second = await openInbox(
+      bus,
+      async () => {
+        startedAgain();
+        await gateAgain;
+        return { state: '"lost"', messages: [] };
+      },
+      { epoch: 2 },
+    );
+    await bus.publish("g", message("t", 2));
+    await handlingAgain;
+    await second.abort();
+    releaseAgain();
+    await second.close();
+    expect((await bus.readAgent("g", "a"))?.state, "an aborted copy commits nothing").toBe(
+      '"kept"',
+    );
+  });
+});
