@@ -47,6 +47,7 @@ const COMMIT_RESULTS: Readonly<Record<number, CommitResult>> = {
   1: "committed",
   0: "duplicate",
   [ScriptError.Fenced]: "fenced",
+  [ScriptError.Unknown]: "unknown",
 };
 
 function agentName(guildId: string, agentId: string): string {

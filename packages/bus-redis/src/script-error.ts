@@ -11,4 +11,6 @@ export enum ScriptError {
   TopicsChanged = -3,
   /** A key holds another type than the bus writes there. */
   WrongType = -4,
+  /** The agent has no record at all (never claimed, or Redis lost its data). */
+  Unknown = -5,
 }

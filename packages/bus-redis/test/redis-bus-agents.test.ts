@@ -224,6 +224,19 @@ describe("RedisBus agent store", () => {
     expect(await admin().pttl(record)).toBe(-1);
   });
 
+  it("answers unknown, changing nothing, to a commit for an agent it has no record of", async () => {
+    const { bus, prefix } = makeBus();
+    const commit: AgentCommit = {
+      epoch: 7,
+      sequence: 1,
+      state: '"lost"',
+      messages: [message("x")],
+    };
+    expect(await bus.commitAgent(GUILD, AGENT, commit)).toBe("unknown");
+    expect(await admin().exists(`${prefix}bus-agent:{${GUILD}}:${AGENT}`)).toBe(0);
+    expect(await admin().exists(`${prefix}bus:{${GUILD}}:out`)).toBe(0);
+  });
+
   it("deletes an agent it never had, and the positions of every topic any claim declared", async () => {
     const { bus, prefix } = makeBus();
     await bus.deleteAgent(GUILD, "nobody");

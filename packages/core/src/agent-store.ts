@@ -70,9 +70,11 @@ export interface AgentCommit {
 /**
  * `committed`; `duplicate`: the sequence was committed before, nothing changed; `fenced`: the
  * epoch is not the agent's current one (a newer placement claimed it, or it was deleted), nothing
- * changed and the copy that tried must stop.
+ * changed and the copy that tried must stop; `unknown`: the store has no record of the agent at
+ * all (it lost its data, as a Redis restarted without persistence does), nothing changed, and
+ * the copy may claim it again.
  */
-export type CommitResult = "committed" | "duplicate" | "fenced";
+export type CommitResult = "committed" | "duplicate" | "fenced" | "unknown";
 
 /** Options of {@link AgentStore.claimAgent}. */
 export interface ClaimAgentOptions {

@@ -147,4 +147,30 @@ describe("DurableInbox", () => {
       '"kept"',
     );
   });
+
+  it("claims the agent again when the store lost its record, and goes on", async () => {
+    const first = new MemoryBus();
+    const stores = { current: first };
+    // What a Redis restarted without persistence looks like to the inbox: the same bus, empty.
+    const bus = new Proxy(first, {
+      get(_target, name) {
+        const value = Reflect.get(stores.current, name) as unknown;
+        return typeof value === "function" ? (value as () => unknown).bind(stores.current) : value;
+      },
+    });
+    const inbox = await openInbox(bus, () => Promise.resolve({ messages: [] }));
+    await inbox.commit({ state: '"before"', messages: [] });
+    stores.current = new MemoryBus();
+    const out: JsonValue[] = [];
+    await stores.current.subscribe("g", "out", (m) => {
+      out.push(m.payload);
+    });
+    await inbox.commit({ state: '"after"', messages: [message("out", "released", "a")] });
+    expect(await stores.current.readAgent("g", "a")).toMatchObject({
+      state: '"after"',
+      commits: 1,
+    });
+    await expect.poll(() => out).toEqual(["released"]);
+    await inbox.close();
+  });
 });

@@ -239,28 +239,30 @@ export class DurableInbox {
     outcome: HandlerOutcome,
     position: AgentCommit["position"],
   ): Promise<CommitResult | "abandoned"> {
-    const sequence = ++this.#sequence;
-    const commit: AgentCommit = {
-      epoch: this.#options.epoch,
-      sequence,
-      messages: outcome.messages,
-      ...(outcome.state !== undefined && { state: outcome.state }),
-      ...(position !== undefined && { position }),
-    };
-    const run = this.#commits.then(() => this.#commitWithRetries(commit));
+    const run = this.#commits.then(() => this.#commitWithRetries(outcome, position));
     this.#commits = run.catch(() => undefined);
     return run;
   }
 
-  async #commitWithRetries(commit: AgentCommit): Promise<CommitResult | "abandoned"> {
+  // Commits run one after the other, so each takes its sequence number when it runs: a re-claim
+  // after the store lost the agent's record renumbers what follows.
+  async #commitWithRetries(
+    outcome: HandlerOutcome,
+    position: AgentCommit["position"],
+  ): Promise<CommitResult | "abandoned"> {
     const { bus, guildId, agentId, log } = this.#options;
     if (this.#fenced) return "fenced";
     const started = performance.now();
     let pauseMs = this.#options.retryDelayMs ?? 50;
+    let commit = this.#numbered(outcome, position);
     for (let retries = 0; ; retries++) {
       if (this.#abandoned.signal.aborted) return "abandoned";
       try {
-        const result = await bus.commitAgent(guildId, agentId, commit);
+        let result = await bus.commitAgent(guildId, agentId, commit);
+        if (result === "unknown") {
+          commit = await this.#claimAgain(outcome, position);
+          result = await bus.commitAgent(guildId, agentId, commit);
+        }
         this.#options.onCommit?.({
           result,
           durationMs: performance.now() - started,
@@ -268,12 +270,16 @@ export class DurableInbox {
           messages: commit.messages.length,
           retries,
         });
-        if (result === "fenced") this.#fence();
+        if (result === "fenced" || result === "unknown") this.#fence();
         return result;
       } catch (error) {
         // A malformed commit will not get better by waiting; anything else is the store's
         // trouble, and the commit is idempotent by its sequence, so it is retried.
         if (error instanceof GuildhallError && error.code === "invalid-argument") throw error;
+        if (error instanceof GuildhallError && error.code === "aborted") {
+          this.#fence();
+          return "fenced";
+        }
         if (retries === 0 || retries % 20 === 0) {
           log.warn("commit failed; retrying, the agent waits until it is stored", {
             sequence: commit.sequence,
@@ -288,6 +294,35 @@ export class DurableInbox {
         pauseMs = Math.min(pauseMs * 2, 2_000);
       }
     }
+  }
+
+  #numbered(outcome: HandlerOutcome, position: AgentCommit["position"]): AgentCommit {
+    return {
+      epoch: this.#options.epoch,
+      sequence: ++this.#sequence,
+      messages: outcome.messages,
+      ...(outcome.state !== undefined && { state: outcome.state }),
+      ...(position !== undefined && { position }),
+    };
+  }
+
+  /**
+   * The store has no record of the agent: it lost its data (a Redis restarted without
+   * persistence). The agent's own copy is all that is left, so it claims the agent again under its
+   * epoch and goes on; its state is stored again with its next change.
+   */
+  async #claimAgain(
+    outcome: HandlerOutcome,
+    position: AgentCommit["position"],
+  ): Promise<AgentCommit> {
+    const { bus, guildId, agentId, epoch, topics, log } = this.#options;
+    log.warn(
+      "the bus has no record of this agent (its Redis lost its data?); claiming it again: state committed before is lost",
+      { epoch },
+    );
+    const checkpoint = await bus.claimAgent(guildId, agentId, { epoch, topics });
+    this.#sequence = checkpoint.commits;
+    return this.#numbered(outcome, position);
   }
 
   #fence(): void {

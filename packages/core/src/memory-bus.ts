@@ -353,7 +353,8 @@ export class MemoryBus implements DurableMessageBus {
       }
       const encoded = commit.messages.map((message) => this.#encode(message));
       const record = this.#agents.get(keyOf(guildId, agentId));
-      if (record === undefined || record.deleted || record.epoch !== commit.epoch) return "fenced";
+      if (record === undefined) return "unknown";
+      if (record.deleted || record.epoch !== commit.epoch) return "fenced";
       if (record.commits >= commit.sequence) return "duplicate";
       if (commit.sequence !== record.commits + 1) {
         throw new GuildhallError(

@@ -23,8 +23,9 @@
   ARGV[9..] the released messages' JSON, in order
 
   Returns 1 committed, 0 duplicate (the sequence was committed before: nothing changed), or
-  -1 fenced (no record, a tombstone, or another epoch), -2 out of order (not the next sequence),
-  -4 a key holds another type than the bus writes there.
+  -1 fenced (a tombstone, or another epoch), -2 out of order (not the next sequence),
+  -4 a key holds another type than the bus writes there, -5 unknown (no record: never claimed,
+  or Redis lost its data).
 ]]
 local agentKey = KEYS[1]
 local epoch, sequence, state, agentId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -33,7 +34,8 @@ local hasPosition = position ~= ''
 local firstMessage = hasPosition and 4 or 2
 
 local stored = redis.call('HMGET', agentKey, 'epoch', 'deleted', 'commits', 'topics')
-if not stored[1] or stored[2] == '1' or tonumber(stored[1]) ~= tonumber(epoch) then return -1 end
+if not stored[1] then return -5 end
+if stored[2] == '1' or tonumber(stored[1]) ~= tonumber(epoch) then return -1 end
 local commits, wanted = tonumber(stored[3] or '0'), tonumber(sequence)
 if commits >= wanted then return 0 end
 if wanted ~= commits + 1 then return -2 end
