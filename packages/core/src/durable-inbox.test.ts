@@ -28,7 +28,12 @@ function flakyBus(failures: number): MemoryBus & { attempts: number } {
 async function openInbox(
   bus: DurableMessageBus,
   handle: (message: Message) => Promise<HandlerOutcome>,
-  extra: { epoch?: number; onFenced?: () => void; onCommit?: (r: CommitRecord) => void } = {},
+  extra: {
+    epoch?: number;
+    onFenced?: () => void;
+    onCommit?: (r: CommitRecord) => void;
+    positionFlushMs?: number;
+  } = {},
 ): Promise<DurableInbox> {
   const epoch = extra.epoch ?? 1;
   const checkpoint = await bus.claimAgent("g", "a", { epoch, topics: ["t"] });
@@ -44,6 +49,7 @@ async function openInbox(
     handle,
     ...(extra.onFenced !== undefined && { onFenced: extra.onFenced }),
     ...(extra.onCommit !== undefined && { onCommit: extra.onCommit }),
+    ...(extra.positionFlushMs !== undefined && { positionFlushMs: extra.positionFlushMs }),
   });
   await inbox.open();
   return inbox;
@@ -173,4 +179,40 @@ describe("DurableInbox", () => {
     await expect.poll(() => out).toEqual(["released"]);
     await inbox.close();
   });
+
+  it("stores the positions of handlers that did nothing without a commit each, before any commit that did something", async () => {
+    const bus = new MemoryBus();
+    const records: CommitRecord[] = [];
+    let handled = 0;
+    const inbox = await openInbox(
+      bus,
+      (m) => {
+        handled += 1;
+        return Promise.resolve(
+          m.payload === "count" ? { state: '"counted"', messages: [] } : { messages: [] },
+        );
+      },
+      // Long enough that only close, or the commit that counts, stores the waiting positions.
+      { onCommit: (r) => records.push(r), positionFlushMs: 60_000 },
+    );
+    for (let i = 0; i < 10; i++) await bus.publish("g", message("t", "ignore"));
+    await bus.publish("g", message("t", "count"));
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.state).toBe('"counted"');
+    expect(records.length, "ten ignored messages cost no commit of their own").toBeLessThan(3);
+    for (let i = 0; i < 3; i++) await bus.publish("g", message("t", "ignore"));
+    await expect.poll(() => handled).toBe(14);
+    await inbox.close();
+    const stored = await bus.readAgent("g", "a");
+    const resumed = await collectAfter(bus, stored!.positions.t!);
+    expect(resumed, "close stores the positions still waiting").toEqual([]);
+  });
 });
+
+async function collectAfter(bus: MemoryBus, after: string): Promise<JsonValue[]> {
+  const seen: JsonValue[] = [];
+  const subscription = await bus.subscribe("g", "t", (m) => void seen.push(m.payload), { after });
+  await bus.publish("g", message("t", "sentinel", "other"));
+  await expect.poll(() => seen.length).toBeGreaterThan(0);
+  await subscription.unsubscribe();
+  return seen.filter((payload) => payload !== "sentinel");
+}

@@ -70,7 +70,16 @@ export interface DurableInboxOptions {
   readonly log: AgentLogger;
   /** First pause before retrying a commit the store did not answer. Default 50 ms, doubling to 2 s. */
   readonly retryDelayMs?: number;
+  /**
+   * How long the position past a message whose handler changed nothing and sent nothing may wait
+   * before it is committed on its own, in ms. Such positions ride along with the next commit that
+   * does something, or go in one commit after this long (or after 64 of them). Default 50.
+   */
+  readonly positionFlushMs?: number;
 }
+
+/** Positions of handlers that did nothing that may wait, at most, before they are committed. */
+const MAX_PENDING_POSITIONS = 64;
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -99,6 +108,10 @@ export class DurableInbox {
   #fenced = false;
   /** Set once close gave up waiting: a commit still retrying must stop. */
   #abandoned = new AbortController();
+  /** Per topic, the position past the last handled message not committed yet. */
+  readonly #pending = new Map<string, TopicPosition>();
+  #pendingCount = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DurableInboxOptions) {
     this.#options = options;
@@ -139,6 +152,8 @@ export class DurableInbox {
    */
   async abort(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#flushTimer);
+    this.#pending.clear();
     this.#abandoned.abort();
     await this.#unsubscribe();
   }
@@ -184,7 +199,11 @@ export class DurableInbox {
   async close(timeoutMs?: number): Promise<void> {
     this.#closed = true;
     await this.#unsubscribe();
-    const settled = Promise.all([this.#tail, this.#commits.catch(() => undefined)]);
+    const settled = this.#tail
+      .then(() => {
+        if (!this.#fenced) this.#flushPositions();
+      })
+      .then(() => this.#commits.catch(() => undefined));
     if (timeoutMs === undefined) {
       await settled;
       return;
@@ -220,8 +239,18 @@ export class DurableInbox {
       this.#options.onHandleFailed?.(error, message);
       return;
     }
+    const handled = { topic: message.topic, position };
+    if (outcome.state === undefined && outcome.messages.length === 0) {
+      this.#deferPosition(handled);
+      return;
+    }
+    // Positions of other topics first: the commit that does something must never store a state
+    // that came after messages whose positions are not stored (they would be handled again on a
+    // state that already saw them).
+    this.#pending.delete(message.topic);
+    this.#flushPositions();
     try {
-      await this.#enqueueCommit(outcome, { topic: message.topic, position });
+      await this.#enqueueCommit(outcome, handled);
     } catch (error) {
       // The store refused the commit itself: the agent's memory is now ahead of what is stored,
       // so it must not go on; its next copy handles the message again.
@@ -233,6 +262,38 @@ export class DurableInbox {
       });
       this.#options.onCommitFailed?.(error, message);
     }
+  }
+
+  /**
+   * A handler that changed nothing and sent nothing needs only its position stored, and a crash
+   * before it is would only hand the same message to the same state again: it waits for company.
+   * This is what keeps a busy topic that most agents ignore from costing a commit per message.
+   */
+  #deferPosition(handled: { topic: string; position: TopicPosition }): void {
+    this.#pending.set(handled.topic, handled.position);
+    this.#pendingCount += 1;
+    if (this.#pendingCount >= MAX_PENDING_POSITIONS) {
+      this.#flushPositions();
+      return;
+    }
+    this.#flushTimer ??= setTimeout(
+      () => this.#flushPositions(),
+      this.#options.positionFlushMs ?? 50,
+    );
+  }
+
+  #flushPositions(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#pendingCount = 0;
+    if (this.#fenced || this.#abandoned.signal.aborted) {
+      this.#pending.clear();
+      return;
+    }
+    for (const [topic, position] of this.#pending) {
+      this.#enqueueCommit({ messages: [] }, { topic, position }).catch(() => undefined);
+    }
+    this.#pending.clear();
   }
 
   #enqueueCommit(
