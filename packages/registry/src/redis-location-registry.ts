@@ -336,7 +336,10 @@ export class RedisLocationRegistry implements LocationRegistry {
   }
 
   async findAgentsByName(guildId: string, name: string): Promise<RegisteredAgent[]> {
-    if (typeof name !== "string" || name === "") return [];
+    if (typeof name !== "string" || name === "") {
+      checkId("guild id", guildId);
+      return [];
+    }
     return this.#listGuild(guildId, name);
   }
 

@@ -413,6 +413,13 @@ export function describeLocationRegistryContract(
           "b",
         ]);
         expect(await registry.findAgentsByName("g1", "Nobody")).toEqual([]);
+        // No agent has an empty name; a malformed guild id is refused whatever the name.
+        expect(await registry.findAgentsByName("g1", "")).toEqual([]);
+        for (const name of ["", "Scout"]) {
+          await expect(registry.findAgentsByName("no/such guild", name)).rejects.toMatchObject({
+            code: "invalid-argument",
+          });
+        }
       });
     });
 
