@@ -62,4 +62,12 @@ describe("RedisErrorMapper", () => {
       expect(error.message).toContain("***");
     }
   });
+
+  it("scrubs a password whose percent escape is malformed", () => {
+    const raw = "p%zzword";
+    const withBadEscape = new RedisErrorMapper(`redis://user:${raw}@localhost:6379`);
+    const error = withBadEscape.map(new Error(`odd failure mentioning ${raw}`));
+    expect(error.message).not.toContain(raw);
+    expect(error.message).toContain("***");
+  });
 });

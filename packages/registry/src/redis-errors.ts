@@ -34,7 +34,13 @@ function secretsOf(url: string): string[] {
   try {
     const { password } = new URL(url);
     if (password === "") return [];
-    return [...new Set([password, decodeURIComponent(password)])].filter((s) => s.length > 0);
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // A malformed escape: the raw form is the only one that can appear, and it still must not.
+    }
+    return [...new Set([password, decoded])].filter((s) => s.length > 0);
   } catch {
     return [];
   }
