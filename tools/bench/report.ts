@@ -62,6 +62,8 @@ export interface BenchReport {
   readonly wallTimeSeconds: number;
   readonly loadAverageAtEnd: readonly number[];
   readonly options: Record<string, number>;
+  /** The sections run (`--sections`): a figure of a section left out is missing, not failed. */
+  readonly sections: readonly string[];
   readonly settings: Record<string, number | string>;
   readonly figures: readonly Figure[];
   readonly targets: readonly Target[];
@@ -123,6 +125,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- Node.js: ${c.node}`,
     `- Load average at start: ${c.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}; at end: ${report.loadAverageAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
     `- Started: ${c.startedAt}; wall time ${report.wallTimeSeconds.toFixed(0)} s`,
+    `- Sections: ${report.sections.join(", ")}`,
     `- Options: ${Object.entries(report.options)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
@@ -134,8 +137,8 @@ export function renderMarkdown(report: BenchReport): string {
     "",
     "Next to each target, an estimate of the best this machine allows for its figure, built from",
     "yardsticks measured in the same run (bare forks, an empty host call after the same idle wait,",
-    "the process manager alone, the host lease). A target the estimate already misses is out of",
-    "reach here, whatever the code above those yardsticks does.",
+    "the process manager alone, the host lease, a bare EVALSHA). A target the estimate already",
+    "misses is out of reach here, whatever the code above those yardsticks does.",
     "",
     "| Target | Measured | Best possible here (estimate) | Met |",
     "| --- | --- | --- | --- |",
@@ -143,12 +146,18 @@ export function renderMarkdown(report: BenchReport): string {
       (t) =>
         `| ${t.target} | ${t.measured} | ${t.bestPossible ?? "not measured"} | ${metCell(t)} |`,
     ),
-    "",
-    "## Latency",
-    "",
-    "| Figure | p50 | p95 | p99 | Limit | Limit p50 | Ratio p50 | Ratio p95 | Ratio p99 | n |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
+  // A run of some sections only (--sections) leaves a kind of figure out altogether.
+  const has = (kind: Figure["kind"]): boolean => report.figures.some((f) => f.kind === kind);
+  if (has("latency")) {
+    lines.push(
+      "",
+      "## Latency",
+      "",
+      "| Figure | p50 | p95 | p99 | Limit | Limit p50 | Ratio p50 | Ratio p95 | Ratio p99 | n |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    );
+  }
   for (const f of report.figures) {
     if (f.kind !== "latency") continue;
     const limit = f.limit.factor === 1 ? f.limit.title : `${f.limit.factor} × ${f.limit.title}`;
@@ -156,26 +165,30 @@ export function renderMarkdown(report: BenchReport): string {
       `| ${f.title} | ${formatMs(f.ms.p50)} | ${formatMs(f.ms.p95)} | ${formatMs(f.ms.p99)} | ${limit} | ${formatMs(f.limit.ms.p50 * f.limit.factor)} | ${fixed(f.ratio.p50, 2)}× | ${fixed(f.ratio.p95, 2)}× | ${fixed(f.ratio.p99, 2)}× | ${f.ms.n} |`,
     );
   }
-  lines.push(
-    "",
-    "## Throughput",
-    "",
-    "| Figure | Median | Rounds | Limit | Limit median | Share of limit |",
-    "| --- | --- | --- | --- | --- | --- |",
-  );
+  if (has("rate")) {
+    lines.push(
+      "",
+      "## Throughput",
+      "",
+      "| Figure | Median | Rounds | Limit | Limit median | Share of limit |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
+  }
   for (const f of report.figures) {
     if (f.kind !== "rate") continue;
     lines.push(
       `| ${f.title} | ${rate(f.median, f.unit)} | ${f.rounds.length} | ${f.limit.title} | ${rate(f.limit.median, f.unit)} | ${fixed(f.ratio, 2)}× |`,
     );
   }
-  lines.push(
-    "",
-    "## Memory",
-    "",
-    "| Figure | RSS | Processes | Limit | Limit RSS | Ratio |",
-    "| --- | --- | --- | --- | --- | --- |",
-  );
+  if (has("memory")) {
+    lines.push(
+      "",
+      "## Memory",
+      "",
+      "| Figure | RSS | Processes | Limit | Limit RSS | Ratio |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
+  }
   for (const f of report.figures) {
     if (f.kind !== "memory") continue;
     lines.push(

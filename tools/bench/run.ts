@@ -1,9 +1,10 @@
 // The whole benchmark, as `npm run bench` runs it (after building the packages and this harness):
 // agent create / stop latency through local and Redis-backed clusters, create throughput, lookups,
-// host calls, failover, agent-to-agent messaging and memory, each next to its physical limit
-// measured in the same run. Writes bench/report.json and bench/report.md.
+// host calls, failover, agent-to-agent messaging, durable handling and memory, each next to its
+// physical limit measured in the same run. Writes bench/report.json and bench/report.md.
 //
 //   node tools/bench/dist/bench/run.js [--rounds 60] [--failover-rounds 1] … (see --help)
+//   node tools/bench/dist/bench/run.js --sections durable --out /tmp/bench   (some sections only)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -19,6 +20,7 @@ import {
   type BenchCluster,
 } from "./clusters.js";
 import { benchGuild, measureLifecycle, measureThroughput } from "./create.js";
+import { measureDurableHandling } from "./durable.js";
 import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./failover.js";
 import { readRunContext } from "./machine.js";
 import { agentPidsOf, memoryFigure } from "./memory.js";
@@ -43,17 +45,42 @@ const OPTIONS = {
   "rpc-calls": [1000, "host calls of each kind"],
   "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
   "agent-messages": [4000, "messages of each agent-to-agent throughput round"],
+  "durable-commits": [2000, "commits, and bare EVALSHAs, timed one at a time"],
+  "durable-rounds": [200, "publish → reply round trips of each durable-handling agent"],
+  "durable-messages": [300, "messages of each durable-handling throughput round, per agent"],
+  "durable-bursts": [7, "durable-handling throughput rounds (each agent in turn)"],
   "failover-rounds": [1, "failovers (each a fresh 2-host cluster)"],
   "failover-agents": [30, "agents on the host that is killed"],
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
-function readOptions(): { options: Record<OptionName, number>; out: string } {
+/**
+ * The parts of the run, in the order they run; `--sections` picks some. Each starts only what it
+ * needs (the clusters, the trivial server), so a section alone takes a fraction of the run.
+ */
+const SECTIONS = {
+  spawn: "process manager alone (spawn.ts)",
+  create: "create and stop latency on the four clusters",
+  rpc: "engine → host calls",
+  throughput: "create throughput, then memory and lookups with its agents",
+  messaging: "agent → agent round trips and messages/s",
+  durable: "commit vs bare EVALSHA, durable handling vs handling without commits",
+  failover: "kill -9 of a host",
+} as const;
+type SectionName = keyof typeof SECTIONS;
+const SECTION_NAMES = Object.keys(SECTIONS) as SectionName[];
+
+function readOptions(): {
+  options: Record<OptionName, number>;
+  sections: readonly SectionName[];
+  out: string;
+} {
   const { values } = parseArgs({
     options: {
       ...Object.fromEntries(
         Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }]),
       ),
+      sections: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean" },
     },
@@ -66,6 +93,12 @@ function readOptions(): { options: Record<OptionName, number>; out: string } {
       console.log(`  --${name.padEnd(18)} ${what} (default ${fallback})`);
     }
     console.log("  --out <dir>          where report.json and report.md go (default bench/)");
+    console.log(
+      "  --sections <a,b>     run only these sections (env BENCH_SECTIONS; default all):",
+    );
+    for (const [name, what] of Object.entries(SECTIONS)) {
+      console.log(`      ${name.padEnd(16)} ${what}`);
+    }
     process.exit(0);
   }
   const options = {} as Record<OptionName, number>;
@@ -84,7 +117,27 @@ function readOptions(): { options: Record<OptionName, number>; out: string } {
     }
     options[name] = value;
   }
-  return { options, out: values.out ?? benchFile("../../bench") };
+  const rawSections = values.sections ?? process.env["BENCH_SECTIONS"];
+  const sections =
+    rawSections === undefined
+      ? SECTION_NAMES
+      : rawSections
+          .split(",")
+          .map((name) => name.trim())
+          .filter((name) => name !== "");
+  const unknown = sections.filter((name) => !SECTION_NAMES.includes(name as SectionName));
+  if (unknown.length > 0 || sections.length === 0) {
+    console.error(
+      `bench: --sections (or BENCH_SECTIONS) takes a comma-separated list of ${SECTION_NAMES.join(", ")}; got ${JSON.stringify(rawSections)}`,
+    );
+    process.exit(2);
+  }
+  return {
+    options,
+    // In the run's order, whatever the order asked.
+    sections: SECTION_NAMES.filter((name) => sections.includes(name)),
+    out: values.out ?? benchFile("../../bench"),
+  };
 }
 
 const runStart = performance.now();
@@ -117,7 +170,8 @@ async function writeFormatted(file: string, text: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { options, out } = readOptions();
+  const { options, sections, out } = readOptions();
+  const runs = (section: SectionName): boolean => sections.includes(section);
   const context = readRunContext();
   const startedAt = performance.now();
   const teardown = new Teardown();
@@ -126,6 +180,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const settings: Record<string, number | string> = {};
   const failover: FailoverRound[] = [];
+  let durableServerUs: { bareEvalsha: number; commit: number } | undefined;
   let failure: unknown;
   log(
     `${context.cores} cores, ${context.cpuModel}, node ${context.node}, load ${context.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`,
@@ -135,318 +190,405 @@ async function main(): Promise<void> {
     teardown.add("redis-server", () => redis.stop());
     const quiet = new Quiet();
     if (redis.pid !== undefined) quiet.infrastructure.add(redis.pid);
-    const health = await startHealthServer(teardown);
-    quiet.infrastructure.add(health.pid);
+    const health = runs("create") || runs("rpc") ? await startHealthServer(teardown) : undefined;
+    if (health !== undefined) quiet.infrastructure.add(health.pid);
 
     // The process manager on its own, before any cluster runs: the part of an agent create that
     // is not RPC nor registry, next to what any agent process costs (fork + import core).
-    log(`process manager alone: ${options["spawn-rounds"]} rounds`);
-    const spawns = await spawnBenchmark({ rounds: options["spawn-rounds"], idleAgents: 0 });
-    const spawnLimit = "bare fork + IPC hello";
-    figures.push(
-      latency(
-        "spawn.core",
-        "Fork + import @guildhall/core + IPC hello (what any agent process costs)",
-        spawns.forkWithCore,
-        spawnLimit,
-        spawns.bareFork,
-      ),
-      latency(
-        "spawn.cold",
-        "Agent start, process manager alone, cold (spawn → ready)",
-        spawns.coldSpawn,
-        spawnLimit,
-        spawns.bareFork,
-      ),
-      latency(
-        "spawn.warm",
-        `Agent start, process manager alone, warm pool (${DEFAULT_WARM_POOL_SIZE})`,
-        spawns.warmSpawn,
-        spawnLimit,
-        spawns.bareFork,
-      ),
-    );
-    if (AGENT_ENV_WITHOUT_EXTRA_CA !== undefined) {
-      const withCa: number[] = [];
-      const withoutCa: number[] = [];
-      for (let round = 0; round < 10; round++) {
-        withCa.push((await bareFork()).readyMs);
-        withoutCa.push((await bareFork({ env: AGENT_ENV_WITHOUT_EXTRA_CA })).readyMs);
-      }
-      notes.push(
-        `This machine sets NODE_EXTRA_CA_CERTS, which agent processes inherit by default (and the bare forks here get too). Node.js 20 parses that bundle at every start: a bare fork + IPC hello took ${formatMs(median(withCa))} (p50 of 10) with it and ${formatMs(median(withoutCa))} without, interleaved.`,
+    if (runs("spawn")) {
+      log(`process manager alone: ${options["spawn-rounds"]} rounds`);
+      const spawns = await spawnBenchmark({ rounds: options["spawn-rounds"], idleAgents: 0 });
+      const spawnLimit = "bare fork + IPC hello";
+      figures.push(
+        latency(
+          "spawn.core",
+          "Fork + import @guildhall/core + IPC hello (what any agent process costs)",
+          spawns.forkWithCore,
+          spawnLimit,
+          spawns.bareFork,
+        ),
+        latency(
+          "spawn.cold",
+          "Agent start, process manager alone, cold (spawn → ready)",
+          spawns.coldSpawn,
+          spawnLimit,
+          spawns.bareFork,
+        ),
+        latency(
+          "spawn.warm",
+          `Agent start, process manager alone, warm pool (${DEFAULT_WARM_POOL_SIZE})`,
+          spawns.warmSpawn,
+          spawnLimit,
+          spawns.bareFork,
+        ),
       );
+      if (AGENT_ENV_WITHOUT_EXTRA_CA !== undefined) {
+        const withCa: number[] = [];
+        const withoutCa: number[] = [];
+        for (let round = 0; round < 10; round++) {
+          withCa.push((await bareFork()).readyMs);
+          withoutCa.push((await bareFork({ env: AGENT_ENV_WITHOUT_EXTRA_CA })).readyMs);
+        }
+        notes.push(
+          `This machine sets NODE_EXTRA_CA_CERTS, which agent processes inherit by default (and the bare forks here get too). Node.js 20 parses that bundle at every start: a bare fork + IPC hello took ${formatMs(median(withCa))} (p50 of 10) with it and ${formatMs(median(withoutCa))} without, interleaved.`,
+        );
+      }
     }
 
-    log("starting clusters: local cold, local warm, Redis cold, Redis warm (2 hosts each)");
-    const clusters: BenchCluster[] = [
-      await startLocalBenchCluster(teardown, 0),
-      await startLocalBenchCluster(teardown, DEFAULT_WARM_POOL_SIZE),
-    ];
-    const redisCold = await startRedisBenchCluster(teardown, {
-      redisUrl: redis.url,
-      prefix: "bench-cold:",
-      hosts: 2,
-      warmPoolSize: 0,
-    });
-    if (redisCold.warmPoolSize === 0) {
-      clusters.push(redisCold);
-    } else {
-      notes.push(
-        `Redis cold create not measured: \`guildhall host\` ignores GUILDHALL_WARM_POOL_SIZE (its hosts kept ${redisCold.warmPoolSize} idle runners each).`,
+    // The cold clusters serve create and stop only; the warm Redis cluster every cluster section.
+    const clusters: BenchCluster[] = [];
+    let warm: BenchCluster | undefined;
+    if (runs("create")) {
+      log("starting clusters: local cold, local warm, Redis cold (2 hosts each)");
+      clusters.push(
+        await startLocalBenchCluster(teardown, 0),
+        await startLocalBenchCluster(teardown, DEFAULT_WARM_POOL_SIZE),
       );
-      await redisCold.engine.shutdown();
-      await Promise.all(redisCold.hostProcesses.map((h) => h.kill("SIGTERM")));
+      const redisCold = await startRedisBenchCluster(teardown, {
+        redisUrl: redis.url,
+        prefix: "bench-cold:",
+        hosts: 2,
+        warmPoolSize: 0,
+      });
+      if (redisCold.warmPoolSize === 0) {
+        clusters.push(redisCold);
+      } else {
+        notes.push(
+          `Redis cold create not measured: \`guildhall host\` ignores GUILDHALL_WARM_POOL_SIZE (its hosts kept ${redisCold.warmPoolSize} idle runners each).`,
+        );
+        await redisCold.engine.shutdown();
+        await Promise.all(redisCold.hostProcesses.map((h) => h.kill("SIGTERM")));
+      }
     }
-    const maxAgents = Math.max(100, Math.ceil(options["throughput-agents"] * 0.75));
-    const warm = await startRedisBenchCluster(teardown, {
-      redisUrl: redis.url,
-      prefix: "bench:",
-      hosts: 2,
-      maxAgents,
-    });
-    clusters.push(warm);
+    if (runs("create") || runs("rpc") || runs("throughput") || runs("messaging")) {
+      log("starting the warm Redis cluster (2 hosts)");
+      const maxAgents = Math.max(100, Math.ceil(options["throughput-agents"] * 0.75));
+      warm = await startRedisBenchCluster(teardown, {
+        redisUrl: redis.url,
+        prefix: "bench:",
+        hosts: 2,
+        maxAgents,
+      });
+      clusters.push(warm);
+      settings["host warmPoolSize (default)"] = DEFAULT_WARM_POOL_SIZE;
+      settings["throughput hosts' maxAgents"] = maxAgents;
+    }
     for (const cluster of clusters) quiet.add(cluster);
-    settings["host warmPoolSize (default)"] = DEFAULT_WARM_POOL_SIZE;
-    settings["throughput hosts' maxAgents"] = maxAgents;
 
     // Memory of idle processes, before any agent ran.
-    await quiet.wait();
-    const bareRss = (await bareFork({ measureRss: true })).rssBytes ?? NaN;
-    const idleHostRss = median(warm.hostProcesses.map((h) => rssBytes(h.pid)));
-
-    log(`create and stop latency: ${options.rounds} rounds`);
-    const emptyCall = emptyCallTo(health.address);
-    teardown.add("empty call client", () => emptyCall.close());
-    const lifecycle = await measureLifecycle(clusters, quiet, options.rounds, emptyCall);
-    const bareReady = percentiles(lifecycle.bareReady);
-    const bareExit = percentiles(lifecycle.bareExit);
-    for (const cluster of clusters) {
-      const cold = cluster.warmPoolSize === 0;
-      figures.push(
-        latency(
-          `create.${cluster.hostProcesses.length > 0 ? "redis" : "local"}.${cold ? "cold" : "warm"}`,
-          `Agent create (runAgent → ready), ${cluster.name}`,
-          percentiles(lifecycle.create.get(cluster.name) ?? []),
-          "bare fork + IPC hello",
-          bareReady,
-        ),
-      );
-    }
-    for (const cluster of clusters.filter((c) => c.warmPoolSize === 0)) {
-      figures.push(
-        latency(
-          `stop.${cluster.hostProcesses.length > 0 ? "redis" : "local"}`,
-          `Agent stop (stopAgent → stopped), ${cluster.name}`,
-          percentiles(lifecycle.stop.get(cluster.name) ?? []),
-          "bare child told to exit → exited",
-          bareExit,
-        ),
-      );
+    let bareRss = NaN;
+    let idleHostRss = NaN;
+    if (runs("throughput") && warm !== undefined) {
+      await quiet.wait();
+      bareRss = (await bareFork({ measureRss: true })).rssBytes ?? NaN;
+      idleHostRss = median(warm.hostProcesses.map((h) => rssBytes(h.pid)));
     }
 
-    log(`engine → host calls: ${options["rpc-calls"]} of each`);
-    const rpcGuild = benchGuild("bench-rpc");
-    warm.placement.pinned = warm.addresses[0];
-    await warm.engine.runAgent(rpcGuild, {
-      id: "probe",
-      name: "probe",
-      className: agentClass("noop-agent.mjs", "Noop"),
-    });
-    warm.placement.pinned = undefined;
-    await quiet.wait(new Map([[warm, 1]]));
-    const rpc = await measureRpc(
-      health.address,
-      warm.addresses[0] ?? "",
-      { guildId: rpcGuild.id, agentId: "probe" },
-      options["rpc-calls"],
-    );
-    await warm.engine.stopAgent(rpcGuild.id, "probe");
-    const bareCheck = percentiles(rpc.bareCheck);
-    figures.push(
-      latency(
-        "rpc.health",
-        "Host call: Health.Check on an agent host",
-        percentiles(rpc.hostCheck),
-        "empty unary call, trivial server",
-        bareCheck,
-      ),
-      latency(
-        "rpc.getAgentInfo",
-        "Host call: GetAgentInfo on an agent host",
-        percentiles(rpc.getAgentInfo),
-        "empty unary call, trivial server",
-        bareCheck,
-      ),
+    let emptyCallAfterQuiet: number[] | undefined;
+    if (runs("create") && health !== undefined) {
+      log(`create and stop latency: ${options.rounds} rounds`);
+      const emptyCall = emptyCallTo(health.address);
+      teardown.add("empty call client", () => emptyCall.close());
+      const lifecycle = await measureLifecycle(clusters, quiet, options.rounds, emptyCall);
+      emptyCallAfterQuiet = lifecycle.emptyCallAfterQuiet;
+      const bareReady = percentiles(lifecycle.bareReady);
+      const bareExit = percentiles(lifecycle.bareExit);
+      for (const cluster of clusters) {
+        const cold = cluster.warmPoolSize === 0;
+        figures.push(
+          latency(
+            `create.${cluster.hostProcesses.length > 0 ? "redis" : "local"}.${cold ? "cold" : "warm"}`,
+            `Agent create (runAgent → ready), ${cluster.name}`,
+            percentiles(lifecycle.create.get(cluster.name) ?? []),
+            "bare fork + IPC hello",
+            bareReady,
+          ),
+        );
+      }
+      for (const cluster of clusters.filter((c) => c.warmPoolSize === 0)) {
+        figures.push(
+          latency(
+            `stop.${cluster.hostProcesses.length > 0 ? "redis" : "local"}`,
+            `Agent stop (stopAgent → stopped), ${cluster.name}`,
+            percentiles(lifecycle.stop.get(cluster.name) ?? []),
+            "bare child told to exit → exited",
+            bareExit,
+          ),
+        );
+      }
+    }
+
+    if (runs("rpc") && warm !== undefined && health !== undefined) {
+      log(`engine → host calls: ${options["rpc-calls"]} of each`);
+      const rpcGuild = benchGuild("bench-rpc");
+      warm.placement.pinned = warm.addresses[0];
+      await warm.engine.runAgent(rpcGuild, {
+        id: "probe",
+        name: "probe",
+        className: agentClass("noop-agent.mjs", "Noop"),
+      });
+      warm.placement.pinned = undefined;
+      await quiet.wait(new Map([[warm, 1]]));
+      const rpc = await measureRpc(
+        health.address,
+        warm.addresses[0] ?? "",
+        { guildId: rpcGuild.id, agentId: "probe" },
+        options["rpc-calls"],
+      );
+      await warm.engine.stopAgent(rpcGuild.id, "probe");
+      const bareCheck = percentiles(rpc.bareCheck);
+      figures.push(
+        latency(
+          "rpc.health",
+          "Host call: Health.Check on an agent host",
+          percentiles(rpc.hostCheck),
+          "empty unary call, trivial server",
+          bareCheck,
+        ),
+        latency(
+          "rpc.getAgentInfo",
+          "Host call: GetAgentInfo on an agent host",
+          percentiles(rpc.getAgentInfo),
+          "empty unary call, trivial server",
+          bareCheck,
+        ),
+      );
       // Every create starts after a quiet wait, with the processes on both ends idle: what one
       // call costs then is the part of a create's latency that no host code can remove.
-      latency(
-        "rpc.emptyAfterQuiet",
-        "Empty unary call, trivial server, after the quiet wait each create starts from",
-        percentiles(lifecycle.emptyCallAfterQuiet),
-        "empty unary call, trivial server",
-        bareCheck,
-      ),
-    );
+      if (emptyCallAfterQuiet !== undefined) {
+        figures.push(
+          latency(
+            "rpc.emptyAfterQuiet",
+            "Empty unary call, trivial server, after the quiet wait each create starts from",
+            percentiles(emptyCallAfterQuiet),
+            "empty unary call, trivial server",
+            bareCheck,
+          ),
+        );
+      }
+    }
 
-    log(
-      `create throughput: ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
-    );
-    const throughput = await measureThroughput(warm, quiet, {
-      agents: options["throughput-agents"],
-      concurrency: options.concurrency,
-      rounds: options["throughput-rounds"],
-    });
-    const agentRates = throughput.rounds.map((r) => r.agentsPerSecond);
-    const forkRates = throughput.rounds.map((r) => r.bareForksPerSecond);
-    figures.push({
-      kind: "rate",
-      id: "create.throughput",
-      title: `Agent create throughput, ${warm.name}, ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
-      unit: "agents/s",
-      rounds: agentRates,
-      median: median(agentRates),
-      limit: {
-        title: `bare forks + IPC hello, ${options.concurrency} in flight`,
-        rounds: forkRates,
-        median: median(forkRates),
-      },
-      ratio: median(agentRates) / median(forkRates),
-    });
-
-    // Memory with the agents of the throughput run idle.
-    await quiet.wait(new Map([[warm, throughput.running.length]]));
-    const agentRss = (await agentPidsOf(warm.addresses, throughput.guild.id))
-      .map(rssBytes)
-      .filter(Number.isFinite);
-    const perHost = throughput.running.length / warm.hostProcesses.length;
-    figures.push(
-      memoryFigure(
-        "memory.agent",
-        "RSS per idle agent process (mean)",
-        agentRss.reduce((a, b) => a + b, 0) / agentRss.length,
-        agentRss.length,
-        bareRss,
-      ),
-      memoryFigure(
-        "memory.host.idle",
-        "RSS per host process, no agents (median)",
-        idleHostRss,
-        warm.hostProcesses.length,
-        bareRss,
-      ),
-      memoryFigure(
-        "memory.host.busy",
-        `RSS per host process, ${perHost} agents (median)`,
-        median(warm.hostProcesses.map((h) => rssBytes(h.pid))),
-        warm.hostProcesses.length,
-        bareRss,
-      ),
-    );
-
-    log(`lookups: ${options.lookups} of each, ${throughput.running.length} agents registered`);
-    const bareRedis = new Redis(redis.url);
-    teardown.add("bare Redis client", () => bareRedis.quit());
-    await bareRedis.set("bench-plain", "127.0.0.1:50051");
-    const ids = throughput.running;
-    const lookups = await compareLookups(
-      bareRedis,
-      "bench-plain",
-      {
-        registry: (i) => warm.registry.getLocation(throughput.guild.id, ids[i % ids.length] ?? ""),
-        engine: (i) => warm.engine.isAgentRunning(throughput.guild.id, ids[i % ids.length] ?? ""),
-      },
-      options.lookups,
-      1_000,
-    );
-    const bareGet = percentiles(lookups["get"] ?? []);
-    figures.push(
-      latency(
-        "lookup.registry",
-        "Lookup: RedisLocationRegistry.getLocation",
-        percentiles(lookups["registry"] ?? []),
-        "bare Redis GET",
-        bareGet,
-      ),
-      latency(
-        "lookup.engine",
-        "Lookup: engine.isAgentRunning",
-        percentiles(lookups["engine"] ?? []),
-        "bare Redis GET",
-        bareGet,
-      ),
-    );
-    await inParallel(ids, options.concurrency, (id) =>
-      warm.engine.stopAgent(throughput.guild.id, id),
-    );
-
-    log(
-      `agent to agent: ${options["agent-rounds"]} round trips, ${options["agent-messages"]} messages × 3`,
-    );
-    const messaging = await measureAgentMessaging(
-      teardown,
-      quiet,
-      warm,
-      { redisUrl: redis.url, prefix: "bench:" },
-      { rounds: options["agent-rounds"], messages: options["agent-messages"] },
-    );
-    figures.push(
-      latency(
-        "messaging.agentRoundTrip",
-        "Agent → agent → agent round trip (two hosts, Redis)",
-        percentiles(messaging.agentRoundTripMs),
-        "bare XADD → blocked XREAD",
-        percentiles(messaging.bareHopMs),
-        2,
-      ),
-      {
-        kind: "rate",
-        id: "messaging.agentThroughput",
-        title: `Agent ↔ agent messages (ping + pong, ${AGENT_WINDOW} in flight)`,
-        unit: "msg/s",
-        rounds: messaging.agentMessagesPerSecond,
-        median: median(messaging.agentMessagesPerSecond),
-        limit: {
-          title: "bare XADD → XREAD, 256 in flight",
-          rounds: messaging.bareMessagesPerSecond,
-          median: median(messaging.bareMessagesPerSecond),
-        },
-        ratio: median(messaging.agentMessagesPerSecond) / median(messaging.bareMessagesPerSecond),
-      },
-    );
-
-    const failoverSettings = defaultFailoverSettings();
-    Object.assign(settings, {
-      "host heartbeatMs (default)": failoverSettings.hostHeartbeatMs,
-      "host leaseMs (default)": failoverSettings.hostLeaseMs,
-      "reconcile intervalMs (default)": failoverSettings.reconcileIntervalMs,
-      "reconcile leaseMs (default)": failoverSettings.reconcileLeaseMs,
-      "reconcile concurrency (default)": failoverSettings.reconcileConcurrency,
-    });
-    for (let round = 0; round < options["failover-rounds"]; round++) {
+    if (runs("throughput") && warm !== undefined) {
       log(
-        `failover ${round + 1}/${options["failover-rounds"]}: kill -9 a host with ${options["failover-agents"]} agents`,
+        `create throughput: ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
       );
-      failover.push(
-        await measureFailover(teardown, redis.url, quiet, {
-          agents: options["failover-agents"],
-          round,
-          concurrency: failoverSettings.reconcileConcurrency,
-        }),
+      const throughput = await measureThroughput(warm, quiet, {
+        agents: options["throughput-agents"],
+        concurrency: options.concurrency,
+        rounds: options["throughput-rounds"],
+      });
+      const agentRates = throughput.rounds.map((r) => r.agentsPerSecond);
+      const forkRates = throughput.rounds.map((r) => r.bareForksPerSecond);
+      figures.push({
+        kind: "rate",
+        id: "create.throughput",
+        title: `Agent create throughput, ${warm.name}, ${options["throughput-agents"]} agents, ${options.concurrency} in flight`,
+        unit: "agents/s",
+        rounds: agentRates,
+        median: median(agentRates),
+        limit: {
+          title: `bare forks + IPC hello, ${options.concurrency} in flight`,
+          rounds: forkRates,
+          median: median(forkRates),
+        },
+        ratio: median(agentRates) / median(forkRates),
+      });
+
+      // Memory with the agents of the throughput run idle.
+      await quiet.wait(new Map([[warm, throughput.running.length]]));
+      const agentRss = (await agentPidsOf(warm.addresses, throughput.guild.id))
+        .map(rssBytes)
+        .filter(Number.isFinite);
+      const perHost = throughput.running.length / warm.hostProcesses.length;
+      figures.push(
+        memoryFigure(
+          "memory.agent",
+          "RSS per idle agent process (mean)",
+          agentRss.reduce((a, b) => a + b, 0) / agentRss.length,
+          agentRss.length,
+          bareRss,
+        ),
+        memoryFigure(
+          "memory.host.idle",
+          "RSS per host process, no agents (median)",
+          idleHostRss,
+          warm.hostProcesses.length,
+          bareRss,
+        ),
+        memoryFigure(
+          "memory.host.busy",
+          `RSS per host process, ${perHost} agents (median)`,
+          median(warm.hostProcesses.map((h) => rssBytes(h.pid))),
+          warm.hostProcesses.length,
+          bareRss,
+        ),
+      );
+
+      log(`lookups: ${options.lookups} of each, ${throughput.running.length} agents registered`);
+      const bareRedis = new Redis(redis.url);
+      teardown.add("bare Redis client", () => bareRedis.quit());
+      await bareRedis.set("bench-plain", "127.0.0.1:50051");
+      const ids = throughput.running;
+      const lookups = await compareLookups(
+        bareRedis,
+        "bench-plain",
+        {
+          registry: (i) =>
+            warm.registry.getLocation(throughput.guild.id, ids[i % ids.length] ?? ""),
+          engine: (i) => warm.engine.isAgentRunning(throughput.guild.id, ids[i % ids.length] ?? ""),
+        },
+        options.lookups,
+        1_000,
+      );
+      const bareGet = percentiles(lookups["get"] ?? []);
+      figures.push(
+        latency(
+          "lookup.registry",
+          "Lookup: RedisLocationRegistry.getLocation",
+          percentiles(lookups["registry"] ?? []),
+          "bare Redis GET",
+          bareGet,
+        ),
+        latency(
+          "lookup.engine",
+          "Lookup: engine.isAgentRunning",
+          percentiles(lookups["engine"] ?? []),
+          "bare Redis GET",
+          bareGet,
+        ),
+      );
+      await inParallel(ids, options.concurrency, (id) =>
+        warm.engine.stopAgent(throughput.guild.id, id),
       );
     }
-    figures.push(
-      latency(
-        "failover",
-        `Failover: kill -9 of a host with ${options["failover-agents"]} agents → all ready on the other host`,
-        percentiles(failover.map((f) => f.failoverMs)),
-        `${options["failover-agents"]} bare forks, ${failoverSettings.reconcileConcurrency} in flight`,
-        percentiles(failover.map((f) => f.bareForksMs)),
-      ),
-    );
-    notes.push(
-      `Failover cannot be shorter than the host lease (${failoverSettings.hostLeaseMs} ms, after which the dead host's agents count as gone) less the time since its last heartbeat (the reconciler wakes when the lease runs out); then the agents start again, which is the work the bare-fork limit measures.`,
-    );
+
+    if (runs("messaging") && warm !== undefined) {
+      log(
+        `agent to agent: ${options["agent-rounds"]} round trips, ${options["agent-messages"]} messages × 3`,
+      );
+      const messaging = await measureAgentMessaging(
+        teardown,
+        quiet,
+        warm,
+        { redisUrl: redis.url, prefix: "bench:" },
+        { rounds: options["agent-rounds"], messages: options["agent-messages"] },
+      );
+      figures.push(
+        latency(
+          "messaging.agentRoundTrip",
+          "Agent → agent → agent round trip (two hosts, Redis)",
+          percentiles(messaging.agentRoundTripMs),
+          "bare XADD → blocked XREAD",
+          percentiles(messaging.bareHopMs),
+          2,
+        ),
+        {
+          kind: "rate",
+          id: "messaging.agentThroughput",
+          title: `Agent ↔ agent messages (ping + pong, ${AGENT_WINDOW} in flight)`,
+          unit: "msg/s",
+          rounds: messaging.agentMessagesPerSecond,
+          median: median(messaging.agentMessagesPerSecond),
+          limit: {
+            title: "bare XADD → XREAD, 256 in flight",
+            rounds: messaging.bareMessagesPerSecond,
+            median: median(messaging.bareMessagesPerSecond),
+          },
+          ratio: median(messaging.agentMessagesPerSecond) / median(messaging.bareMessagesPerSecond),
+        },
+      );
+    }
+
+    if (runs("durable")) {
+      log(
+        `durable handling: ${options["durable-commits"]} commits, ${options["durable-rounds"]} round trips and ${options["durable-messages"]} messages × ${options["durable-bursts"]} per agent`,
+      );
+      const durable = await measureDurableHandling(teardown, redis.url, log, {
+        commits: options["durable-commits"],
+        rounds: options["durable-rounds"],
+        messages: options["durable-messages"],
+        throughputRounds: options["durable-bursts"],
+      });
+      durableServerUs = durable.serverUs;
+      const bareEvalsha = percentiles(durable.bareEvalshaMs);
+      const commit = percentiles(durable.commitMs);
+      const plainHandle = percentiles(durable.handleMs.plain);
+      const plainRate = {
+        title: "the same handling, host without commits (Replier)",
+        rounds: durable.messagesPerSecond.plain,
+        median: median(durable.messagesPerSecond.plain),
+      };
+      const handled = {
+        state: "state changed (Counter)",
+        unchanged: "state unchanged (Replier)",
+      } as const;
+      figures.push(
+        latency(
+          "durable.commit",
+          "Commit: RedisBus.commitAgent (new state, position, one message)",
+          commit,
+          "bare EVALSHA (return 1)",
+          bareEvalsha,
+        ),
+        ...(["state", "unchanged"] as const).map((name) =>
+          latency(
+            `durable.handle.${name}`,
+            `Durable handle, ${handled[name]}: publish → the agent's reply`,
+            percentiles(durable.handleMs[name]),
+            "the same, host without commits (Replier)",
+            plainHandle,
+          ),
+        ),
+        ...(["state", "unchanged"] as const).map((name): Figure => ({
+          kind: "rate",
+          id: `durable.throughput.${name}`,
+          title: `Durable handling, one agent, ${handled[name]}, a commit per message`,
+          unit: "msg/s",
+          rounds: durable.messagesPerSecond[name],
+          median: median(durable.messagesPerSecond[name]),
+          limit: plainRate,
+          ratio: median(durable.messagesPerSecond[name]) / plainRate.median,
+        })),
+      );
+      notes.push(
+        `Durable handling: a bare EVALSHA of \`return 1\` took ${formatMs(bareEvalsha.p50)} at p50 and ${formatMs(bareEvalsha.p95)} at p95, a commit ${formatMs(commit.p50)} and ${formatMs(commit.p95)} (${commit.n} each, interleaved); of which Redis ran the script for ${durable.serverUs.bareEvalsha.toFixed(1)} µs and ${durable.serverUs.commit.toFixed(1)} µs on average (INFO commandstats). The host without commits is the same host and agent code on a bus whose commit only publishes the handler's sends (tools/bench/handling-host.ts); it still hands the agent one message at a time, as the durable host does.`,
+      );
+    }
+
+    if (runs("failover")) {
+      const failoverSettings = defaultFailoverSettings();
+      Object.assign(settings, {
+        "host heartbeatMs (default)": failoverSettings.hostHeartbeatMs,
+        "host leaseMs (default)": failoverSettings.hostLeaseMs,
+        "reconcile intervalMs (default)": failoverSettings.reconcileIntervalMs,
+        "reconcile leaseMs (default)": failoverSettings.reconcileLeaseMs,
+        "reconcile concurrency (default)": failoverSettings.reconcileConcurrency,
+      });
+      for (let round = 0; round < options["failover-rounds"]; round++) {
+        log(
+          `failover ${round + 1}/${options["failover-rounds"]}: kill -9 a host with ${options["failover-agents"]} agents`,
+        );
+        failover.push(
+          await measureFailover(teardown, redis.url, quiet, {
+            agents: options["failover-agents"],
+            round,
+            concurrency: failoverSettings.reconcileConcurrency,
+          }),
+        );
+      }
+      figures.push(
+        latency(
+          "failover",
+          `Failover: kill -9 of a host with ${options["failover-agents"]} agents → all ready on the other host`,
+          percentiles(failover.map((f) => f.failoverMs)),
+          `${options["failover-agents"]} bare forks, ${failoverSettings.reconcileConcurrency} in flight`,
+          percentiles(failover.map((f) => f.bareForksMs)),
+        ),
+      );
+      notes.push(
+        `Failover cannot be shorter than the host lease (${failoverSettings.hostLeaseMs} ms, after which the dead host's agents count as gone) less the time since its last heartbeat (the reconciler wakes when the lease runs out); then the agents start again, which is the work the bare-fork limit measures.`,
+      );
+    }
   } catch (error) {
     // The figures measured so far are still reported, with the failure.
     failure = error;
@@ -463,12 +605,14 @@ async function main(): Promise<void> {
 
   const targets = evaluateTargets(figures, context.cores, {
     hostLeaseMs: defaultFailoverSettings().hostLeaseMs,
+    ...(durableServerUs !== undefined && { durableServerUs }),
   });
   const report: BenchReport = {
     context,
     wallTimeSeconds: (performance.now() - startedAt) / 1000,
     loadAverageAtEnd: loadavg(),
     options,
+    sections,
     settings,
     figures,
     targets,

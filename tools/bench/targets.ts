@@ -7,6 +7,8 @@ import { formatMs, type Figure, type LatencyFigure, type Target } from "./report
 export interface TargetSettings {
   /** The host lease of the failover run: no agent of a dead host moves before it runs out. */
   readonly hostLeaseMs: number;
+  /** Redis's own time per bare EVALSHA and per commit, in µs; undefined when not measured. */
+  readonly durableServerUs?: { readonly bareEvalsha: number; readonly commit: number };
 }
 
 /** Each target with what the run measured for it, the best possible here, and whether it was met. */
@@ -106,5 +108,47 @@ export function evaluateTargets(
     reachable: rate === undefined ? undefined : rate.limit.median >= 30,
     met: rate === undefined ? undefined : rate.median >= 30,
   });
+
+  // Handling without a commit still publishes what the handler sent, one round trip; a commit
+  // within two bare round trips therefore adds at most one. A commit is at least a round trip
+  // plus what Redis spends running its script.
+  const commit = latencyOf("durable.commit");
+  const server = settings.durableServerUs;
+  const commitFloor =
+    commit === undefined || server === undefined
+      ? undefined
+      : (commit.limit.ms.p50 + (server.commit - server.bareEvalsha) / 1000) / commit.limit.ms.p50;
+  targets.push({
+    target: "Durable handle ≤ 1 extra Redis round trip: commit ≤ 2× bare EVALSHA (p50)",
+    figure: "durable.commit",
+    measured:
+      commit === undefined
+        ? "not measured"
+        : `${commit.ratio.p50.toFixed(2)}× (commit ${formatMs(commit.ms.p50)} vs EVALSHA ${formatMs(commit.limit.ms.p50)})`,
+    bestPossible:
+      commitFloor === undefined || server === undefined
+        ? undefined
+        : `${commitFloor.toFixed(2)}× (the EVALSHA + Redis's extra time running the commit script, ${(server.commit - server.bareEvalsha).toFixed(0)} µs)`,
+    reachable: commitFloor === undefined ? undefined : commitFloor <= 2,
+    met: commit === undefined ? undefined : commit.ratio.p50 <= 2,
+  });
+  for (const [name, what] of [
+    ["state", "state changed"],
+    ["unchanged", "state unchanged"],
+  ] as const) {
+    const figure = byId.get(`durable.throughput.${name}`);
+    const durable = figure?.kind === "rate" ? figure : undefined;
+    targets.push({
+      target: `Durable handling ≥ 0.5× non-durable (msg/s), ${what}`,
+      figure: `durable.throughput.${name}`,
+      measured:
+        durable === undefined
+          ? "not measured"
+          : `${durable.ratio.toFixed(2)}× (${Math.round(durable.median).toLocaleString("en-US")} vs ${Math.round(durable.limit.median).toLocaleString("en-US")} msg/s without commits)`,
+      bestPossible: durable === undefined ? undefined : "1.00× (handling without commits)",
+      reachable: durable === undefined ? undefined : true,
+      met: durable === undefined ? undefined : durable.ratio >= 0.5,
+    });
+  }
   return targets;
 }
