@@ -71,6 +71,7 @@ export class AgentSession {
   /** Sends of the handler in progress; deliveries are one at a time, so one list is enough. */
   #deliveryOutbox: Message[] | undefined;
   #started = false;
+  #closing = false;
 
   private constructor(deps: AgentSessionDependencies, checkpoint: AgentCheckpoint) {
     this.#deps = deps;
@@ -96,11 +97,19 @@ export class AgentSession {
       handle: (message, position) => this.#handle(message, position),
       onFenced: () => deps.onFenced(),
       onCommitFailed: () => deps.onCommitFailed(),
-      onHandleFailed: (error, message) =>
+      onHandleFailed: (error, message) => {
+        if (this.#closing) {
+          log.info(
+            { message_id: message.id, err: reasonOf(error) },
+            "agent stopped before it handled the message; its next copy handles it",
+          );
+          return;
+        }
         log.warn(
           { message_id: message.id, err: reasonOf(error) },
           "agent process could not handle a message; it is handled again after the restart",
-        ),
+        );
+      },
       onCommit: (record) => {
         metrics.agentCommits.inc({ guild_id: guildId, result: record.result });
         metrics.agentCommitDuration.observe(record.durationMs / 1000);
@@ -165,6 +174,7 @@ export class AgentSession {
 
   /** Stops taking messages and waits for the one in progress and its commit (at most `timeoutMs`). */
   close(timeoutMs?: number): Promise<void> {
+    this.#closing = true;
     return this.#inbox.close(timeoutMs);
   }
 
@@ -173,6 +183,15 @@ export class AgentSession {
     // A host that could not renew its lease may have been replaced: it hands over nothing more
     // until it renews, so a copy elsewhere is the only one working.
     while (!this.#deps.mayDeliver()) {
+      // A message still waiting here was never handed over: a close must not wait for the lease
+      // (a lapsed host stops its relinquished copies only after its next beat), and the message
+      // is left uncommitted for the next copy.
+      if (this.#closing) {
+        throw new GuildhallError(
+          "unavailable",
+          `agent "${agentId}" stopped while its host's lease was lapsed; message ${message.id} was not handed to it`,
+        );
+      }
       await new Promise((resolve) => setTimeout(resolve, LEASE_RECHECK_MS));
     }
     const handed = this.#deps.handedOut.get(message.topic);

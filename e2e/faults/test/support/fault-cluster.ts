@@ -49,6 +49,8 @@ export interface FaultClusterOptions {
   readonly label: string;
   readonly hosts: number;
   readonly host?: HostSettings;
+  /** Starts the cluster's Redis on `bind`. Default: one without persistence. */
+  readonly redis?: (options: { bind: string }) => Promise<RedisTestServer>;
 }
 
 /** A running scenario cluster. */
@@ -124,7 +126,7 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
   }
 
   try {
-    redis = await startRedisServer({ bind: network.gatewayIp });
+    redis = await (options.redis ?? startRedisServer)({ bind: network.gatewayIp });
     const url = redis.url;
     registry = new RedisLocationRegistry({ url, prefix });
     bus = new RedisBus({ url, prefix });

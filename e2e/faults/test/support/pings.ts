@@ -49,22 +49,26 @@ export class GuildPings {
   }
 
   /**
-   * Pings until every agent in `ids` answered one ping, pinging again every second (an agent that
-   * was not subscribed yet missed the earlier pings); resolves with the milliseconds it took.
+   * Pings until every agent in `ids` answered a ping of this call, pinging again after 1 s, 2 s,
+   * 4 s… (an agent that was down misses nothing now, but one not yet placed may); resolves with
+   * the milliseconds it took. Any ping of the call counts: an agent working through a backlog
+   * answers the newest ping last, and each ping adds one pong per agent to every agent's work.
    */
   async pingAll(ids: readonly string[], timeoutMs = 30_000): Promise<number> {
     const started = Date.now();
-    const answered = (token: string): boolean =>
-      ids.every((id) => (this.#pongs.get(token)?.get(id) ?? 0) > 0);
-    let token = await this.ping();
+    const tokens = [await this.ping()];
+    const answered = (id: string): boolean =>
+      tokens.some((token) => (this.#pongs.get(token)?.get(id) ?? 0) > 0);
     let pingedAt = Date.now();
+    let gapMs = 1_000;
     await waitFor(
       `pongs of all ${ids.length} agents`,
       async () => {
-        if (answered(token)) return true;
-        if (Date.now() - pingedAt >= 1_000) {
-          token = await this.ping();
+        if (ids.every(answered)) return true;
+        if (Date.now() - pingedAt >= gapMs) {
+          tokens.push(await this.ping());
           pingedAt = Date.now();
+          gapMs *= 2;
         }
         return false;
       },
