@@ -26,6 +26,11 @@ export interface ClusterConnection {
    * ask for (absent when not asked for), so every engine a command builds dials hosts alike.
    */
   readonly hostAccess: { readonly token?: string; readonly tls?: ClusterTlsOptions };
+  /**
+   * Where the hosts' bus, and so their agents' durable state, lives: `GUILDHALL_BUS_URL` when
+   * set (as for `guildhall host`), else the registry's Redis; and its key prefix.
+   */
+  readonly bus: { readonly url: string; readonly prefix?: string };
   readonly hosts: HostApi;
   /** Closes the registry connection and every host connection. */
   close(): Promise<void>;
@@ -110,6 +115,10 @@ export async function connectCluster(
     hostAccess: {
       ...(token !== undefined && { token }),
       ...(tls !== undefined && { tls }),
+    },
+    bus: {
+      url: pick(undefined, env, "GUILDHALL_BUS_URL") ?? url,
+      ...(prefix !== undefined && { prefix }),
     },
     hosts,
     async close() {

@@ -1,7 +1,13 @@
 // The engine's own rules, with a real MemoryLocationRegistry and no host that answers: validation,
 // desired state, duplicate ids, idempotent stops, unreachable hosts, aborts and shutdown. The
 // flows through real hosts are tested in @guildhall/local, where hosts are available.
-import { GuildhallError, type AgentLogger, type AgentSpec, type GuildSpec } from "@guildhall/core";
+import {
+  GuildhallError,
+  MemoryBus,
+  type AgentLogger,
+  type AgentSpec,
+  type GuildSpec,
+} from "@guildhall/core";
 import { StaticDiscovery } from "@guildhall/placement";
 import { MemoryLocationRegistry } from "@guildhall/registry";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,9 +20,14 @@ const spec: AgentSpec = { id: "a", name: "A", className: "/srv/agents.js#A" };
 const quiet: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const engines: ClusterExecutionEngine[] = [];
 
-function engine(registry: MemoryLocationRegistry, hosts: string[] = []): ClusterExecutionEngine {
+function engine(
+  registry: MemoryLocationRegistry,
+  hosts: string[] = [],
+  bus?: MemoryBus,
+): ClusterExecutionEngine {
   const e = new ClusterExecutionEngine({
     registry,
+    ...(bus !== undefined && { bus }),
     discovery: new StaticDiscovery(hosts),
     reconcile: false,
     retry: { initialBackoffMs: 1, maxBackoffMs: 5 },
@@ -103,6 +114,25 @@ describe("ClusterExecutionEngine without a host to run on", () => {
     expect(await e.isAgentRunning(guild.id, "a")).toBe(false);
     expect(await registry.listDesiredAgents(guild.id)).toEqual([]);
     expect((await failure(e.stopAgent("bad guild!", "a"))).code).toBe("invalid-argument");
+  });
+
+  it("fences the copy on an unreachable host: its durable state is deleted, so it can never commit again", async () => {
+    const registry = new MemoryLocationRegistry();
+    const bus = new MemoryBus();
+    const e = engine(registry, [DEAD], bus);
+    await registry.registerHost({ address: DEAD, maxAgents: 5 });
+    await registry.setDesiredAgent(guild, spec);
+    const { epoch } = await registry.registerAgent({ guildId: guild.id, spec, hostAddress: DEAD });
+    // What the copy on that host did before it was cut off.
+    await bus.claimAgent(guild.id, "a", { epoch, topics: ["default_topic", "inbox:a"] });
+    await bus.commitAgent(guild.id, "a", { epoch, sequence: 1, state: "1", messages: [] });
+
+    await e.stopAgent(guild.id, "a");
+    expect(await bus.readAgent(guild.id, "a")).toBeUndefined();
+    expect(await bus.commitAgent(guild.id, "a", { epoch, sequence: 2, messages: [] })).toBe(
+      "fenced",
+    );
+    await bus.close();
   });
 
   it("gives up when the caller's signal aborts", async () => {
