@@ -1,4 +1,4 @@
-// The README's example must run as written: this test copies its two files out of README.md and
+// The README's examples must run as written: this test copies their files out of README.md and
 // runs them with node, as a reader would.
 import { execFile } from "node:child_process";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -21,17 +21,28 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("README example", () => {
-  it("runs and prints the greeting", async () => {
+/** Runs one of the README's files with node and returns what it printed. */
+async function runExample(file: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [fileURLToPath(new URL(file, dir))], {
+    timeout: 60_000,
+    env: plainOutput(),
+  });
+  return stdout;
+}
+
+describe("README examples", () => {
+  it("run as written: the greeting, and a counter that keeps its count through a crash", async () => {
     const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
     const blocks = [...readme.matchAll(/```js\n\/\/ (\S+\.mjs)\n([\s\S]*?)```/g)];
-    expect(blocks.map((b) => b[1])).toEqual(["greeter.mjs", "demo.mjs"]);
+    expect(blocks.map((b) => b[1])).toEqual([
+      "greeter.mjs",
+      "demo.mjs",
+      "counter.mjs",
+      "count.mjs",
+    ]);
     await mkdir(dir, { recursive: true });
     for (const [, file, code] of blocks) await writeFile(new URL(file!, dir), code!);
-    const { stdout } = await run(process.execPath, [fileURLToPath(new URL("demo.mjs", dir))], {
-      timeout: 60_000,
-      env: plainOutput(),
-    });
-    expect(stdout).toBe("{ greeting: 'Hello, Ada!' }\n");
+    expect(await runExample("demo.mjs")).toBe("{ greeting: 'Hello, Ada!' }\n");
+    expect(await runExample("count.mjs")).toBe("[ 2, 5, 10 ]\n");
   }, 90_000);
 });
