@@ -2,7 +2,10 @@
 // or kill it without disturbing anything else on the machine.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** A redis-server process owned by a test. */
 export interface RedisTestServer {
@@ -11,11 +14,14 @@ export interface RedisTestServer {
   readonly port: number;
   /** The pid of the running server, or undefined while it is stopped. */
   readonly pid: number | undefined;
-  /** Stops the server (SIGTERM) and waits for it to exit. Keeps nothing: it runs without persistence. */
+  /**
+   * Stops the server (SIGTERM) and waits for it to exit. Keeps nothing: it runs without
+   * persistence, or removes its append-only directory.
+   */
   stop(): Promise<void>;
   /** Kills the server with SIGKILL and waits for it to exit. */
   kill(): Promise<void>;
-  /** Starts the server again on the same port, empty. */
+  /** Starts the server again on the same port: empty, or from its append-only file. */
   start(): Promise<void>;
   /** Pauses the server (SIGSTOP) so clients see it hang rather than refuse. */
   pause(): void;
@@ -38,8 +44,19 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-function launch(port: number, bind: string): Promise<ChildProcess> {
+function launch(
+  port: number,
+  bind: string,
+  appendOnlyDir: string | undefined,
+): Promise<ChildProcess> {
   const bin = process.env["REDIS_SERVER_BIN"] ?? "redis-server";
+  // `appendfsync always`: Redis fsyncs each write before it replies, so every write a client saw
+  // acknowledged survives a SIGKILL and a test can assert exact counts. The deploy default
+  // `everysec` may lose about the last second of acknowledged writes (docs/operations.md).
+  const persistence =
+    appendOnlyDir === undefined
+      ? ["--appendonly", "no"]
+      : ["--dir", appendOnlyDir, "--appendonly", "yes", "--appendfsync", "always"];
   const child = spawn(
     bin,
     [
@@ -49,8 +66,7 @@ function launch(port: number, bind: string): Promise<ChildProcess> {
       bind,
       "--save",
       "",
-      "--appendonly",
-      "no",
+      ...persistence,
       "--protected-mode",
       "no",
     ],
@@ -115,6 +131,12 @@ export interface RedisTestServerOptions {
    * reach. Default 127.0.0.1.
    */
   readonly bind?: string;
+  /**
+   * Keep the data in an append-only file (`appendfsync always`) in a new temporary directory, so
+   * a `kill()` then `start()` gets back every write that was acknowledged; `stop()` removes it.
+   * Default false: no persistence.
+   */
+  readonly appendOnly?: boolean;
 }
 
 /** Starts redis-server on a free port and resolves once it accepts connections. */
@@ -122,12 +144,17 @@ export async function startRedisServer(
   options: RedisTestServerOptions = {},
 ): Promise<RedisTestServer> {
   const bind = options.bind ?? "127.0.0.1";
+  const dir =
+    options.appendOnly === true ? mkdtempSync(join(tmpdir(), "guildhall-redis-aof-")) : undefined;
+  const removeDir = (): void => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  };
   // Another process can take the port between freePort() and redis binding it; try a few.
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child: ChildProcess | undefined = await launch(port, bind);
+      let child: ChildProcess | undefined = await launch(port, bind, dir);
       const server: RedisTestServer = {
         url: `redis://${bind}:${port}`,
         port,
@@ -137,6 +164,7 @@ export async function startRedisServer(
         async stop() {
           await terminate(child, "SIGTERM");
           child = undefined;
+          removeDir();
         },
         async kill() {
           await terminate(child, "SIGKILL");
@@ -145,7 +173,7 @@ export async function startRedisServer(
         async start() {
           if (child !== undefined)
             throw new Error(`redis-server on port ${port} is already running`);
-          child = await launch(port, bind);
+          child = await launch(port, bind, dir);
         },
         pause() {
           child?.kill("SIGSTOP");
@@ -157,8 +185,9 @@ export async function startRedisServer(
       return server;
     } catch (error) {
       lastError = error;
-      if (error instanceof Error && error.message.includes("was not found")) throw error;
+      if (error instanceof Error && error.message.includes("was not found")) break;
     }
   }
+  removeDir();
   throw lastError;
 }

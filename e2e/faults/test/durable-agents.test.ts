@@ -14,7 +14,6 @@ import type { AgentSpec } from "@guildhall/core";
 import { Guild, type ClusterExecutionEngine } from "@guildhall/engine";
 import { childPids, isRunning } from "../../../tools/test-support/processes.js";
 import { waitFor } from "../../../tools/test-support/wait-for.js";
-import { startAofRedisServer } from "./support/aof-redis.js";
 import {
   FIXTURES,
   startFaultCluster,
@@ -59,7 +58,7 @@ function specOf(agent: LedgerAgent): AgentSpec {
 }
 
 beforeAll(async () => {
-  cluster = await startFaultCluster({ label: "durable", hosts: 3, redis: startAofRedisServer });
+  cluster = await startFaultCluster({ label: "durable", hosts: 3, appendOnlyRedis: true });
   engine = cluster.engine({ discovery: clusterDiscovery(cluster) });
   invariants = new ClusterInvariants(cluster);
   const agents: LedgerAgent[] = IDS.map((agentId) => ({

@@ -49,8 +49,11 @@ export interface FaultClusterOptions {
   readonly label: string;
   readonly hosts: number;
   readonly host?: HostSettings;
-  /** Starts the cluster's Redis on `bind`. Default: one without persistence. */
-  readonly redis?: (options: { bind: string }) => Promise<RedisTestServer>;
+  /**
+   * Run the cluster's Redis with an append-only file (`appendfsync always`), so a restart gets
+   * back every acknowledged write. Default false: no persistence.
+   */
+  readonly appendOnlyRedis?: boolean;
 }
 
 /** A running scenario cluster. */
@@ -126,7 +129,10 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
   }
 
   try {
-    redis = await (options.redis ?? startRedisServer)({ bind: network.gatewayIp });
+    redis = await startRedisServer({
+      bind: network.gatewayIp,
+      appendOnly: options.appendOnlyRedis === true,
+    });
     const url = redis.url;
     registry = new RedisLocationRegistry({ url, prefix });
     bus = new RedisBus({ url, prefix });
