@@ -17,7 +17,7 @@ describe("resolveRedisOptions", () => {
       prefix: "gh:",
       hostLeaseMs: 3_000,
       agentTtlMs: undefined,
-      commandTimeoutMs: 2_000,
+      commandTimeoutMs: 5_000,
       connectTimeoutMs: 5_000,
       maxReconnectDelayMs: 2_000,
       redis: {},
@@ -41,7 +41,7 @@ describe("ioredisOptions", () => {
     expect(client.options.enableOfflineQueue).toBe(true);
     expect(client.options.maxRetriesPerRequest).toBe(0);
     expect(client.options.autoResendUnfulfilledCommands).toBe(false);
-    expect(client.options.commandTimeout).toBe(2_000);
+    expect(client.options.commandTimeout).toBe(5_000);
     expect(client.options.connectTimeout).toBe(5_000);
     client.disconnect();
   });

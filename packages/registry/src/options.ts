@@ -13,9 +13,13 @@ export const DEFAULT_PREFIX = "gh:";
  */
 export const DEFAULT_HOST_LEASE_MS = 3_000;
 /** Default time a command may take, queued or in flight, before it fails. */
-// Shorter than the slack of the default host lease (3000 ms lease, 500 ms heartbeats): a host whose
-// heartbeat hangs on a stalled connection learns of it while its lease still runs, and retries.
-export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+/**
+ * The command timeout a host's registry should use: shorter than the slack of the default host
+ * lease (3000 ms lease, 500 ms heartbeats), so a heartbeat hung on a stalled connection fails and
+ * is retried while the lease still runs. `guildhall host` uses it.
+ */
+export const HOST_COMMAND_TIMEOUT_MS = 2_000;
 /** Default time to establish a connection. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default cap on the delay between reconnection attempts. */
@@ -50,9 +54,10 @@ export interface RedisLocationRegistryOptions {
   readonly agentTtlMs?: number;
   /**
    * How long one operation may wait, whether queued while connecting or sent and unanswered,
-   * before it fails with `unavailable`, in milliseconds. Default 2000: shorter than the slack of
-   * the default host lease (lease 3000 less heartbeat 500), so a hung heartbeat fails and is
-   * retried before the lease lapses. A write that timed out may still have been applied.
+   * before it fails with `unavailable`, in milliseconds. Default 5000. A host's registry should
+   * use less than its lease's slack (lease less heartbeat interval; `HOST_COMMAND_TIMEOUT_MS`,
+   * 2000, for the default lease), so a hung heartbeat fails and is retried before the lease
+   * lapses. A write that timed out may still have been applied.
    */
   readonly commandTimeoutMs?: number;
   /** How long to wait for a TCP (and TLS) connection, in milliseconds. Default 5000. */

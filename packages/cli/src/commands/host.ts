@@ -26,12 +26,15 @@ export interface RunningHost {
  */
 export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
   // Loaded here rather than at the top, so the other commands of the program start faster.
-  const [{ RedisBus }, { createAgentHost, createHostLogger }, { RedisLocationRegistry }] =
-    await Promise.all([
-      import("@guildhall/bus-redis"),
-      import("@guildhall/host-server"),
-      import("@guildhall/registry"),
-    ]);
+  const [
+    { RedisBus },
+    { createAgentHost, createHostLogger },
+    { RedisLocationRegistry, HOST_COMMAND_TIMEOUT_MS },
+  ] = await Promise.all([
+    import("@guildhall/bus-redis"),
+    import("@guildhall/host-server"),
+    import("@guildhall/registry"),
+  ]);
   const logger = createHostLogger(config.logLevel);
   let registry: LocationRegistry | undefined;
   let bus: DurableMessageBus | undefined;
@@ -40,6 +43,8 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
     registry = new RedisLocationRegistry({
       url: config.backend.registryUrl,
       ...(prefix !== undefined && { prefix }),
+      // A hung heartbeat must fail, and be retried, while the host's lease still runs.
+      commandTimeoutMs: HOST_COMMAND_TIMEOUT_MS,
     });
     bus = new RedisBus({ url: config.backend.busUrl, ...(prefix !== undefined && { prefix }) });
   }
