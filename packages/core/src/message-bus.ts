@@ -1,6 +1,6 @@
 // The bus contract shared by MemoryBus (this package) and RedisBus (@guildhall/bus-redis). It is
-// deliberately small: a host subscribes once per topic on behalf of all its agent processes and
-// fans out itself, so the bus needs no notion of agents beyond `excludeSender`.
+// deliberately small: messaging needs no notion of agents beyond `excludeSender`; what durable
+// agents need besides (positions, state, fences) is the AgentStore of agent-store.ts.
 import type { TopicPosition } from "./agent-store.js";
 import type { Message } from "./message.js";
 

@@ -34,8 +34,8 @@ export interface ExecutionEngineContractEnvironment {
   teardown?: () => Promise<void>;
   /**
    * Ends an agent's copy abruptly, as a crash does, so that the engine brings it back by itself.
-   * Default: SIGKILL of the process the agent reports it runs in (for engines that run each agent
-   * in a process of its own); an in-process engine passes `engine.restartAgent`.
+   * Default: the engine's `restartAgent` when it has one (InProcessExecutionEngine), else SIGKILL
+   * of the process the agent reports it runs in.
    */
   crashAgent?: (guildId: string, agentId: string, pid: number) => Promise<void>;
 }
@@ -67,6 +67,24 @@ function field(message: Message, key: string): JsonValue | undefined {
 /** Pings, pongs and lifecycle events: what the suite sends and the probes answer with. */
 function isProbeTraffic(message: Message): boolean {
   return field(message, "probe") !== undefined || field(message, "event") !== undefined;
+}
+
+/**
+ * Ends an agent abruptly: an in-process engine restarts it as a crash would; an agent in a
+ * process of its own gets SIGKILL. Never the test's own process.
+ */
+function defaultCrashFor(engine: ExecutionEngine) {
+  return async (guildId: string, agentId: string, pid: number): Promise<void> => {
+    const restart = (engine as { restartAgent?: (g: string, a: string) => Promise<void> })
+      .restartAgent;
+    if (typeof restart === "function") return restart.call(engine, guildId, agentId);
+    if (pid === process.pid) {
+      throw new Error(
+        "the agent runs in the test's own process and its engine has no restartAgent: pass crashAgent in the contract environment",
+      );
+    }
+    process.kill(pid, "SIGKILL");
+  };
 }
 
 function probeSpec(
@@ -402,12 +420,7 @@ export function describeExecutionEngineContract(
         const before = await counterState(app, seen, "survivor");
         expect(before).toMatchObject({ count: 5, starts: 1 });
 
-        const crash =
-          env().crashAgent ??
-          ((_guildId: string, _agentId: string, pid: number) => {
-            process.kill(pid, "SIGKILL");
-            return Promise.resolve();
-          });
+        const crash = env().crashAgent ?? defaultCrashFor(engine());
         await crash(guild.id, "survivor", before.pid);
         // Published while the agent is down or restarting: none may be lost, none counted twice.
         await add(app, topic, 1, 5);

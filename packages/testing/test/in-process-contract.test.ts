@@ -6,10 +6,5 @@ import { describeExecutionEngineContract, probeAgentsModule } from "@guildhall/t
 describeExecutionEngineContract("InProcessExecutionEngine on a MemoryBus", () => {
   const bus = new MemoryBus();
   const engine = new InProcessExecutionEngine({ bus, agentModules: [probeAgentsModule] });
-  return {
-    engine,
-    bus,
-    teardown: () => bus.close(),
-    crashAgent: (guildId, agentId) => engine.restartAgent(guildId, agentId),
-  };
+  return { engine, bus, teardown: () => bus.close() };
 });
