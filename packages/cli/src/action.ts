@@ -1,6 +1,7 @@
 // Runs a command's action and ends the process with a status that means something (exit-codes.ts),
 // printing a failure as one line that says what to do rather than a stack trace.
-import { ExitCode, exitCodeOf, messageOf } from "./exit-codes.js";
+import { errorMessage } from "@guildhall/core";
+import { ExitCode, exitCodeOf } from "./exit-codes.js";
 
 /**
  * Wraps a command action: when it resolves the process exits with the status it returned (default
@@ -17,7 +18,7 @@ export function action<A extends unknown[]>(
       code = (await run(...args)) ?? ExitCode.ok;
     } catch (error) {
       code = exitCodeOf(error);
-      process.stderr.write(`guildhall ${command}: ${messageOf(error)}\n`);
+      process.stderr.write(`guildhall ${command}: ${errorMessage(error)}\n`);
     }
     process.exit(code);
   };

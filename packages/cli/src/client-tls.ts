@@ -2,10 +2,11 @@
 // variables behind them, and the engine's ClusterTlsOptions they become. The variables are not
 // the host's GUILDHALL_TLS_* (its own certificate, and the CA of its clients): a shell inside a
 // host's container has those set, and they mean something else for a client.
+import { errorMessage } from "@guildhall/core";
 import { readFileSync } from "node:fs";
 import type { ClusterTlsOptions } from "@guildhall/engine";
 import type { Command } from "commander";
-import { CliError, ExitCode, messageOf } from "./exit-codes.js";
+import { CliError, ExitCode } from "./exit-codes.js";
 
 /** The TLS flags of the cluster commands, as commander parses them. */
 export interface ClientTlsFlags {
@@ -48,7 +49,7 @@ function readPem(file: string, flag: string, variable: string): Buffer {
     return readFileSync(file);
   } catch (error) {
     throw new CliError(
-      `cannot read ${flag} (or ${variable}) file ${file}: ${messageOf(error)}; give the path of a PEM file`,
+      `cannot read ${flag} (or ${variable}) file ${file}: ${errorMessage(error)}; give the path of a PEM file`,
       ExitCode.usage,
     );
   }

@@ -2,11 +2,12 @@
 // how to reach its hosts (`--redis`, `--key-prefix`, `--token`, the TLS flags), and a connection
 // to its location registry that fails early, with a message that says what to check, when Redis
 // cannot be reached.
+import { errorMessage } from "@guildhall/core";
 import type { ClusterTlsOptions } from "@guildhall/engine";
 import { RedisLocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
 import { addClientTlsOptions, resolveClientTls, type ClientTlsFlags } from "./client-tls.js";
-import { CliError, ExitCode, messageOf } from "./exit-codes.js";
+import { CliError, ExitCode } from "./exit-codes.js";
 import { HostApi } from "./host-api.js";
 
 /** The flags every cluster command takes, as commander parses them. */
@@ -97,14 +98,14 @@ export async function connectCluster(
       commandTimeoutMs: 3_000,
     });
   } catch (error) {
-    throw new CliError(`--redis ${redisLabel}: ${messageOf(error)}`, ExitCode.usage);
+    throw new CliError(`--redis ${redisLabel}: ${errorMessage(error)}`, ExitCode.usage);
   }
   try {
     await registry.listHosts();
   } catch (error) {
     await registry.close().catch(() => undefined);
     throw new CliError(
-      `cannot reach Redis at ${redisLabel} (${messageOf(error)}): check that redis-server runs there and that this machine can reach it (the URL comes from --redis, GUILDHALL_REDIS_URL or REDIS_URL)`,
+      `cannot reach Redis at ${redisLabel} (${errorMessage(error)}): check that redis-server runs there and that this machine can reach it (the URL comes from --redis, GUILDHALL_REDIS_URL or REDIS_URL)`,
       ExitCode.unreachable,
     );
   }

@@ -51,8 +51,3 @@ export function exitCodeOf(error: unknown): ExitCode {
   }
   return ExitCode.failure;
 }
-
-/** The message of any thrown value. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -4,9 +4,15 @@
 // absolute paths and file URLs (a relative path would mean something else on every host).
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseClassName, parseGuildSpec, validateGuildSpec, type GuildSpec } from "@guildhall/core";
+import {
+  parseClassName,
+  parseGuildSpec,
+  validateGuildSpec,
+  type GuildSpec,
+  errorMessage,
+} from "@guildhall/core";
 import { parse } from "yaml";
-import { CliError, ExitCode, messageOf } from "./exit-codes.js";
+import { CliError, ExitCode } from "./exit-codes.js";
 
 /** A guild file, read and validated. */
 export interface GuildFile {
@@ -50,7 +56,7 @@ export function readGuildFile(file: string): GuildFile {
     text = readFileSync(file, "utf8");
   } catch (error) {
     throw new CliError(
-      `cannot read the guild file ${source}: ${messageOf(error)}; give the path of a guild.yaml (see examples/hello/guild.yaml)`,
+      `cannot read the guild file ${source}: ${errorMessage(error)}; give the path of a guild.yaml (see examples/hello/guild.yaml)`,
       ExitCode.badGuildFile,
     );
   }
@@ -70,7 +76,7 @@ export function readGuildFile(file: string): GuildFile {
       spec = parseGuildSpec(text, { source });
     }
   } catch (error) {
-    throw new CliError(messageOf(error), ExitCode.badGuildFile, { cause: error });
+    throw new CliError(errorMessage(error), ExitCode.badGuildFile, { cause: error });
   }
   const modules = [...new Set(spec.agents.map((agent) => parseClassName(agent.className).module))];
   return { spec, modules };

@@ -1,9 +1,10 @@
 // Launching a guild's agents for `dev` and `run`, one progress line per agent as it becomes ready.
 // If any agent fails, those this launch started are stopped again and the error names each
 // failure; agents that were running before are left alone.
+import { errorMessage } from "@guildhall/core";
 import type { Guild } from "@guildhall/engine";
 import type { LocationRegistry } from "@guildhall/registry";
-import { CliError, ExitCode, exitCodeOf, messageOf } from "./exit-codes.js";
+import { CliError, ExitCode, exitCodeOf } from "./exit-codes.js";
 import type { Progress } from "./progress.js";
 
 /**
@@ -57,7 +58,7 @@ export async function launchGuild(
     [...placements.keys()].map((id) => guild.removeAgent(id)),
   );
   const left = [...placements.keys()].filter((_, index) => undone[index]?.status === "rejected");
-  const lines = failures.map(({ id, error }) => `${id}: ${messageOf(error)}`);
+  const lines = failures.map(({ id, error }) => `${id}: ${errorMessage(error)}`);
   throw new CliError(
     `guild ${guild.id} did not start (${
       left.length === 0

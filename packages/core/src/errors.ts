@@ -54,3 +54,8 @@ export class GuildhallError extends Error {
     return typeof value === "object" && value !== null && BRAND in value;
   }
 }
+
+/** The message of anything thrown: an Error's `message`, anything else as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -192,3 +192,11 @@ export function defaultMessageIdGenerator(): MessageIdGenerator {
   processGenerator ??= createMessageIdGenerator();
   return processGenerator;
 }
+
+/**
+ * One string for a guild's agent, for maps keyed by both ids. NUL cannot occur in an id
+ * (ID_PATTERN), so two different pairs never share a key.
+ */
+export function agentKey(guildId: string, agentId: string): string {
+  return `${guildId}\u0000${agentId}`;
+}

@@ -4,7 +4,7 @@ import type { AgentLogger } from "./agent.js";
 import { loadAgentClass } from "./agent-loader.js";
 import { GuildhallError } from "./errors.js";
 import type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
-import type { MessageIdGenerator } from "./ids.js";
+import { agentKey, type MessageIdGenerator } from "./ids.js";
 import { createJsonLogger } from "./logger.js";
 import { isDurableBus, type DurableMessageBus } from "./agent-store.js";
 import type { AgentSpec, GuildSpec } from "./spec.js";
@@ -42,8 +42,6 @@ interface Entry {
   guild: Pick<GuildSpec, "id" | "defaultTopic">;
   running: RunningAgent;
 }
-
-const keyOf = (guildId: string, agentId: string) => `${guildId}\u0000${agentId}`;
 
 /**
  * Runs agents inside this process, on a bus (usually a `MemoryBus`).
@@ -85,7 +83,7 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     this.checkOpen();
     const guildSpec = validateGuildReference(guild);
     const spec = validateAgentSpec(agent);
-    const key = keyOf(guildSpec.id, spec.id);
+    const key = agentKey(guildSpec.id, spec.id);
     // A previous run of this id that is still stopping must be gone before the new one starts.
     for (let pending = this.stopping.get(key); pending; pending = this.stopping.get(key)) {
       await pending;
@@ -211,7 +209,7 @@ export class InProcessExecutionEngine implements ExecutionEngine {
   }
 
   private async stop(guildId: string, agentId: string): Promise<void> {
-    const key = keyOf(guildId, agentId);
+    const key = agentKey(guildId, agentId);
     const starting = this.starting.get(key);
     if (starting !== undefined) await starting;
     const stopping = this.stopping.get(key);

@@ -47,6 +47,7 @@ export type { ReplyTarget } from "./reply.js";
 export type { CreateMessageInit, CreateMessageOptions, JsonValue } from "./message.js";
 export {
   MESSAGE_ID_LENGTH,
+  agentKey,
   createMessageIdGenerator,
   defaultMessageIdGenerator,
   isMessageId,
@@ -86,5 +87,5 @@ export { resolveAgentModule } from "./module-allowlist.js";
 export type { ClassNameParts, LoadAgentClassOptions } from "./agent-loader.js";
 export { createJsonLogger, withLogFields } from "./logger.js";
 export type { JsonLoggerOptions, LogLevel } from "./logger.js";
-export { GuildhallError, ERROR_CODES, GRPC_STATUS_OF_ERROR_CODE } from "./errors.js";
+export { GuildhallError, ERROR_CODES, GRPC_STATUS_OF_ERROR_CODE, errorMessage } from "./errors.js";
 export type { ErrorCode } from "./errors.js";

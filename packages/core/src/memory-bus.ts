@@ -3,6 +3,7 @@
 // them, committed in one synchronous step. Each subscription delivers through a SerialDelivery of
 // its own, so a slow or failing handler holds up nobody else; messages are copied through JSON so
 // subscribers see exactly what a networked bus would deliver, and never share mutable objects.
+import { agentKey } from "./ids.js";
 import {
   START_POSITION,
   comparePositions,
@@ -210,8 +211,6 @@ class MemorySubscription implements Subscription {
   }
 }
 
-const keyOf = (guildId: string, id: string): string => `${guildId}\u0000${id}`;
-
 /**
  * A {@link MessageBus} inside one process: for tests, the in-process engine and local clusters.
  * Messages are validated on publish and delivered as JSON copies, so code that works on it works
@@ -296,7 +295,7 @@ export class MemoryBus implements DurableMessageBus {
       checkAgentId(agentId);
       checkEpoch("epoch", options.epoch);
       for (const topic of options.topics) checkTopic(topic);
-      const key = keyOf(guildId, agentId);
+      const key = agentKey(guildId, agentId);
       let record = this.#agents.get(key);
       if (
         record !== undefined &&
@@ -352,7 +351,7 @@ export class MemoryBus implements DurableMessageBus {
         }
       }
       const encoded = commit.messages.map((message) => this.#encode(message));
-      const record = this.#agents.get(keyOf(guildId, agentId));
+      const record = this.#agents.get(agentKey(guildId, agentId));
       if (record === undefined) return "unknown";
       if (record.deleted || record.epoch !== commit.epoch) return "fenced";
       if (record.commits >= commit.sequence) return "duplicate";
@@ -378,10 +377,10 @@ export class MemoryBus implements DurableMessageBus {
     return this.#sync(() => {
       checkGuildId(guildId);
       checkAgentId(agentId);
-      const record = this.#agents.get(keyOf(guildId, agentId));
+      const record = this.#agents.get(agentKey(guildId, agentId));
       if (record === undefined) return;
       for (const topic of record.topics) {
-        const key = keyOf(guildId, topic);
+        const key = agentKey(guildId, topic);
         const log = this.#topics.get(key);
         log?.cursors.delete(agentId);
         if (log?.unused === true) this.#topics.delete(key);
@@ -395,7 +394,7 @@ export class MemoryBus implements DurableMessageBus {
 
   readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined> {
     return this.#sync(() => {
-      const record = this.#agents.get(keyOf(guildId, agentId));
+      const record = this.#agents.get(agentKey(guildId, agentId));
       if (record === undefined || record.deleted) return undefined;
       return this.#checkpoint(guildId, agentId, record);
     });
@@ -478,14 +477,14 @@ export class MemoryBus implements DurableMessageBus {
   #checkpoint(guildId: string, agentId: string, record: AgentRecord): AgentCheckpoint {
     const positions: Record<string, TopicPosition> = {};
     for (const topic of record.topics) {
-      const position = this.#topics.get(keyOf(guildId, topic))?.cursors.get(agentId);
+      const position = this.#topics.get(agentKey(guildId, topic))?.cursors.get(agentId);
       if (position !== undefined) positions[topic] = position;
     }
     return { state: record.state, positions, commits: record.commits };
   }
 
   #log(guildId: string, topic: string): TopicLog {
-    const key = keyOf(guildId, topic);
+    const key = agentKey(guildId, topic);
     let log = this.#topics.get(key);
     if (log === undefined) {
       log = new TopicLog();
@@ -495,7 +494,7 @@ export class MemoryBus implements DurableMessageBus {
   }
 
   #detach(subscription: MemorySubscription): void {
-    const key = keyOf(subscription.guildId, subscription.topic);
+    const key = agentKey(subscription.guildId, subscription.topic);
     const log = this.#topics.get(key);
     if (log === undefined) return;
     log.subscriptions.delete(subscription);

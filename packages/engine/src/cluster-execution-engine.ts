@@ -15,6 +15,8 @@ import {
   type MessageBus,
   type RunAgentOptions,
   type ShutdownOptions,
+  errorMessage,
+  agentKey,
 } from "@guildhall/core";
 import { eligibleHosts, type PlacementCandidate } from "@guildhall/placement";
 import { AgentState } from "@guildhall/proto";
@@ -50,14 +52,6 @@ interface Placed {
 
 /** Agents stopped at once by `shutdown({ stopAgents: true })`. */
 const SHUTDOWN_STOP_CONCURRENCY = 16;
-
-function keyOf(guildId: string, agentId: string): string {
-  return `${guildId}\u0000${agentId}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function checkId(what: string, value: unknown): asserts value is string {
   if (typeof value !== "string" || !ID_PATTERN.test(value)) {
@@ -160,7 +154,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         registry: this.#o.registry,
         options: reconcile,
         logger: this.#o.logger,
-        busy: (guildId, agentId) => this.#locks.isLocked(keyOf(guildId, agentId)),
+        busy: (guildId, agentId) => this.#locks.isLocked(agentKey(guildId, agentId)),
         replace: (desired) => this.#replace(desired),
         probe: (address, guildId, agentId) => this.#probe(address, guildId, agentId),
       });
@@ -196,7 +190,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
           : AbortSignal.any([this.#shutdown.signal, opts.signal]);
       const run: PlacementRun = { deadline: Date.now() + budgetMs, budgetMs, signal };
       this.#checkRun(run, spec.id);
-      await this.#locks.run(keyOf(context.id, spec.id), () => this.#run(context, spec, run));
+      await this.#locks.run(agentKey(context.id, spec.id), () => this.#run(context, spec, run));
     });
   }
 
@@ -304,12 +298,12 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
         this.#o.logger.error(
           "could not remove the desired-state entry of an agent that failed to start; the reconciler may place it later",
-          { guild_id: guild.id, agent_id: spec.id, err: messageOf(removeError) },
+          { guild_id: guild.id, agent_id: spec.id, err: errorMessage(removeError) },
         );
       });
       throw error;
     }
-    this.#started.set(keyOf(guild.id, spec.id), { guildId: guild.id, agentId: spec.id });
+    this.#started.set(agentKey(guild.id, spec.id), { guildId: guild.id, agentId: spec.id });
     this.#reconciler?.noteRunning(guild.id, spec.id, placed.address);
   }
 
@@ -442,7 +436,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   async #replace(desired: DesiredAgent): Promise<string | undefined> {
     const guild = desired.guild;
     const spec = desired.spec;
-    const key = keyOf(guild.id, spec.id);
+    const key = agentKey(guild.id, spec.id);
     if (this.#locks.isLocked(key) || this.#closing !== undefined) return undefined;
     return this.#locks.run(key, async () => {
       const { registry, rpcTimeoutMs } = this.#o;
@@ -485,7 +479,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   // ---- stopping ------------------------------------------------------------------------------
 
   async #stop(guildId: string, agentId: string): Promise<void> {
-    const key = keyOf(guildId, agentId);
+    const key = agentKey(guildId, agentId);
     await this.#locks.run(key, async () => {
       const { registry } = this.#o;
       // Kept to be put back if the host refuses the stop: a failed stop leaves the agent wanted
@@ -512,7 +506,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
           await registry.setDesiredAgent(desired.guild, desired.spec).catch((restoreError) => {
             this.#o.logger.error(
               "a stop failed and the agent's desired-state entry could not be put back; it runs but is no longer wanted",
-              { guild_id: guildId, agent_id: agentId, err: messageOf(restoreError) },
+              { guild_id: guildId, agent_id: agentId, err: errorMessage(restoreError) },
             );
           });
         }
@@ -577,7 +571,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       results.forEach((result, index) => {
         const agent = agents[index];
         if (!result.ok && agent !== undefined) {
-          failures.push(`${agent.guildId}/${agent.agentId}: ${messageOf(result.error)}`);
+          failures.push(`${agent.guildId}/${agent.agentId}: ${errorMessage(result.error)}`);
         }
       });
     }

@@ -10,6 +10,7 @@ import {
   type GuildSpec,
   type MessageBus,
   type RunAgentOptions,
+  errorMessage,
 } from "@guildhall/core";
 import { settleWithConcurrency } from "./bounded-concurrency.js";
 
@@ -21,10 +22,6 @@ export interface GuildLaunchOptions {
   readonly timeoutMs?: number;
   /** Aborts the launch; agents it started are stopped again. */
   readonly signal?: AbortSignal;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -113,7 +110,7 @@ export class Guild {
     const leftRunning = started.filter((_, index) => rollback[index]?.ok === false);
     for (const agentId of started)
       if (!leftRunning.includes(agentId)) this.#launched.delete(agentId);
-    const lines = failed.map(({ agent, error }) => `${agent.id}: ${messageOf(error)}`);
+    const lines = failed.map(({ agent, error }) => `${agent.id}: ${errorMessage(error)}`);
     const code = first.error instanceof GuildhallError ? first.error.code : "internal";
     throw new GuildhallError(
       code,
@@ -192,7 +189,7 @@ export class Guild {
     const failures = ids
       .map((agentId, index) => {
         const result = results[index];
-        return result?.ok === false ? `${agentId}: ${messageOf(result.error)}` : undefined;
+        return result?.ok === false ? `${agentId}: ${errorMessage(result.error)}` : undefined;
       })
       .filter((line): line is string => line !== undefined);
     this.#launched.clear();

@@ -2,6 +2,7 @@
 // One reconciler per registry is active at a time, by lease, so engines that share a registry do
 // not place the same lost agent twice; should two placements still race, the registry's epochs
 // leave one owner and the other host stops its copy on its next heartbeat.
+import { errorMessage, agentKey } from "@guildhall/core";
 import type { AgentLogger } from "@guildhall/core";
 import type {
   DesiredAgent,
@@ -63,14 +64,6 @@ export const LEASE_EXPIRY_MARGIN_MS = 25;
  * stalled registry unless its pause was that long.
  */
 const REGISTRY_STALL_SHARE_OF_LEASE = 0.5;
-
-function keyOf(guildId: string, agentId: string): string {
-  return `${guildId}\u0000${agentId}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Re-places desired agents whose host's lease expired. A pass runs every `intervalMs`, and also
@@ -136,7 +129,7 @@ export class Reconciler {
 
   /** Records that an agent runs on `hostAddress` (the engine just placed it), so its loss is healed at once. */
   noteRunning(guildId: string, agentId: string, hostAddress: string): void {
-    const key = keyOf(guildId, agentId);
+    const key = agentKey(guildId, agentId);
     this.#seen.add(key);
     this.#lastHost.set(key, hostAddress);
     this.#missingSince.delete(key);
@@ -146,7 +139,7 @@ export class Reconciler {
 
   /** Forgets an agent that was stopped. */
   forget(guildId: string, agentId: string): void {
-    const key = keyOf(guildId, agentId);
+    const key = agentKey(guildId, agentId);
     for (const tracked of this.#tracked()) tracked.delete(key);
   }
 
@@ -207,7 +200,7 @@ export class Reconciler {
     } catch (error) {
       this.#registrySteadySince = undefined;
       this.#deps.logger.warn("reconcile pass failed; retrying next interval", {
-        err: messageOf(error),
+        err: errorMessage(error),
       });
     } finally {
       clearInterval(renewal);
@@ -280,7 +273,7 @@ export class Reconciler {
         (await registry.listGuildAgents(guildId)).map((a) => [a.agentId, a.hostAddress]),
       );
       for (const agent of agents) {
-        const key = keyOf(guildId, agent.spec.id);
+        const key = agentKey(guildId, agent.spec.id);
         wanted.add(key);
         const host = live.get(agent.spec.id);
         if (host !== undefined) {
@@ -316,7 +309,7 @@ export class Reconciler {
         due.push(agent);
         return;
       }
-      const key = keyOf(agent.guild.id, agent.spec.id);
+      const key = agentKey(agent.guild.id, agent.spec.id);
       if (state === "ended" && !this.#ended.has(key)) {
         this.#ended.add(key);
         this.#deps.logger.warn(
@@ -341,7 +334,7 @@ export class Reconciler {
     if (!this.#running || this.#lease === undefined) return;
     const guildId = desired.guild.id;
     const agentId = desired.spec.id;
-    const key = keyOf(guildId, agentId);
+    const key = agentKey(guildId, agentId);
     try {
       const host = await this.#deps.replace(desired);
       if (host === undefined) return;
@@ -362,7 +355,7 @@ export class Reconciler {
         agent_id: agentId,
         attempt: count,
         retry_in_ms: delayMs,
-        err: messageOf(error),
+        err: errorMessage(error),
       });
     }
   }

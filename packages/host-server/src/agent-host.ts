@@ -2,7 +2,7 @@
 // manager, the agents' durable sessions, the registry heartbeat, the Connect server and the metrics
 // endpoint, and owns the order in which they start and stop.
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { GuildhallError, MemoryBus, type DurableMessageBus } from "@guildhall/core";
+import { GuildhallError, MemoryBus, type DurableMessageBus, errorMessage } from "@guildhall/core";
 import { createAgentProcessManager, type AgentProcessManager } from "@guildhall/process-manager";
 import { AgentHostService, Health } from "@guildhall/proto";
 import {
@@ -98,10 +98,6 @@ export interface AgentHost {
   shutdown(): Promise<void>;
   /** The Prometheus exposition text of the host's metrics (what `/metrics` serves). */
   metrics(): Promise<string>;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 class AgentHostImpl implements AgentHost {
@@ -205,7 +201,7 @@ class AgentHostImpl implements AgentHost {
     try {
       await this.#startParts();
     } catch (error) {
-      this.#logger.error({ err: messageOf(error) }, "agent host failed to start");
+      this.#logger.error({ err: errorMessage(error) }, "agent host failed to start");
       await this.#stopParts();
       this.#state = "closed";
       throw error;
@@ -283,7 +279,7 @@ class AgentHostImpl implements AgentHost {
     } catch (error) {
       throw new GuildhallError(
         "unavailable",
-        `could not register this host (${this.address}) in the location registry: ${messageOf(error)}; check that the registry is reachable (GUILDHALL_REDIS_URL) and start the host again`,
+        `could not register this host (${this.address}) in the location registry: ${errorMessage(error)}; check that the registry is reachable (GUILDHALL_REDIS_URL) and start the host again`,
         { cause: error },
       );
     }
@@ -389,7 +385,7 @@ class AgentHostImpl implements AgentHost {
         this.#logger.info({ agents_removed: removed }, "host deregistered");
       } catch (error) {
         this.#logger.warn(
-          { err: messageOf(error) },
+          { err: errorMessage(error) },
           `could not deregister the host; its lease lapses by itself within ${this.#options.leaseMs} ms`,
         );
       }

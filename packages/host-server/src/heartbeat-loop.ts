@@ -3,6 +3,7 @@
 // empty, lease lapsed) gets everything the host runs back under the epochs it holds, without
 // restarting a single agent; agents the cluster gave away (fencing) are stopped here. A registry
 // that is down fails heartbeats, which are logged and retried soon; it never stops an agent.
+import { errorMessage } from "@guildhall/core";
 import type { HostRegistration, LocationRegistry, LostAgent } from "@guildhall/registry";
 import type { Logger } from "pino";
 import type { HostedAgents } from "./hosted-agents.js";
@@ -31,10 +32,6 @@ export const HEARTBEAT_RETRY_MS = 500;
 /** The wait before the next beat: the interval, or a short retry while beats fail. */
 export function nextBeatDelayMs(intervalMs: number, failing: boolean): number {
   return failing ? Math.min(intervalMs, HEARTBEAT_RETRY_MS) : intervalMs;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The heartbeat of one host. */
@@ -103,7 +100,7 @@ export class HeartbeatLoop {
     } catch (error) {
       this.#drainingDirty = true;
       logger.warn(
-        { err: messageOf(error) },
+        { err: errorMessage(error) },
         "could not mark the host draining in the registry; retrying on the next heartbeat",
       );
       return false;
@@ -126,7 +123,7 @@ export class HeartbeatLoop {
             (error: unknown) => {
               this.#deps.metrics.heartbeatFailures.inc();
               // Logged at error once per outage, then quietly, so a long outage does not flood the log.
-              const fields = { err: messageOf(error) };
+              const fields = { err: errorMessage(error) };
               const text = "registry heartbeat failed; agents keep running, retrying shortly";
               if (this.#failing) this.#deps.logger.debug(fields, text);
               else this.#deps.logger.error(fields, text);

@@ -12,6 +12,8 @@ import {
   type JsonValue,
   type Message,
   type TopicPosition,
+  errorMessage,
+  agentKey,
 } from "@guildhall/core";
 import type {
   AgentInfo,
@@ -97,14 +99,6 @@ export interface StopHostedAgentOptions {
   readonly forget?: boolean;
 }
 
-function keyOf(guildId: string, agentId: string): string {
-  return `${guildId}\u0000${agentId}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** The topics an agent receives (DESIGN section 4). */
 export function topicsOf(guild: HostedGuild, spec: AgentSpec): string[] {
   const topics = new Set<string>();
@@ -184,7 +178,7 @@ export class HostedAgents {
   async create(input: CreateAgentInput): Promise<AgentInfo> {
     this.#assertAccepting();
     const { guild, agent: spec } = input;
-    const key = keyOf(guild.id, spec.id);
+    const key = agentKey(guild.id, spec.id);
     const existing = this.#agents.get(key);
     if (existing !== undefined && existing.phase !== "ended") {
       throw new GuildhallError(
@@ -232,7 +226,7 @@ export class HostedAgents {
       log.info({ epoch: placement.epoch }, "agent ready");
       return info;
     } catch (error) {
-      log.warn({ err: messageOf(error) }, "agent create failed; undoing");
+      log.warn({ err: errorMessage(error) }, "agent create failed; undoing");
       await this.#undoCreate(entry, spawned);
       throw error;
     }
@@ -243,7 +237,7 @@ export class HostedAgents {
    * returns the state to start it with. The process manager calls it before each start command.
    */
   async prepareStart(guildId: string, agentId: string): Promise<{ state?: { value: JsonValue } }> {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
+    const entry = this.#agents.get(agentKey(guildId, agentId));
     if (
       entry === undefined ||
       entry.phase === "removing" ||
@@ -378,7 +372,7 @@ export class HostedAgents {
     agentId: string,
     options: StopHostedAgentOptions = {},
   ): Promise<AgentInfo> {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
+    const entry = this.#agents.get(agentKey(guildId, agentId));
     const before = await this.#deps.manager.info(guildId, agentId);
     if (entry === undefined) {
       await this.#stopProcess(guildId, agentId, before.pid, options.timeoutMs);
@@ -407,7 +401,7 @@ export class HostedAgents {
     if (options.forget === true) {
       await this.#deps.bus.deleteAgent(guild.id, spec.id).catch((error: unknown) => {
         this.#logger.warn(
-          { guild_id: guild.id, agent_id: spec.id, err: messageOf(error) },
+          { guild_id: guild.id, agent_id: spec.id, err: errorMessage(error) },
           "could not delete the stopped agent's durable state; stopping it again deletes it",
         );
       });
@@ -469,7 +463,7 @@ export class HostedAgents {
         this.stop(info.guildId, info.agentId, options).catch((error: unknown) => {
           if (error instanceof GuildhallError && error.code === "not-found") return;
           this.#logger.error(
-            { guild_id: info.guildId, agent_id: info.agentId, err: messageOf(error) },
+            { guild_id: info.guildId, agent_id: info.agentId, err: errorMessage(error) },
             "stopping agent failed",
           );
         }),
@@ -494,7 +488,7 @@ export class HostedAgents {
       // A location left behind would be renewed by every heartbeat of this host: retry until gone.
       this.#pendingDeregistrations.push({ guildId, agentId, epoch });
       this.#logger.warn(
-        { guild_id: guildId, agent_id: agentId, epoch, err: messageOf(error) },
+        { guild_id: guildId, agent_id: agentId, epoch, err: errorMessage(error) },
         "deregistering agent failed; retrying on the next heartbeat",
       );
     }
@@ -504,7 +498,7 @@ export class HostedAgents {
   async retryDeregistrations(): Promise<void> {
     const pending = this.#pendingDeregistrations.splice(0);
     for (const { guildId, agentId, epoch } of pending) {
-      if (this.#agents.get(keyOf(guildId, agentId))?.epoch === epoch) continue;
+      if (this.#agents.get(agentKey(guildId, agentId))?.epoch === epoch) continue;
       await this.#deregister(guildId, agentId, epoch);
     }
   }
@@ -527,7 +521,7 @@ export class HostedAgents {
   async relinquish(lost: readonly LostAgent[]): Promise<void> {
     await Promise.all(
       lost.map(async ({ guildId, agentId, epoch }) => {
-        const entry = this.#agents.get(keyOf(guildId, agentId));
+        const entry = this.#agents.get(agentKey(guildId, agentId));
         if (entry === undefined || entry.epoch !== epoch) return;
         entry.registered = false;
         this.#logger.warn(
@@ -543,12 +537,12 @@ export class HostedAgents {
 
   /** The epoch of an agent; 0 when it is not registered. */
   epochOf(guildId: string, agentId: string): number {
-    return this.#agents.get(keyOf(guildId, agentId))?.epoch ?? 0;
+    return this.#agents.get(agentKey(guildId, agentId))?.epoch ?? 0;
   }
 
   /** What the host knows of an agent, for lifecycle events. */
   factsOf(guildId: string, agentId: string): EventAgentFacts | undefined {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
+    const entry = this.#agents.get(agentKey(guildId, agentId));
     if (entry === undefined) return undefined;
     return {
       epoch: entry.epoch,
@@ -598,7 +592,7 @@ export class HostedAgents {
    * checked now, so the agent's send fails while it can still catch the error.
    */
   async publish(agent: AgentRef, request: PublishRequest): Promise<Message> {
-    const entry = this.#agents.get(keyOf(agent.guildId, agent.agentId));
+    const entry = this.#agents.get(agentKey(agent.guildId, agent.agentId));
     // An agent being stopped still runs its onStop, which may publish (a farewell, a hand-off):
     // only an agent whose process has ended is refused.
     if (entry === undefined || entry.phase === "ended" || entry.session === undefined) {
@@ -661,12 +655,12 @@ export class HostedAgents {
 
   /** A running agent's process came back after a crash: it resumes from its last commit. */
   #restarted(guildId: string, agentId: string, state: { value: JsonValue } | undefined): void {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
+    const entry = this.#agents.get(agentKey(guildId, agentId));
     // The first start of an agent is committed by create, which waits for it.
     if (entry === undefined || entry.phase !== "running") return;
     this.#sessionStarted(entry, state).catch((error: unknown) => {
       this.#logger.error(
-        { guild_id: guildId, agent_id: agentId, err: messageOf(error) },
+        { guild_id: guildId, agent_id: agentId, err: errorMessage(error) },
         "restarted agent could not resume from its committed state; stopping it",
       );
       void this.stop(guildId, agentId).catch(() => undefined);
@@ -675,7 +669,7 @@ export class HostedAgents {
 
   /** An agent's process exited for good by itself: it leaves the bus and the registry. */
   #ended(guildId: string, agentId: string): void {
-    const entry = this.#agents.get(keyOf(guildId, agentId));
+    const entry = this.#agents.get(agentKey(guildId, agentId));
     if (entry === undefined || entry.phase === "removing" || entry.phase === "ended") return;
     const wasCreating = entry.phase === "creating";
     entry.phase = "ended";
@@ -694,7 +688,7 @@ function durableStoreFailure(error: unknown, agentId: string): GuildhallError {
   if (error instanceof GuildhallError) return error;
   return new GuildhallError(
     "unavailable",
-    `cannot load or commit the durable state of agent "${agentId}": ${messageOf(error)}; check that the bus (GUILDHALL_BUS_URL or the Redis URL) is reachable and retry`,
+    `cannot load or commit the durable state of agent "${agentId}": ${errorMessage(error)}; check that the bus (GUILDHALL_BUS_URL or the Redis URL) is reachable and retry`,
     { cause: error },
   );
 }
@@ -719,7 +713,7 @@ function registryFailure(error: unknown, agentId: string): GuildhallError {
   }
   return new GuildhallError(
     "unavailable",
-    `cannot register agent "${agentId}" in the location registry: ${messageOf(error)}; check that the registry (Redis) is reachable and retry`,
+    `cannot register agent "${agentId}" in the location registry: ${errorMessage(error)}; check that the registry (Redis) is reachable and retry`,
     { cause: error },
   );
 }

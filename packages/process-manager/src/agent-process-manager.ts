@@ -12,6 +12,8 @@ import {
   Message,
   type ErrorCode,
   type JsonValue,
+  errorMessage,
+  agentKey,
 } from "@guildhall/core";
 import type { AgentInfo, AgentProcessManagerStatus, AgentState } from "./agent-info.js";
 import { WARM_UP_FLAG } from "./ipc-constants.js";
@@ -126,16 +128,8 @@ const ACTIVE_STATES: ReadonlySet<AgentState> = new Set([
   "restarting",
 ]);
 
-function keyOf(guildId: string, agentId: string): string {
-  return `${guildId}\u0000${agentId}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function asGuildhallError(error: unknown, code: ErrorCode = "internal"): GuildhallError {
-  return error instanceof GuildhallError ? error : new GuildhallError(code, messageOf(error));
+  return error instanceof GuildhallError ? error : new GuildhallError(code, errorMessage(error));
 }
 
 /**
@@ -220,7 +214,7 @@ export class AgentProcessManager {
         "this AgentProcessManager is shut down; create a new one to run agents",
       );
     }
-    const key = keyOf(guild.id, spec.id);
+    const key = agentKey(guild.id, spec.id);
     const existing = this.#records.get(key);
     if (existing !== undefined) {
       if (existing.state !== "exited" && existing.state !== "crashed") {
@@ -441,7 +435,7 @@ export class AgentProcessManager {
       if (error instanceof GuildhallError) throw error;
       throw new GuildhallError(
         "internal",
-        `prepareStart failed for agent "${agent.agentId}" of guild "${agent.guildId}": ${messageOf(error)}`,
+        `prepareStart failed for agent "${agent.agentId}" of guild "${agent.guildId}": ${errorMessage(error)}`,
       );
     }
     const state = (prepared as { state?: unknown } | null | undefined)?.state;
@@ -713,7 +707,7 @@ export class AgentProcessManager {
     } catch (error) {
       this.#pool?.refill();
       if (record.stopRequested || this.#records.get(record.key) !== record) return;
-      const message = messageOf(error);
+      const message = errorMessage(error);
       record.lastError = message;
       const exit = record.lastExit ?? { exitCode: null, signal: null };
       this.#afterUnexpectedEnd(record, record.lastPid, exit, true, message);
@@ -852,7 +846,7 @@ export class AgentProcessManager {
 
   /** Whether the manager has the agent, in any state. */
   has(guildId: string, agentId: string): boolean {
-    return this.#records.has(keyOf(guildId, agentId));
+    return this.#records.has(agentKey(guildId, agentId));
   }
 
   /**
@@ -919,7 +913,7 @@ export class AgentProcessManager {
   // ---- helpers -----------------------------------------------------------------------------
 
   #require(guildId: string, agentId: string): AgentRecord {
-    const record = this.#records.get(keyOf(guildId, agentId));
+    const record = this.#records.get(agentKey(guildId, agentId));
     if (record === undefined) {
       throw new GuildhallError(
         "not-found",

@@ -18,6 +18,7 @@ import {
   type AgentInit,
   type ErrorCode,
   type Message,
+  errorMessage,
 } from "@guildhall/core";
 import {
   createAgentContext,
@@ -67,10 +68,6 @@ function warn(text: string): void {
   process.stderr.write(`[guildhall agent-runner] ${text}\n`);
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function codeOf(error: unknown): ErrorCode {
   return error instanceof GuildhallError ? error.code : "internal";
 }
@@ -115,12 +112,12 @@ async function loadAgent(command: StartCommand): Promise<Agent> {
     if (code === "ERR_MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED") {
       throw new GuildhallError(
         "not-found",
-        `agent module "${module}" could not be loaded: ${messageOf(error)}; install it where the host resolves packages, or fix className`,
+        `agent module "${module}" could not be loaded: ${errorMessage(error)}; install it where the host resolves packages, or fix className`,
       );
     }
     throw new GuildhallError(
       "internal",
-      `agent module "${module}" threw while loading: ${messageOf(error)}; fix the module (it must import cleanly)`,
+      `agent module "${module}" threw while loading: ${errorMessage(error)}; fix the module (it must import cleanly)`,
     );
   }
   const exported = namespace[exportName];
@@ -149,7 +146,7 @@ async function loadAgent(command: StartCommand): Promise<Agent> {
   } catch (error) {
     throw new GuildhallError(
       "internal",
-      `constructing agent ${exportName} threw: ${messageOf(error)}; fix its constructor or the spec's properties`,
+      `constructing agent ${exportName} threw: ${errorMessage(error)}; fix its constructor or the spec's properties`,
     );
   }
   if (typeof instance.onMessage !== "function") {
@@ -191,7 +188,7 @@ async function start(command: StartCommand): Promise<void> {
       } catch (error) {
         throw new GuildhallError(
           "internal",
-          `agent ${command.agent.id} (${command.agent.className}) onStart threw: ${messageOf(error)}`,
+          `agent ${command.agent.id} (${command.agent.className}) onStart threw: ${errorMessage(error)}`,
         );
       } finally {
         running = undefined;
@@ -226,7 +223,7 @@ function loadState(instance: Agent, command: StartCommand): CommittedState {
     } catch (error) {
       throw new GuildhallError(
         "internal",
-        `agent ${command.agent.id} (${command.agent.className}) initialState threw: ${messageOf(error)}`,
+        `agent ${command.agent.id} (${command.agent.className}) initialState threw: ${errorMessage(error)}`,
       );
     }
     return new CommittedState(command.agent.id, limit, undefined);
@@ -238,7 +235,7 @@ function loadState(instance: Agent, command: StartCommand): CommittedState {
 async function fail(error: unknown): Promise<void> {
   if (state === "stopping") return;
   state = "stopping";
-  await send({ type: "failed", code: codeOf(error), message: messageOf(error) });
+  await send({ type: "failed", code: codeOf(error), message: errorMessage(error) });
   await exit(1);
 }
 
@@ -318,7 +315,7 @@ async function handle(delivery: Delivery): Promise<void> {
   } catch (error) {
     // The host commits nothing of a failed handler, so the next one must not see its changes.
     agent.state = committed.restore();
-    const text = messageOf(error);
+    const text = errorMessage(error);
     baseContext.log.error("onMessage failed", { messageId: message.id, error: text });
     await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
     return;
@@ -346,7 +343,7 @@ async function stop(hostGone: boolean): Promise<void> {
       try {
         await agent.onStop();
       } catch (error) {
-        baseContext?.log.error("onStop threw", { error: messageOf(error) });
+        baseContext?.log.error("onStop threw", { error: errorMessage(error) });
         code = 1;
       }
     }
@@ -415,10 +412,10 @@ process.on("disconnect", () => void stop(true));
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 process.on("uncaughtException", (error) => {
   if (exiting) return;
-  const text = `uncaught exception in agent code: ${error.stack ?? messageOf(error)}`;
+  const text = `uncaught exception in agent code: ${error.stack ?? errorMessage(error)}`;
   if (!process.stderr.destroyed) process.stderr.write(`${text}\n`);
   if (state === "starting") {
-    void fail(new GuildhallError("internal", `agent threw while starting: ${messageOf(error)}`));
+    void fail(new GuildhallError("internal", `agent threw while starting: ${errorMessage(error)}`));
     return;
   }
   state = "stopping";

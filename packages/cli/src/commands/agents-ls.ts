@@ -1,9 +1,10 @@
 // `guildhall agents ls`: every agent of the cluster as its host reports it (state, process,
 // restarts, memory), asking each live host of the registry over the host API.
+import { errorMessage } from "@guildhall/core";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
-import { ExitCode, messageOf } from "../exit-codes.js";
+import { ExitCode } from "../exit-codes.js";
 import { HOST_CALL_TIMEOUT_MS, agentStateName, hostCallError } from "../host-api.js";
 import { colorState, printJson, renderTable } from "../output.js";
 
@@ -53,7 +54,7 @@ async function agentsLs(flags: AgentsLsFlags): Promise<ExitCode> {
         } catch (error) {
           unreachable.push(address);
           process.stderr.write(
-            `guildhall agents ls: ${messageOf(hostCallError(address, error))}; its agents are not listed\n`,
+            `guildhall agents ls: ${errorMessage(hostCallError(address, error))}; its agents are not listed\n`,
           );
           return [];
         }

@@ -11,12 +11,13 @@ import {
   type GuildSpec,
   type JsonValue,
   type Message,
+  errorMessage,
 } from "@guildhall/core";
 import type { LocalCluster } from "@guildhall/local";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { parseDuration } from "../duration.js";
-import { CliError, ExitCode, messageOf } from "../exit-codes.js";
+import { CliError, ExitCode } from "../exit-codes.js";
 import { readGuildFile } from "../guild-file.js";
 import { HOST_CALL_TIMEOUT_MS, HostApi, agentStateName } from "../host-api.js";
 import {
@@ -58,7 +59,7 @@ function parsePayload(text: string): JsonValue {
     return JSON.parse(text) as JsonValue;
   } catch (error) {
     throw new CliError(
-      `--send takes a JSON payload, e.g. --send '{"text":"hello"}'; ${JSON.stringify(text)} is not JSON (${messageOf(error)})`,
+      `--send takes a JSON payload, e.g. --send '{"text":"hello"}'; ${JSON.stringify(text)} is not JSON (${errorMessage(error)})`,
       ExitCode.usage,
     );
   }
@@ -207,7 +208,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
     try {
       await guild.shutdown();
     } catch (error) {
-      process.stderr.write(`guildhall dev: ${messageOf(error)}\n`);
+      process.stderr.write(`guildhall dev: ${errorMessage(error)}\n`);
       outcome = ExitCode.failure;
     }
     api.close();

@@ -1,5 +1,6 @@
 // `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully
 // (stop taking agents, stop them, deregister) and exits 0. It is the container entrypoint.
+import { errorMessage } from "@guildhall/core";
 import type { DurableMessageBus } from "@guildhall/core";
 import type { AgentHost } from "@guildhall/host-server";
 import type { LocationRegistry } from "@guildhall/registry";
@@ -77,17 +78,13 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
   };
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** The action of `guildhall host`: start, wait for a signal, shut down, exit. */
 async function hostAction(flags: HostCommandFlags): Promise<void> {
   let config: HostCommandConfig;
   try {
     config = resolveHostCommandConfig(flags);
   } catch (error) {
-    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
+    process.stderr.write(`guildhall host: ${errorMessage(error)}\n`);
     process.exit(2);
   }
   const stopTimeoutMs = config.host.stopTimeoutMs ?? 10_000;
@@ -102,7 +99,7 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
     running.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`guildhall host: shutdown failed: ${messageOf(error)}\n`);
+        process.stderr.write(`guildhall host: shutdown failed: ${errorMessage(error)}\n`);
         process.exit(1);
       },
     );
@@ -129,7 +126,7 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
   try {
     running = await runHost(config);
   } catch (error) {
-    process.stderr.write(`guildhall host: ${messageOf(error)}\n`);
+    process.stderr.write(`guildhall host: ${errorMessage(error)}\n`);
     process.exit(1);
   }
   if (stopRequested) shutdown(running);

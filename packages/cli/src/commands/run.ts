@@ -2,13 +2,14 @@
 // Redis location registry, found through a static list or Kubernetes EndpointSlices) and exits
 // once every agent is ready. The agents keep running: they belong to the cluster, and `guildhall
 // agents stop` or an application's engine stops them.
+import { errorMessage } from "@guildhall/core";
 import type { ClusterExecutionEngine } from "@guildhall/engine";
 import type { HostDiscovery } from "@guildhall/placement";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
 import { parseDuration } from "../duration.js";
-import { CliError, ExitCode, messageOf } from "../exit-codes.js";
+import { CliError, ExitCode } from "../exit-codes.js";
 import { readGuildFile } from "../guild-file.js";
 import { launchGuild } from "../launch.js";
 import { printJson, renderTable } from "../output.js";
@@ -84,7 +85,7 @@ async function ready(discovery: HostDiscovery): Promise<readonly string[]> {
     ]);
   } catch (error) {
     throw new CliError(
-      `cannot discover agent hosts (${messageOf(error)}): with --k8s, check the kubeconfig (or in-cluster service account) and that it may list EndpointSlices`,
+      `cannot discover agent hosts (${errorMessage(error)}): with --k8s, check the kubeconfig (or in-cluster service account) and that it may list EndpointSlices`,
       ExitCode.unreachable,
     );
   } finally {
