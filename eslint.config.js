@@ -19,6 +19,16 @@ export default tseslint.config(
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
       ],
       "guildhall/no-cross-package-internals": "error",
+      // One private-field style: `#x` is private at run time too; `private` only hides a name from
+      // the compiler. A private constructor has no `#` form, so it stays allowed.
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            ":matches(PropertyDefinition, MethodDefinition[kind!='constructor'], TSParameterProperty)[accessibility='private']",
+          message: "Use a #private member instead of the `private` keyword.",
+        },
+      ],
       // Server-streaming handlers are async generators that may have nothing to await.
       "@typescript-eslint/require-await": "off",
     },

@@ -29,8 +29,8 @@ for (const file of files) {
     platform: "node",
     format: "esm",
     target: "node20",
-    // Reads tsc's source maps, so stack traces still point into src/*.ts.
-    sourcemap: true,
+    // Like tsc's output (tsconfig.lib.json): the packages ship no sources for a map to point at.
+    sourcemap: false,
     logLevel: "warning",
   });
 }

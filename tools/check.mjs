@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The project's whole check, as CI and the README run it: formatting, the wire protocol (buf lint
-// and generation drift), the package graph, packaging, then lint, typecheck and tests of every
-// package through nx. Stops at the first failing step and exits with its code.
+// and generation drift), the package graph, then lint, typecheck and tests of every package through
+// nx, the READMEs' runnable blocks, and last what npm would publish: each package's contents, and
+// each installed alone and used. Stops at the first failing step and exits with its code.
 import { spawnSync } from "node:child_process";
 
 process.env.NX_NO_CLOUD ??= "true";
@@ -34,6 +35,7 @@ const steps = [
     ["nx", "run-many", "-t", "lint", "typecheck", "test", "-p", "e2e-docs", "--outputStyle=stream"],
   ],
   ["package contents", "node", ["tools/check-pack.mjs"]],
+  ["package installs", "node", ["tools/check-install.mjs"]],
 ];
 
 for (const [name, command, args] of steps) {

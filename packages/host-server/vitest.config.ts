@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    globalSetup: ["../../tools/redis/global-setup.ts"],
+    globalSetup: ["@guildhall/testing/redis-global-setup"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -5,7 +5,7 @@ import { resolveClusterExecutionEngineOptions } from "@guildhall/engine";
 import { resolveAgentHostOptions } from "@guildhall/host-server";
 import { MemoryLocationRegistry } from "@guildhall/registry";
 import { StaticDiscovery } from "@guildhall/placement";
-import { waitFor } from "../test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { startRedisBenchCluster, type Quiet } from "./clusters.js";
 import { benchGuild } from "./create.js";
 import { agentClass } from "./paths.js";
@@ -98,15 +98,17 @@ export async function measureFailover(
     started = performance.now();
     await victim.killGroup();
     await waitFor(
-      `all ${ids.length} agents of the killed host ready on the other host`,
       async () => {
         const locations = await Promise.all(
           ids.map((id) => cluster.registry.getLocation(guild.id, id)),
         );
         return locations.every((l) => l?.hostAddress === survivor.address);
       },
-      120_000,
-      20,
+      {
+        description: `all ${ids.length} agents of the killed host ready on the other host`,
+        timeoutMs: 120_000,
+        intervalMs: 20,
+      },
     );
     const failoverMs = since(started);
     return { failoverMs, bareForksMs, agentsMoved: ids.length };

@@ -23,7 +23,7 @@ import {
 import { agentSpecToProto, createAgentHost, type AgentHost } from "@guildhall/host-server";
 import { AgentHostService } from "@guildhall/proto";
 import { RedisLocationRegistry } from "@guildhall/registry";
-import { startRedisServer } from "../redis/redis-server.js";
+import { startRedisServer } from "@guildhall/testing";
 import { AGENTS_DIR, agentClass, isMain } from "./paths.js";
 import { median, percentiles, ratios, type Percentiles } from "./stats.js";
 

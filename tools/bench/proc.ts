@@ -1,7 +1,7 @@
 // What the kernel says about processes (Linux /proc): children, CPU time, resident memory. The
 // benchmark waits on these for a quiet machine between measurements, and reads memory from them.
 import { readdirSync, readFileSync } from "node:fs";
-import { waitFor } from "../test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 
 interface Stat {
   readonly ppid: number;
@@ -107,7 +107,6 @@ export async function waitForQuiet(
       .map((g, i) => `${counts[i] ?? "?"} children, ${g.children ?? "any"} expected`)
       .join("; ");
   await waitFor(
-    "idle child processes",
     () => {
       const now = snapshot(groups);
       counts = now.counts;
@@ -119,8 +118,7 @@ export async function waitForQuiet(
       last = now.ticks;
       return settled;
     },
-    timeoutMs,
-    30,
+    { description: "idle child processes", timeoutMs: timeoutMs, intervalMs: 30 },
   ).catch((error: unknown) => {
     throw new Error(`${(error as Error).message}: ${counted()}`);
   });

@@ -9,7 +9,7 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { RedisLocationRegistry } from "@guildhall/registry";
-import { startRedisServer } from "../redis/redis-server.js";
+import { startRedisServer } from "@guildhall/testing";
 import { isMain } from "./paths.js";
 import { quantile } from "./stats.js";
 

@@ -10,7 +10,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { format, resolveConfig } from "prettier";
 import { Redis } from "ioredis";
-import { startRedisServer } from "../redis/redis-server.js";
+import { startRedisServer } from "@guildhall/testing";
 import { AGENT_WINDOW, measureAgentMessaging } from "./agent-messaging.js";
 import {
   DEFAULT_WARM_POOL_SIZE,

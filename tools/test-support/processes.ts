@@ -2,7 +2,7 @@
 // still run, and a check that none leaked.
 import { readdirSync, readFileSync } from "node:fs";
 import { expect } from "vitest";
-import { waitFor } from "./wait-for.js";
+import { waitFor } from "@guildhall/testing";
 
 function readStat(pid: number): { ppid: number; state: string } | undefined {
   try {
@@ -49,8 +49,9 @@ export async function expectNoLeakedProcesses(
   graceMs = 10_000,
 ): Promise<void> {
   const left = () => childPids().filter((pid) => !expected.includes(pid));
-  await waitFor("child processes to exit", () => left().length === 0, graceMs).catch(
-    () => undefined,
-  );
+  await waitFor(() => left().length === 0, {
+    description: "child processes to exit",
+    timeoutMs: graceMs,
+  }).catch(() => undefined);
   expect(left(), "processes leaked by the test").toEqual([]);
 }

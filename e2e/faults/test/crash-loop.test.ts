@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AgentState } from "@guildhall/proto";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { FIXTURES, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
 import { hostClient } from "./support/host-client.js";
 import { holdUntil } from "./support/hold.js";
@@ -56,13 +56,11 @@ it("restarts a crash-looping agent with backoff, caps the restarts and reports i
   const client = hostClient(location!.hostAddress);
 
   const info = await waitFor(
-    "the agent to be reported crashed",
     async () => {
       const { agent } = await client.getAgentInfo({ guildId: guild.id, agentId: "looper" });
       return agent?.state === AgentState.CRASHED ? agent : undefined;
     },
-    30_000,
-    50,
+    { description: "the agent to be reported crashed", timeoutMs: 30_000, intervalMs: 50 },
   );
   const crashedAt = Date.now();
   expect(info.restarts).toBe(MAX_RESTARTS);

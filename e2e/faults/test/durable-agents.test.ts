@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { AgentSpec } from "@guildhall/core";
 import { Guild, type ClusterExecutionEngine } from "@guildhall/engine";
+import { waitFor } from "@guildhall/testing";
 import { childPids, isRunning } from "../../../tools/test-support/processes.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
 import {
   FIXTURES,
   startFaultCluster,
@@ -97,12 +97,11 @@ async function underTraffic(
   traffic.start();
   let detail: string;
   try {
-    await waitFor(
-      "every agent to answer the traffic",
-      () => IDS.every((id) => traffic.answerSince(id, startedAt) !== undefined),
-      DEADLINE_MS,
-      50,
-    );
+    await waitFor(() => IDS.every((id) => traffic.answerSince(id, startedAt) !== undefined), {
+      description: "every agent to answer the traffic",
+      timeoutMs: DEADLINE_MS,
+      intervalMs: 50,
+    });
     detail = await fault();
   } finally {
     await traffic.stop();
@@ -125,12 +124,11 @@ async function underTraffic(
 
 /** The first reply of `agentId` to a message sent at or after `sinceMs`, waited for. */
 function answered(agentId: string, sinceMs: number) {
-  return waitFor(
-    `${agentId} to answer a message sent after ${new Date(sinceMs).toISOString()}`,
-    () => traffic.answerSince(agentId, sinceMs),
-    DEADLINE_MS,
-    20,
-  );
+  return waitFor(() => traffic.answerSince(agentId, sinceMs), {
+    description: `${agentId} to answer a message sent after ${new Date(sinceMs).toISOString()}`,
+    timeoutMs: DEADLINE_MS,
+    intervalMs: 20,
+  });
 }
 
 /** The live host running most of the guild's agents, other than `exclude`, and those agents. */
@@ -153,7 +151,6 @@ async function busiestHost(
 /** Waits until every agent in `ids` is located on one of `hosts`. */
 async function placedOn(ids: readonly string[], hosts: ReadonlySet<string>): Promise<void> {
   await waitFor(
-    `${ids.join(", ")} to run on ${[...hosts].join(", ")}`,
     async () => {
       const located = await cluster.registry.listGuildAgents(guild.id);
       return ids.every((id) => {
@@ -161,8 +158,11 @@ async function placedOn(ids: readonly string[], hosts: ReadonlySet<string>): Pro
         return at !== undefined && hosts.has(at);
       });
     },
-    DEADLINE_MS,
-    50,
+    {
+      description: `${ids.join(", ")} to run on ${[...hosts].join(", ")}`,
+      timeoutMs: DEADLINE_MS,
+      intervalMs: 50,
+    },
   );
 }
 
@@ -239,19 +239,18 @@ it("(g) never lets a message that throws or crashes its handler block the ones a
     const poison = await traffic.inject(id, { kind: "poison" });
     await traffic.inject(id, { kind: "crash" });
     const probe = await traffic.inject(id, { kind: "probe" });
-    const answer = await waitFor(
-      `${id} to answer the probe sent after the poison`,
-      () => traffic.replies(id).find((r) => r.kind === "probe"),
-      DEADLINE_MS,
-      20,
-    );
+    const answer = await waitFor(() => traffic.replies(id).find((r) => r.kind === "probe"), {
+      description: `${id} to answer the probe sent after the poison`,
+      timeoutMs: DEADLINE_MS,
+      intervalMs: 20,
+    });
     // Nothing the failed handlers did to the count was kept.
     expect(answer.count, "the count the probe saw").toBe(probe.numberedBefore);
     const skipped =
       "message ended the agent's process every time it was handled; skipped, as a handler that throws is";
-    await waitFor(`the host to log that it skipped the crashing message`, () =>
-      hostLog(id).some((e) => e.msg === skipped),
-    );
+    await waitFor(() => hostLog(id).some((e) => e.msg === skipped), {
+      description: `the host to log that it skipped the crashing message`,
+    });
     const log = hostLog(id);
     expect(log.filter((e) => e.msg === skipped)).toHaveLength(1);
     expect(log.filter((e) => e.msg === "agent process failed")).toHaveLength(CRASHES_BEFORE_SKIP);
@@ -320,18 +319,16 @@ it("(e) fences the copies of a host paused past its lease: they commit nothing a
       process.kill(victim.pid, "SIGCONT");
     }
     const continuedAt = Date.now();
-    await waitFor(
-      "the paused host to stop its stale copies",
-      () => agentPidsOf(victim).length === 0,
-      DEADLINE_MS,
-      20,
-    );
+    await waitFor(() => agentPidsOf(victim).length === 0, {
+      description: "the paused host to stop its stale copies",
+      timeoutMs: DEADLINE_MS,
+      intervalMs: 20,
+    });
     const fencedAt = Date.now();
-    await waitFor(
-      "the paused host to be live in the registry again",
-      async () => (await cluster.registry.getHost(victim.address)) !== undefined,
-      DEADLINE_MS,
-    );
+    await waitFor(async () => (await cluster.registry.getHost(victim.address)) !== undefined, {
+      description: "the paused host to be live in the registry again",
+      timeoutMs: DEADLINE_MS,
+    });
     // Self-fencing: once it ran again, with its lease lapsed, the host handed its stale copies
     // nothing; whatever they had in hand was refused at its commit (checked by the ledger).
     const late = lost.flatMap((id) =>
@@ -357,9 +354,8 @@ it("(b) re-places the agents of a host stopped with SIGTERM, handling nothing tw
       // As a rolling update does: the replacement first.
       const replacement = await cluster.startHost();
       await waitFor(
-        "the replacement host to register",
         async () => (await cluster.registry.getHost(replacement.address)) !== undefined,
-        DEADLINE_MS,
+        { description: "the replacement host to register", timeoutMs: DEADLINE_MS },
       );
       const { victim, lost, others } = await busiestHost(replacement);
       invariants.recordHostChildren();

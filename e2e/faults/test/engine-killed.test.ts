@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
 import { agentProcesses, ClusterInvariants } from "./support/invariants.js";
 import { holdUntil } from "./support/hold.js";
@@ -53,12 +53,11 @@ it("settles an agent whose engine died between CreateAgent and the answer", asyn
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, "exit");
-  const first = await waitFor(
-    "the host to start the agent's process",
-    () => agentProcesses([guild.id])[0],
-    DEADLINE_MS,
-    10,
-  );
+  const first = await waitFor(() => agentProcesses([guild.id])[0], {
+    description: "the host to start the agent's process",
+    timeoutMs: DEADLINE_MS,
+    intervalMs: 10,
+  });
   child.kill("SIGKILL");
   const killedAt = Date.now();
   await exited;
@@ -80,13 +79,15 @@ it("settles an agent whose engine died between CreateAgent and the answer", asyn
       20,
     );
     await waitFor(
-      "the agent to run once, registered where it runs",
       async () => {
         const located = await cluster.registry.getLocation(guild.id, spec.id);
         return located !== undefined && agentProcesses([guild.id]).length === 1;
       },
-      DEADLINE_MS,
-      50,
+      {
+        description: "the agent to run once, registered where it runs",
+        timeoutMs: DEADLINE_MS,
+        intervalMs: 50,
+      },
     );
     await pings.pingAll([spec.id]);
     const settledAt = Date.now();

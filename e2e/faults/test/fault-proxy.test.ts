@@ -6,9 +6,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startRedisServer, waitFor, type RedisTestServer } from "@guildhall/testing";
 import { startFaultProxy, type FaultProxy } from "../../../tools/fault-proxy/fault-proxy.js";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
 
 /** An echo server that counts the connections it holds. */
 interface EchoServer {
@@ -159,15 +158,19 @@ describe("fault proxy over an echo server", () => {
     const proxy = await proxyTo(echo.port);
     const client = await clientOf(proxy);
     client.socket.write("plain;");
-    await waitFor("the echo without latency", () => client.received() === "plain;");
+    await waitFor(() => client.received() === "plain;", {
+      description: "the echo without latency",
+    });
 
     const latencyMs = 200;
     proxy.setLatency("upstream", latencyMs);
     const sentAt = performance.now();
     client.socket.write("slow;");
-    await waitFor("the proxy to hold the chunk", () => proxy.stats().queuedUpstreamBytes === 5);
+    await waitFor(() => proxy.stats().queuedUpstreamBytes === 5, {
+      description: "the proxy to hold the chunk",
+    });
     expect(client.received()).toBe("plain;");
-    await waitFor("the delayed echo", () => client.received() === "plain;slow;");
+    await waitFor(() => client.received() === "plain;slow;", { description: "the delayed echo" });
     // A lower bound the proxy guarantees, not a speed: the chunk cannot have arrived sooner.
     expect(performance.now() - sentAt).toBeGreaterThanOrEqual(latencyMs - 1);
 
@@ -181,7 +184,9 @@ describe("fault proxy over an echo server", () => {
       client.socket.write(line);
     }
     const expected = `plain;slow;${sent.join("")}`;
-    await waitFor("every chunk, in order", () => client.received().length >= expected.length);
+    await waitFor(() => client.received().length >= expected.length, {
+      description: "every chunk, in order",
+    });
     expect(client.received()).toBe(expected);
   });
 
@@ -191,14 +196,16 @@ describe("fault proxy over an echo server", () => {
     const before = proxy.stats();
     proxy.stall();
     client.socket.write("held");
-    await waitFor("the proxy to hold the bytes", () => proxy.stats().queuedUpstreamBytes === 4);
+    await waitFor(() => proxy.stats().queuedUpstreamBytes === 4, {
+      description: "the proxy to hold the bytes",
+    });
     // Held, not lost or late: the proxy has them and has written none of them on.
     expect(proxy.stats().forwardedUpstreamBytes).toBe(before.forwardedUpstreamBytes);
     expect(client.received()).toBe("");
     expect(proxy.stats().connections).toBe(1);
 
     proxy.resume();
-    await waitFor("the held bytes to arrive", () => client.received() === "held");
+    await waitFor(() => client.received() === "held", { description: "the held bytes to arrive" });
     expect(proxy.stats().queuedUpstreamBytes).toBe(0);
   });
 
@@ -207,24 +214,30 @@ describe("fault proxy over an echo server", () => {
     const a = await clientOf(proxy);
     const b = await clientOf(proxy);
     a.socket.write("x");
-    await waitFor("the echo", () => a.received() === "x");
-    await waitFor("the echo server to hold both connections", async () => {
-      return (await echo.connections()) === 2;
-    });
+    await waitFor(() => a.received() === "x", { description: "the echo" });
+    await waitFor(
+      async () => {
+        return (await echo.connections()) === 2;
+      },
+      { description: "the echo server to hold both connections" },
+    );
 
     proxy.resetAll();
-    await waitFor("both clients to be reset", () => a.closed() && b.closed());
+    await waitFor(() => a.closed() && b.closed(), { description: "both clients to be reset" });
     expect(a.error()?.code).toBe("ECONNRESET");
     expect(b.error()?.code).toBe("ECONNRESET");
     expect(proxy.stats().connections).toBe(0);
-    await waitFor("the echo server to lose both connections", async () => {
-      return (await echo.connections()) === 0;
-    });
+    await waitFor(
+      async () => {
+        return (await echo.connections()) === 0;
+      },
+      { description: "the echo server to lose both connections" },
+    );
 
     // New connections are still accepted.
     const c = await clientOf(proxy);
     c.socket.write("again");
-    await waitFor("an echo on a new connection", () => c.received() === "again");
+    await waitFor(() => c.received() === "again", { description: "an echo on a new connection" });
   });
 
   it("resets the client when the target refuses, as a dead server behind a proxy looks", async () => {
@@ -236,7 +249,9 @@ describe("fault proxy over an echo server", () => {
     const socket = createConnection({ host: "127.0.0.1", port: proxy.port });
     const [error] = (await once(socket, "error")) as [NodeJS.ErrnoException];
     expect(error.code).toBe("ECONNRESET");
-    await waitFor("the proxy to drop the connection", () => proxy.stats().connections === 0);
+    await waitFor(() => proxy.stats().connections === 0, {
+      description: "the proxy to drop the connection",
+    });
   });
 
   it("refuses new connections while open ones keep working, then accepts again on the same port", async () => {
@@ -247,13 +262,17 @@ describe("fault proxy over an echo server", () => {
     await proxy.refuseNewConnections();
     expect((await connectError(port)).code).toBe("ECONNREFUSED");
     open.socket.write("still here");
-    await waitFor("the open connection to echo", () => open.received() === "still here");
+    await waitFor(() => open.received() === "still here", {
+      description: "the open connection to echo",
+    });
 
     await proxy.acceptNewConnections();
     expect(proxy.port).toBe(port);
     const fresh = await clientOf(proxy);
     fresh.socket.write("back");
-    await waitFor("an echo on a new connection", () => fresh.received() === "back");
+    await waitFor(() => fresh.received() === "back", {
+      description: "an echo on a new connection",
+    });
   });
 
   it("leaves no socket, listener or held byte behind when closed", async () => {
@@ -263,27 +282,39 @@ describe("fault proxy over an echo server", () => {
     const held = await clientOf(proxy);
     const stalled = await clientOf(proxy);
     held.socket.write("delayed for a minute");
-    await waitFor("the delayed echo to be held", () => proxy.stats().queuedDownstreamBytes > 0);
+    await waitFor(() => proxy.stats().queuedDownstreamBytes > 0, {
+      description: "the delayed echo to be held",
+    });
     proxy.stall();
     stalled.socket.write("stalled");
-    await waitFor("the stalled bytes to be held", () => proxy.stats().queuedUpstreamBytes > 0);
+    await waitFor(() => proxy.stats().queuedUpstreamBytes > 0, {
+      description: "the stalled bytes to be held",
+    });
     expect(tcpHandles()).toBeGreaterThan(baseline);
 
     await proxy.close();
     await proxy.close();
     // Resolved once the proxy's sockets are released: its clients were closed with them.
-    await waitFor("the clients to see their connections closed", () => {
-      return held.closed() && stalled.closed();
-    });
+    await waitFor(
+      () => {
+        return held.closed() && stalled.closed();
+      },
+      { description: "the clients to see their connections closed" },
+    );
     expect(proxy.stats()).toMatchObject({
       connections: 0,
       queuedUpstreamBytes: 0,
       queuedDownstreamBytes: 0,
     });
-    await waitFor("the echo server to lose every connection", async () => {
-      return (await echo.connections()) === 0;
+    await waitFor(
+      async () => {
+        return (await echo.connections()) === 0;
+      },
+      { description: "the echo server to lose every connection" },
+    );
+    await waitFor(() => tcpHandles() === baseline, {
+      description: "every TCP handle of the test to be released",
     });
-    await waitFor("every TCP handle of the test to be released", () => tcpHandles() === baseline);
     expect((await connectError(proxy.port)).code).toBe("ECONNREFUSED");
   });
 });
@@ -307,7 +338,9 @@ describe("fault proxy over redis-server, through ioredis", () => {
     proxy.stall();
     let answer: string | undefined;
     const pong = client.ping().then((reply) => (answer = reply));
-    await waitFor("the command to be held", () => proxy.stats().queuedUpstreamBytes > 0);
+    await waitFor(() => proxy.stats().queuedUpstreamBytes > 0, {
+      description: "the command to be held",
+    });
     expect(answer).toBeUndefined();
     proxy.resume();
     expect(await pong).toBe("PONG");
@@ -319,7 +352,9 @@ describe("fault proxy over redis-server, through ioredis", () => {
     expect(await client.ping()).toBe("PONG");
     const accepted = proxy.stats().accepted;
     proxy.resetAll();
-    await waitFor("ioredis to report the reset", () => errors.some((e) => e.code === "ECONNRESET"));
+    await waitFor(() => errors.some((e) => e.code === "ECONNRESET"), {
+      description: "ioredis to report the reset",
+    });
     expect(await client.ping()).toBe("PONG");
     expect(proxy.stats().accepted).toBeGreaterThan(accepted);
   });

@@ -2,7 +2,7 @@
 // default lease, heartbeat and reconcile settings, every agent it ran runs again on the other
 // hosts, once each, and nothing else moves.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
 import { launchEchoGuild } from "./support/echo-guild.js";
 import { pidsByAgent } from "./support/invariants.js";
@@ -41,13 +41,15 @@ it("re-places every agent of a SIGKILLed host group on the others at default set
     const killedAt = Date.now();
     await victim.process.killGroup();
     await waitFor(
-      "every agent to run on a surviving host",
       async () => {
         const agents = await cluster.registry.listGuildAgents(guild.id);
         return agents.length === AGENTS && agents.every((a) => survivors.has(a.hostAddress));
       },
-      RECOVERY_DEADLINE_MS,
-      100,
+      {
+        description: "every agent to run on a surviving host",
+        timeoutMs: RECOVERY_DEADLINE_MS,
+        intervalMs: 100,
+      },
     );
     const registeredAt = Date.now();
     await pings.pingAll(ids);

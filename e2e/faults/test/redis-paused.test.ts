@@ -3,7 +3,7 @@
 // leaves nothing behind.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { echoSpec, startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
 import { launchEchoGuild } from "./support/echo-guild.js";
 import { agentProcesses, pidsByAgent } from "./support/invariants.js";
@@ -55,10 +55,12 @@ it("keeps agents running through a 30 s Redis outage and refuses new placements 
     await pings.pingAll(ids, RECOVERY_DEADLINE_MS);
     const answeredAt = Date.now();
     await waitFor(
-      "every agent to be registered again",
       async () => (await cluster.registry.listGuildAgents(guild.id)).length === AGENTS,
-      RECOVERY_DEADLINE_MS,
-      100,
+      {
+        description: "every agent to be registered again",
+        timeoutMs: RECOVERY_DEADLINE_MS,
+        intervalMs: 100,
+      },
     );
     const registeredAt = Date.now();
     cluster.report(

@@ -2,7 +2,7 @@
 // again under the epochs it holds; nothing is re-placed or restarted (same processes), and
 // messaging works again.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import { startFaultCluster, type FaultCluster } from "./support/fault-cluster.js";
 import { launchEchoGuild } from "./support/echo-guild.js";
 import { pidsByAgent } from "./support/invariants.js";
@@ -41,10 +41,8 @@ it("lets hosts restore an emptied Redis without re-placing or restarting an agen
     await cluster.redis.start();
     const backAt = Date.now();
     await waitFor(
-      "every agent to be registered again",
       async () => (await cluster.registry.listGuildAgents(guild.id)).length === AGENTS,
-      DEADLINE_MS,
-      50,
+      { description: "every agent to be registered again", timeoutMs: DEADLINE_MS, intervalMs: 50 },
     );
     const restoredAt = Date.now();
     await pings.pingAll(ids, DEADLINE_MS);

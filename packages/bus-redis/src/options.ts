@@ -1,11 +1,16 @@
 // The options of RedisBus, their defaults, and the one function that checks them and fills the
 // defaults in, plus the ioredis settings of the bus's two connections.
-import { GuildhallError, type Message, type Subscription } from "@guildhall/core";
+import { GuildhallError, checkWholeNumber, type Message, type Subscription } from "@guildhall/core";
+// The registry's connection defaults: the bus connects to Redis the same way. The key prefix is
+// shared too (registry keys never start with `bus:`).
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_RECONNECT_DELAY_MS,
+  DEFAULT_PREFIX,
+} from "@guildhall/registry";
 import type { RedisOptions } from "ioredis";
 import type { RedisBusWarning } from "./warnings.js";
 
-/** Default key prefix, shared with the registry (whose keys never start with `bus:`). */
-export const DEFAULT_PREFIX = "gh:";
 /** Default approximate number of messages each topic's stream keeps. */
 export const DEFAULT_MAX_LEN_PER_TOPIC = 10_000;
 /** Default largest message accepted: 1 MiB of JSON. */
@@ -16,10 +21,6 @@ export const DEFAULT_BLOCK_MS = 5_000;
 export const DEFAULT_READ_BATCH_SIZE = 100;
 /** Default time a command may take before it fails. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
-/** Default time to establish a connection. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/** Default cap on the delay between reconnection attempts. */
-export const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
 /** Default length past which a commit trims its topic's stream to what its agents still need. */
 export const DEFAULT_TRIM_ABOVE_ENTRIES = 1_000;
 /** Default time a deleted agent's fence outlives it: a day. */
@@ -141,18 +142,13 @@ function checkInteger(
   max: number,
   unit: string,
 ): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(
-      `RedisBus option ${name} ${String(value)} is invalid: it must be a whole number of ${unit} from ${min} to ${max}`,
-    );
-  }
-  return value;
+  return checkWholeNumber(`RedisBus: option ${name}`, value, { min, max, unit });
 }
 
 function checkFunction<T>(name: string, value: unknown, fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== "function") {
-    throw invalid(`RedisBus option ${name} must be a function, not ${typeof value}`);
+    throw invalid(`RedisBus: option ${name} must be a function, not ${typeof value}`);
   }
   return value as T;
 }

@@ -10,10 +10,10 @@ import {
   type CommitResult,
   type TopicPosition,
 } from "@guildhall/core";
+import { LuaScripts } from "@guildhall/registry";
 import type { Redis } from "ioredis";
 import { agentKey, cursorsKey, streamKey } from "./keys.js";
 import { ScriptError } from "./script-error.js";
-import { Scripts } from "./scripts.js";
 import {
   checkAgentId,
   checkGuildId,
@@ -23,6 +23,12 @@ import {
   encodeMessage,
   invalid,
 } from "./validate.js";
+
+/**
+ * The scripts in lua/ take as many keys as the agent has topics or the commit has messages, so
+ * each file is `<name>-n.lua` and every call states its key count.
+ */
+const SCRIPT_KEYS = { "claim-agent": "n", "commit-agent": "n", "delete-agent": "n" } as const;
 
 /** The largest state a commit stores, in bytes of its JSON: far above any host's own limit. */
 const MAX_STATE_BYTES = 64 * 1_048_576;
@@ -89,12 +95,16 @@ function checkState(state: unknown): string {
 /** Agent records of one RedisBus. */
 export class RedisAgentStore {
   readonly #client: Redis;
-  readonly #scripts: Scripts;
+  readonly #scripts: LuaScripts<keyof typeof SCRIPT_KEYS>;
   readonly #options: RedisAgentStoreOptions;
 
   constructor(client: Redis, options: RedisAgentStoreOptions) {
     this.#client = client;
-    this.#scripts = new Scripts(client);
+    this.#scripts = new LuaScripts(client, {
+      dir: new URL("./lua/", import.meta.url),
+      scripts: SCRIPT_KEYS,
+      commandPrefix: "guildhall_bus_",
+    });
     this.#options = options;
   }
 

@@ -15,6 +15,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "@guildhall/core";
+import { RedisErrorMapper, type RedisErrorHints } from "@guildhall/registry";
 import { Redis } from "ioredis";
 import { disconnectClient } from "./disconnect.js";
 import { MESSAGE_FIELD, streamKey } from "./keys.js";
@@ -25,7 +26,6 @@ import {
   type ResolvedRedisBusOptions,
 } from "./options.js";
 import { RedisAgentStore } from "./redis-agent-store.js";
-import { RedisErrorMapper } from "./redis-errors.js";
 import { RedisSubscription } from "./redis-subscription.js";
 import {
   STREAM_START,
@@ -37,6 +37,20 @@ import {
 import { StreamReader } from "./stream-reader.js";
 import { checkGuildId, checkPosition, checkTopic, encodeMessage, invalid } from "./validate.js";
 import { streamResetWarning, trimmedUnreadWarning, type RedisBusWarning } from "./warnings.js";
+
+/** The advice that ends the bus's Redis error messages. */
+const BUS_ERROR_HINTS: RedisErrorHints = {
+  unreachable:
+    "Check GUILDHALL_BUS_URL (or GUILDHALL_REDIS_URL / REDIS_URL) and that the server is running " +
+    "and reachable from here, then retry; the bus keeps reconnecting and recovers by itself once " +
+    "it is.",
+  credentials: "Check the user and password in the bus URL (redis://user:password@host:port).",
+  permission:
+    "Grant it the stream commands (XADD, XREAD, XREVRANGE, XINFO, XTRIM, XLEN), the hash " +
+    "commands, EVALSHA and EVAL, and CLIENT on the bus keys.",
+  outOfMemory: "Raise maxmemory, or lower maxLenPerTopic so streams keep fewer messages.",
+  wrongType: "Another application uses the same keys: give the bus its own prefix.",
+};
 
 function checkSubscribeOptions(options: unknown): SubscribeOptions {
   if (typeof options !== "object" || options === null) {
@@ -110,7 +124,7 @@ export class RedisBus implements DurableMessageBus {
   constructor(options: RedisBusOptions) {
     const resolved = resolveRedisBusOptions(options);
     this.#options = resolved;
-    const errors = new RedisErrorMapper(resolved.url);
+    const errors = new RedisErrorMapper(resolved.url, BUS_ERROR_HINTS);
     this.#errors = errors;
     const commands = new Redis(resolved.url, ioredisOptions(resolved, "commands"));
     commands.on("error", (error: Error) => errors.connectionFailed(error));
@@ -208,9 +222,9 @@ export class RedisBus implements DurableMessageBus {
       options: subscribeOptions,
       reportError: this.#options.onHandlerError,
       reportTrimmed: (entries, streamKey) => onWarning(trimmedUnreadWarning(entries, streamKey)),
-      detach: (s) => {
-        this.#subscriptions.delete(s);
-        this.#reader.remove(s);
+      detach: (detached) => {
+        this.#subscriptions.delete(detached);
+        this.#reader.remove(detached);
       },
     });
     if (trimmed !== undefined) subscription.reportTrimmed(trimmed);

@@ -57,7 +57,7 @@ export class RedisSubscription implements Subscription {
     this.#cursor = init.start;
     const { onError } = init.options;
     this.#delivery = new SerialDelivery(init.handler, (error, message) =>
-      (onError ?? ((e, m) => init.reportError(e, m, this)))(error, message),
+      onError === undefined ? init.reportError(error, message, this) : onError(error, message),
     );
   }
 

@@ -1,5 +1,5 @@
-// The numeric errors the Lua scripts in lua/ return (BullMQ style: a script cannot throw a typed
-// error, so it returns a negative number).
+// The numeric errors the bus's Lua scripts in lua/ return (a script cannot throw a typed error, so
+// it returns a negative number, as BullMQ's do).
 
 /** Negative returns of the scripts in lua/. */
 export enum ScriptError {

@@ -36,10 +36,10 @@
 // also work, but it costs a round trip per timeout on every idle bus to buy the same latency.
 import { setTimeout as delay } from "node:timers/promises";
 import { Message, formatZodIssues } from "@guildhall/core";
+import type { RedisErrorMapper } from "@guildhall/registry";
 import type { Redis } from "ioredis";
 import { disconnectClient } from "./disconnect.js";
 import { MESSAGE_FIELD } from "./keys.js";
-import type { RedisErrorMapper } from "./redis-errors.js";
 import type { RedisSubscription } from "./redis-subscription.js";
 import {
   STREAM_START,
@@ -85,36 +85,37 @@ const MAX_UNBLOCK_ATTEMPTS = 30;
 
 /** Reads every subscribed stream of one bus with one blocking XREAD at a time. */
 export class StreamReader {
-  private readonly streams = new Map<string, StreamState>();
-  private readonly abort = new AbortController();
-  private inFlight: Read | undefined;
+  readonly #client: Redis;
+  readonly #options: StreamReaderOptions;
+  readonly #streams = new Map<string, StreamState>();
+  readonly #abort = new AbortController();
+  #inFlight: Read | undefined;
   /** The reader connection's CLIENT ID, known from the first read after each (re)connect. */
-  private clientId: number | undefined;
-  private needsSync = true;
-  private failing = false;
-  private idle: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  #clientId: number | undefined;
+  #needsSync = true;
+  #failing = false;
+  #idle: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
 
-  constructor(
-    private readonly client: Redis,
-    private readonly options: StreamReaderOptions,
-  ) {
+  constructor(client: Redis, options: StreamReaderOptions) {
+    this.#client = client;
+    this.#options = options;
     client.on("error", (error: Error) => options.errors.connectionFailed(error));
     client.on("close", () => {
-      this.clientId = undefined;
-      this.needsSync = true;
+      this.#clientId = undefined;
+      this.#needsSync = true;
     });
   }
 
-  private get closed(): boolean {
-    return this.abort.signal.aborted;
+  get #closed(): boolean {
+    return this.#abort.signal.aborted;
   }
 
   /** Starts handing the entries of `subscription`'s stream after its cursor to it. */
   add(subscription: RedisSubscription): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     const startId = subscription.cursor;
-    let state = this.streams.get(subscription.key);
+    let state = this.#streams.get(subscription.key);
     if (state === undefined) {
       state = {
         key: subscription.key,
@@ -122,38 +123,38 @@ export class StreamReader {
         cursor: startId,
         subscriptions: new Set(),
       };
-      this.streams.set(subscription.key, state);
-      this.wake();
+      this.#streams.set(subscription.key, state);
+      this.#wake();
     } else if (compareStreamIds(startId, state.cursor) < 0) {
       state.cursor = startId;
-      this.wake();
+      this.#wake();
     }
     state.subscriptions.add(subscription);
-    this.loop ??= this.run();
+    this.#loop ??= this.#run();
   }
 
   /** Stops handing entries to `subscription`; a stream nobody reads leaves the next read. */
   remove(subscription: RedisSubscription): void {
-    const state = this.streams.get(subscription.key);
+    const state = this.#streams.get(subscription.key);
     if (state === undefined) return;
     state.subscriptions.delete(subscription);
-    if (state.subscriptions.size === 0) this.streams.delete(subscription.key);
+    if (state.subscriptions.size === 0) this.#streams.delete(subscription.key);
   }
 
   /** Ends the blocking read and the loop, and closes the connection. Idempotent. */
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.abort.abort();
-      this.streams.clear();
-      this.idle?.();
-      await disconnectClient(this.client);
+    if (!this.#closed) {
+      this.#abort.abort();
+      this.#streams.clear();
+      this.#idle?.();
+      await disconnectClient(this.#client);
     }
-    await this.loop;
+    await this.#loop;
   }
 
-  private warn(warning: RedisBusWarning): void {
+  #warn(warning: RedisBusWarning): void {
     try {
-      this.options.onWarning(warning);
+      this.#options.onWarning(warning);
     } catch {
       // A warning handler that throws must not stop the reader.
     }
@@ -163,90 +164,90 @@ export class StreamReader {
    * A stream was added or its cursor lowered: the loop must read it anew, whether it idles or
    * blocks on the others.
    */
-  private wake(): void {
-    this.idle?.();
-    const read = this.inFlight;
-    const clientId = this.clientId;
+  #wake(): void {
+    this.#idle?.();
+    const read = this.#inFlight;
+    const clientId = this.#clientId;
     if (read === undefined || clientId === undefined || read.unblocking) return;
     read.unblocking = true;
-    void this.unblock(read, clientId);
+    void this.#unblock(read, clientId);
   }
 
-  private async unblock(read: Read, clientId: number): Promise<void> {
+  async #unblock(read: Read, clientId: number): Promise<void> {
     for (let attempt = 0; attempt < MAX_UNBLOCK_ATTEMPTS; attempt++) {
-      if (this.inFlight !== read || this.closed) return;
+      if (this.#inFlight !== read || this.#closed) return;
       let answer: unknown;
       try {
-        answer = await this.options.unblock(clientId);
+        answer = await this.#options.unblock(clientId);
       } catch {
         return; // The command connection is down too; the read ends within blockMs anyway.
       }
       if (answer === 1) return;
       // 0: the read has not reached Redis yet (or has just been answered): try again shortly.
       try {
-        await delay(Math.min(1 + attempt, 20), undefined, { signal: this.abort.signal });
+        await delay(Math.min(1 + attempt, 20), undefined, { signal: this.#abort.signal });
       } catch {
         return;
       }
     }
   }
 
-  private async run(): Promise<void> {
+  async #run(): Promise<void> {
     let retryDelayMs = 50;
-    while (!this.closed) {
-      if (this.streams.size === 0) {
-        await new Promise<void>((resolve) => (this.idle = resolve));
-        this.idle = undefined;
+    while (!this.#closed) {
+      if (this.#streams.size === 0) {
+        await new Promise<void>((resolve) => (this.#idle = resolve));
+        this.#idle = undefined;
         continue;
       }
       try {
-        await this.ready();
-        if (this.closed) break;
-        if (this.needsSync) await this.sync();
-        if (this.failing) {
-          this.failing = false;
-          this.warn({
+        await this.#ready();
+        if (this.#closed) break;
+        if (this.#needsSync) await this.#sync();
+        if (this.#failing) {
+          this.#failing = false;
+          this.#warn({
             kind: "reader-recovered",
-            message: `reading from Redis at ${this.options.errors.display} again; resuming after the last delivered message of each topic`,
+            message: `reading from Redis at ${this.#options.errors.display} again; resuming after the last delivered message of each topic`,
           });
         }
         retryDelayMs = 50;
         // Everything may have been unsubscribed while connecting: XREAD needs at least one stream.
-        if (this.streams.size === 0) continue;
-        const { reply, read } = await this.read();
-        if (reply !== null) this.dispatch(reply, read);
+        if (this.#streams.size === 0) continue;
+        const { reply, read } = await this.#read();
+        if (reply !== null) this.#dispatch(reply, read);
       } catch (error) {
-        if (this.closed) break;
-        this.needsSync = true;
-        if (!this.failing) {
-          this.failing = true;
-          const reason = this.options.errors.scrub(
+        if (this.#closed) break;
+        this.#needsSync = true;
+        if (!this.#failing) {
+          this.#failing = true;
+          const reason = this.#options.errors.scrub(
             error instanceof Error ? error.message : String(error),
           );
-          this.warn({
+          this.#warn({
             kind: "reader-failed",
             error,
-            message: `reading from Redis at ${this.options.errors.display} failed (${reason}); retrying with backoff, no message Redis keeps is lost`,
+            message: `reading from Redis at ${this.#options.errors.display} failed (${reason}); retrying with backoff, no message Redis keeps is lost`,
           });
         }
         // On a live connection (a reply error) nothing else paces the retries.
-        if (this.client.status === "ready") {
-          await delay(retryDelayMs, undefined, { signal: this.abort.signal }).catch(() => {});
-          retryDelayMs = Math.min(retryDelayMs * 2, this.options.maxRetryDelayMs);
+        if (this.#client.status === "ready") {
+          await delay(retryDelayMs, undefined, { signal: this.#abort.signal }).catch(() => {});
+          retryDelayMs = Math.min(retryDelayMs * 2, this.#options.maxRetryDelayMs);
         }
       }
     }
   }
 
   /** Resolves once the connection is ready (or the reader closed); connects when idle. */
-  private async ready(): Promise<void> {
-    const client = this.client;
+  async #ready(): Promise<void> {
+    const client = this.#client;
     if (client.status === "ready") return;
     if (client.status === "wait" || client.status === "end") {
       // Connection failures arrive as "error" events and are retried by ioredis itself.
       client.connect().catch(() => {});
     }
-    const signal = this.abort.signal;
+    const signal = this.#abort.signal;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         client.off("ready", done);
@@ -259,17 +260,17 @@ export class StreamReader {
   }
 
   /** After a (re)connect: learn the connection's id and restart the streams Redis lost. */
-  private async sync(): Promise<void> {
-    const clientId = await this.client.client("ID");
-    const states = [...this.streams.values()];
-    const pipeline = this.client.pipeline();
+  async #sync(): Promise<void> {
+    const clientId = await this.#client.client("ID");
+    const states = [...this.#streams.values()];
+    const pipeline = this.#client.pipeline();
     for (const state of states) pipeline.xinfo("STREAM", state.key);
     const results = (await pipeline.exec()) ?? [];
     states.forEach((state, i) => {
       const [error, reply] = results[i] ?? [new Error("no reply to XINFO STREAM"), undefined];
       if (error !== null && !isNoSuchKey(error)) throw error;
       const info = parseStreamInfo(error === null ? reply : undefined);
-      if (this.streams.get(state.key) !== state) return;
+      if (this.#streams.get(state.key) !== state) return;
       const lastId = info.lastGeneratedId;
       if (
         state.cursor !== STREAM_START &&
@@ -278,7 +279,7 @@ export class StreamReader {
         const cursor = state.cursor;
         state.cursor = STREAM_START;
         for (const subscription of state.subscriptions) subscription.restartFromStreamStart();
-        this.warn(streamResetWarning(state.key, cursor, lastId, this.options.errors.display));
+        this.#warn(streamResetWarning(state.key, cursor, lastId, this.#options.errors.display));
       }
       // Every subscription's cursor is at or after the stream's: all it lacks is still unread.
       for (const subscription of state.subscriptions) {
@@ -286,30 +287,30 @@ export class StreamReader {
         if (lost !== undefined) subscription.reportTrimmed(lost);
       }
     });
-    this.clientId = clientId;
-    this.needsSync = false;
+    this.#clientId = clientId;
+    this.#needsSync = false;
   }
 
-  private async read(): Promise<{ reply: XReadReply | null; read: Read }> {
-    const states = [...this.streams.values()];
+  async #read(): Promise<{ reply: XReadReply | null; read: Read }> {
+    const states = [...this.#streams.values()];
     const keys = states.map((state) => state.key);
     const cursors = states.map((state) => state.cursor);
     const read: Read = {
       unblocking: false,
       cursors: new Map(states.map((state) => [state, state.cursor])),
     };
-    this.inFlight = read;
+    this.#inFlight = read;
     // A read that outlives its block by this much is on a dead connection (a partition, a hung
     // server): drop it and let the reconnect and resync take over.
     const watchdog = setTimeout(() => {
-      if (this.inFlight === read) this.client.disconnect(true);
-    }, this.options.blockMs + this.options.watchdogGraceMs);
+      if (this.#inFlight === read) this.#client.disconnect(true);
+    }, this.#options.blockMs + this.#options.watchdogGraceMs);
     try {
-      const reply = await this.client.xread(
+      const reply = await this.#client.xread(
         "COUNT",
-        this.options.readBatchSize,
+        this.#options.readBatchSize,
         "BLOCK",
-        this.options.blockMs,
+        this.#options.blockMs,
         "STREAMS",
         ...keys,
         ...cursors,
@@ -317,19 +318,19 @@ export class StreamReader {
       return { reply, read };
     } finally {
       clearTimeout(watchdog);
-      if (this.inFlight === read) this.inFlight = undefined;
+      if (this.#inFlight === read) this.#inFlight = undefined;
     }
   }
 
-  private dispatch(reply: XReadReply, read: Read): void {
+  #dispatch(reply: XReadReply, read: Read): void {
     for (const [key, entries] of reply) {
-      const state = this.streams.get(key);
+      const state = this.#streams.get(key);
       // The stream was removed (and maybe added again), or its cursor lowered, since this read
       // was issued: the entries between its cursor now and the read's would be skipped.
       if (state === undefined || read.cursors.get(state) !== state.cursor) continue;
       for (const [entryId, fields] of entries) {
         state.cursor = entryId;
-        const entry = this.parse(state, entryId, fields);
+        const entry = this.#parse(state, entryId, fields);
         if (entry === undefined) continue;
         for (const subscription of state.subscriptions) {
           subscription.offer(entryId, entry.senderId, entry.json);
@@ -338,13 +339,13 @@ export class StreamReader {
     }
   }
 
-  private parse(
+  #parse(
     state: StreamState,
     entryId: string,
     fields: string[],
   ): { senderId: string; json: string } | undefined {
     const malformed = (reason: string): undefined => {
-      this.warn({
+      this.#warn({
         kind: "malformed-entry",
         key: state.key,
         entryId,

@@ -2,32 +2,13 @@
 // a closed bus left no connection behind.
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { testRedisUrl, waitFor } from "@guildhall/testing";
 import { RedisBus, type RedisBusOptions } from "../src/index.js";
-// Brings in the typing of inject("redisUrl") from the global setup that provides it.
-import type {} from "../../../tools/redis/global-setup.js";
-
-/** The private test Redis started by the global setup (or REDIS_URL). */
-export function redisUrl(): string {
-  return inject("redisUrl");
-}
 
 /** A key prefix no other test uses. */
 export function randomPrefix(): string {
   return `test-${randomBytes(6).toString("hex")}:`;
-}
-
-/** Polls `condition` until it holds, failing with `what` once `deadlineMs` passes. */
-export async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  what: () => string,
-  deadlineMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms: ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** The names of the connections Redis at `url` has for buses of `prefix`. */
@@ -68,11 +49,10 @@ export async function busConnectionFields(
 /** Fails unless every connection of buses of `prefix` is gone (closing is prompt). */
 export async function expectNoBusConnections(admin: Redis, prefix: string): Promise<void> {
   let left: string[] = [];
-  await eventually(
-    async () => (left = await busConnections(admin, prefix)).length === 0,
-    () => `connections left open: ${left.join(", ")}`,
-    2_000,
-  );
+  await waitFor(async () => (left = await busConnections(admin, prefix)).length === 0, {
+    description: () => `every connection to close; open: ${left.join(", ")}`,
+    timeoutMs: 2_000,
+  });
   expect(left).toEqual([]);
 }
 
@@ -101,7 +81,7 @@ export interface BusHarness {
  * checked to have left no connection, and their keys removed.
  */
 export function useBuses(): BusHarness {
-  const url = redisUrl();
+  const url = testRedisUrl();
   let admin: Redis | undefined;
   let buses: RedisBus[] = [];
   let prefixes = new Set<string>();

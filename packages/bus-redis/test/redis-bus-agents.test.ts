@@ -3,9 +3,9 @@
 // agent's copies, and every key of a guild shares one hash tag.
 import { describe, expect, it } from "vitest";
 import { createMessage, type AgentCommit, type Message } from "@guildhall/core";
+import { freePort, waitFor } from "@guildhall/testing";
 import { RedisBus } from "../src/index.js";
-import { freePort } from "../../../tools/redis/redis-server.js";
-import { eventually, useBuses } from "./helpers.js";
+import { useBuses } from "./helpers.js";
 
 const GUILD = "guild-1";
 const AGENT = "agent-1";
@@ -54,15 +54,11 @@ describe("RedisBus agent store", () => {
     await bus.subscribe(GUILD, "in", (m) => void received.push(m.payload), {
       after: positions["in"]!,
     });
-    await eventually(
-      () => received.length > 0,
-      () => "nothing arrived",
-    );
+    await waitFor(() => received.length > 0, { description: "the late message" });
     await bus.publish(GUILD, message("live", "in"));
-    await eventually(
-      () => received.length === 2,
-      () => `received ${JSON.stringify(received)}`,
-    );
+    await waitFor(() => received.length === 2, {
+      description: () => `2 messages; received ${JSON.stringify(received)}`,
+    });
     expect(received).toEqual(["late", "live"]);
   });
 

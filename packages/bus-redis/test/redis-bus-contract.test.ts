@@ -1,11 +1,11 @@
 // RedisBus against the MessageBus contract shared with MemoryBus, on the private test Redis.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
+import { describeMessageBusContract, testRedisUrl } from "@guildhall/testing";
 import { RedisBus } from "../src/index.js";
-import { describeMessageBusContract } from "../../../tools/contracts/message-bus-contract.js";
-import { deleteKeys, expectNoBusConnections, randomPrefix, redisUrl } from "./helpers.js";
+import { deleteKeys, expectNoBusConnections, randomPrefix } from "./helpers.js";
 
-const url = redisUrl();
+const url = testRedisUrl();
 let admin: Redis;
 
 beforeAll(() => {

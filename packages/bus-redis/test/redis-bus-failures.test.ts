@@ -3,9 +3,9 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMessage, type Message } from "@guildhall/core";
+import { startRedisServer, waitFor, type RedisTestServer } from "@guildhall/testing";
 import { RedisBus, type RedisBusOptions, type RedisBusWarning } from "../src/index.js";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
-import { busConnectionFields, eventually, randomPrefix } from "./helpers.js";
+import { busConnectionFields, randomPrefix } from "./helpers.js";
 
 const GUILD = "guild-1";
 const TOPIC = "topic";
@@ -72,10 +72,9 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
     for (let i = 0; i < 100; i++) await publisher.publish(GUILD, message(i));
     // Redis runs without persistence here: only what the subscriber read before the kill survives
     // it, so the kill comes once everything published so far was read, mid-stream for the reader.
-    await eventually(
-      () => inbox.received.length === 100,
-      () => `got ${inbox.received.length} of 100 before the kill`,
-    );
+    await waitFor(() => inbox.received.length === 100, {
+      description: () => `100 messages before the kill; got ${inbox.received.length}`,
+    });
     await server.kill();
 
     const started = Date.now();
@@ -88,11 +87,11 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
     await publishWhenBack(publisher, message(100));
     for (let i = 101; i < 200; i++) await publisher.publish(GUILD, message(i));
     await publisher.publish(GUILD, message("end"));
-    await eventually(
-      () => inbox.received.includes("end"),
-      () => `got ${inbox.received.length} messages; last ${String(inbox.received.at(-1))}`,
-      10_000,
-    );
+    await waitFor(() => inbox.received.includes("end"), {
+      description: () =>
+        `"end"; got ${inbox.received.length} messages, the last ${String(inbox.received.at(-1))}`,
+      timeoutMs: 10_000,
+    });
     expect(inbox.received).toEqual([...Array.from({ length: 200 }, (_, i) => i), "end"]);
     expect(warnings.map((w) => w.kind)).toContain("reader-failed");
     expect(warnings.map((w) => w.kind)).toContain("reader-recovered");
@@ -139,20 +138,18 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
       JSON.stringify(message("future")),
     );
     await admin.quit();
-    await eventually(
-      () => inbox.received.includes("future"),
-      () => "the future entry never arrived",
-    );
+    await waitFor(() => inbox.received.includes("future"), {
+      description: "the future entry",
+    });
 
     await server.kill();
     await server.start();
     await publishWhenBack(publisher, message(0));
     for (let i = 1; i < 5; i++) await publisher.publish(GUILD, message(i));
-    await eventually(
-      () => inbox.received.length === 6,
-      () => `got ${JSON.stringify(inbox.received)}`,
-      10_000,
-    );
+    await waitFor(() => inbox.received.length === 6, {
+      description: () => `6 messages; got ${JSON.stringify(inbox.received)}`,
+      timeoutMs: 10_000,
+    });
     expect(inbox.received).toEqual(["future", 0, 1, 2, 3, 4]);
     expect(warnings.filter((w) => w.kind === "stream-reset")).toHaveLength(1);
   });
@@ -165,10 +162,9 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
     const inbox = recorder();
     await subscriber.subscribe(GUILD, TOPIC, inbox.handler);
     for (let i = 0; i < 10; i++) await publisher.publish(GUILD, message(i));
-    await eventually(
-      () => inbox.received.length === 10,
-      () => `got ${inbox.received.length} of 10`,
-    );
+    await waitFor(() => inbox.received.length === 10, {
+      description: () => `10 messages; got ${inbox.received.length}`,
+    });
 
     const admin = new Redis(server.url);
     const reader = (await busConnectionFields(admin, prefix)).find((c) =>
@@ -180,10 +176,9 @@ describe("RedisBus when Redis fails", { timeout: 30_000 }, () => {
     // Published while the reader reconnects: Redis keeps them, the reader resumes before them.
     for (let i = 10; i < 20; i++) await publisher.publish(GUILD, message(i));
     await publisher.publish(GUILD, message("end"));
-    await eventually(
-      () => inbox.received.includes("end"),
-      () => `got ${JSON.stringify(inbox.received)}`,
-    );
+    await waitFor(() => inbox.received.includes("end"), {
+      description: () => `"end"; got ${JSON.stringify(inbox.received)}`,
+    });
     expect(inbox.received).toEqual([...Array.from({ length: 20 }, (_, i) => i), "end"]);
   });
 });

@@ -4,9 +4,10 @@
 // reader is reported, never skipped silently.
 import { describe, expect, it } from "vitest";
 import { createMessage, type Message, type TrimmedEntries } from "@guildhall/core";
+import { testRedisUrl, waitFor } from "@guildhall/testing";
 import type { RedisBus, RedisBusWarning } from "../src/index.js";
 import { startFaultProxy } from "../../../tools/fault-proxy/fault-proxy.js";
-import { busConnectionFields, eventually, redisUrl, useBuses } from "./helpers.js";
+import { busConnectionFields, useBuses } from "./helpers.js";
 
 const GUILD = "guild-1";
 const TOPIC = "topic";
@@ -45,10 +46,9 @@ async function liveAfterFive(
   const live = recorder();
   await subscriber.subscribe(GUILD, TOPIC, live.handler);
   for (const i of range(1, 6)) await publisher.publish(GUILD, message(i));
-  await eventually(
-    () => live.payloads.length === 5,
-    () => `live received ${JSON.stringify(live.payloads)}`,
-  );
+  await waitFor(() => live.payloads.length === 5, {
+    description: () => `5 live messages; received ${JSON.stringify(live.payloads)}`,
+  });
   return live;
 }
 
@@ -65,10 +65,9 @@ describe("RedisBus resume", () => {
     const inbox = recorder();
     await bus.subscribe(GUILD, TOPIC, inbox.handler);
     for (const i of range(0, 3)) await bus.publish(GUILD, message(i));
-    await eventually(
-      () => inbox.payloads.length === 3,
-      () => `received ${JSON.stringify(inbox.payloads)}`,
-    );
+    await waitFor(() => inbox.payloads.length === 3, {
+      description: () => `3 messages; received ${JSON.stringify(inbox.payloads)}`,
+    });
     expect(inbox.positions).toEqual(await streamIds(prefix));
   });
 
@@ -79,10 +78,9 @@ describe("RedisBus resume", () => {
     const inbox = recorder();
     await bus.subscribe(GUILD, TOPIC, inbox.handler, { after: ids[1]! });
     for (const i of range(6, 9)) await bus.publish(GUILD, message(i));
-    await eventually(
-      () => inbox.payloads.includes(8),
-      () => `received ${JSON.stringify(inbox.payloads)}`,
-    );
+    await waitFor(() => inbox.payloads.includes(8), {
+      description: () => `8; received ${JSON.stringify(inbox.payloads)}`,
+    });
     expect(inbox.payloads).toEqual(range(3, 9));
     expect(inbox.positions).toEqual((await streamIds(prefix)).slice(2));
   });
@@ -90,12 +88,12 @@ describe("RedisBus resume", () => {
   it("resumes beside a live subscription of the same stream whose read blocks, neither getting an entry twice", async () => {
     const { bus, prefix } = makeBus({ blockMs: 60_000 });
     const live = await liveAfterFive(bus, bus);
-    await eventually(
+    await waitFor(
       async () =>
         (await busConnectionFields(admin(), prefix)).some(
           (c) => c["cmd"] === "xread" && c["flags"]?.includes("b") === true,
         ),
-      () => "the reader never blocked in XREAD",
+      { description: "the reader to block in XREAD" },
     );
     const ids = await streamIds(prefix);
     const resumed = recorder();
@@ -103,10 +101,10 @@ describe("RedisBus resume", () => {
     await bus.subscribe(GUILD, TOPIC, resumed.handler, { after: ids[1]! });
     await bus.subscribe(GUILD, TOPIC, later.handler, { after: ids[3]! });
     for (const i of range(6, 9)) await bus.publish(GUILD, message(i));
-    await eventually(
-      () => [live, resumed, later].every((inbox) => inbox.payloads.includes(8)),
-      () => `received ${JSON.stringify([live.payloads, resumed.payloads, later.payloads])}`,
-    );
+    await waitFor(() => [live, resumed, later].every((inbox) => inbox.payloads.includes(8)), {
+      description: () =>
+        `8 in each; received ${JSON.stringify([live.payloads, resumed.payloads, later.payloads])}`,
+    });
     expect(live.payloads).toEqual(range(1, 9));
     expect(resumed.payloads).toEqual(range(3, 9));
     expect(later.payloads).toEqual(range(5, 9));
@@ -115,7 +113,7 @@ describe("RedisBus resume", () => {
   it("drops a read answered before its stream's cursor was lowered, and reads it again", async () => {
     // Replies to the resuming bus take 100 ms: Redis answers its XINFO, then its read (with a new
     // entry), and the bus lowers the cursor before that read's reply arrives.
-    const target = new URL(redisUrl());
+    const target = new URL(testRedisUrl());
     const proxy = await startFaultProxy({ targetPort: Number(target.port) });
     proxy.setLatency("downstream", 100);
     const { bus: publisher, prefix } = makeBus();
@@ -125,20 +123,20 @@ describe("RedisBus resume", () => {
       const ids = await streamIds(prefix);
       const resumed = recorder();
       const subscribing = bus.subscribe(GUILD, TOPIC, resumed.handler, { after: ids[1]! });
-      await eventually(
+      await waitFor(
         async () =>
           (await busConnectionFields(admin(), prefix)).some(
             (c) => c["cmd"]?.startsWith("xinfo") === true,
           ),
-        () => "the resuming subscription never asked XINFO",
+        { description: "the resuming subscription to ask XINFO" },
       );
       await publisher.publish(GUILD, message(6));
       await subscribing;
       await publisher.publish(GUILD, message(7));
-      await eventually(
-        () => live.payloads.includes(7) && resumed.payloads.includes(7),
-        () => `received ${JSON.stringify([live.payloads, resumed.payloads])}`,
-      );
+      await waitFor(() => live.payloads.includes(7) && resumed.payloads.includes(7), {
+        description: () =>
+          `7 in both; received ${JSON.stringify([live.payloads, resumed.payloads])}`,
+      });
       expect(live.payloads).toEqual(range(1, 8));
       expect(resumed.payloads).toEqual(range(3, 8));
     } finally {
@@ -153,18 +151,16 @@ describe("RedisBus resume", () => {
     const inbox = recorder();
     const subscription = await first.subscribe(GUILD, TOPIC, inbox.handler);
     for (const i of range(0, 3)) await first.publish(GUILD, message(i));
-    await eventually(
-      () => inbox.payloads.length === 3,
-      () => `received ${JSON.stringify(inbox.payloads)}`,
-    );
+    await waitFor(() => inbox.payloads.length === 3, {
+      description: () => `3 messages; received ${JSON.stringify(inbox.payloads)}`,
+    });
     await subscription.unsubscribe();
     for (const i of range(3, 6)) await first.publish(GUILD, message(i));
     const resumed = recorder();
     await second.subscribe(GUILD, TOPIC, resumed.handler, { after: inbox.positions.at(-1)! });
-    await eventually(
-      () => resumed.payloads.length === 3,
-      () => `received ${JSON.stringify(resumed.payloads)}`,
-    );
+    await waitFor(() => resumed.payloads.length === 3, {
+      description: () => `3 messages; received ${JSON.stringify(resumed.payloads)}`,
+    });
     expect(resumed.payloads).toEqual([3, 4, 5]);
   });
 
@@ -174,10 +170,9 @@ describe("RedisBus resume", () => {
     for (const i of range(0, 3)) await bus.publish(GUILD, message(i));
     const inbox = recorder();
     await bus.subscribe(GUILD, TOPIC, inbox.handler, { after: "99999999999999-0" });
-    await eventually(
-      () => inbox.payloads.length === 3,
-      () => `received ${JSON.stringify(inbox.payloads)}`,
-    );
+    await waitFor(() => inbox.payloads.length === 3, {
+      description: () => `3 messages; received ${JSON.stringify(inbox.payloads)}`,
+    });
     expect(inbox.payloads).toEqual([0, 1, 2]);
     expect(warnings.map((w) => w.kind)).toEqual(["stream-reset"]);
   });
@@ -239,10 +234,9 @@ describe("RedisBus trimming", () => {
     const { bus: resumer } = makeBus({ prefix, onWarning: (w) => warnings.push(w) });
     const slow = recorder();
     await resumer.subscribe(GUILD, TOPIC, slow.handler, { after: ids[250]! });
-    await eventually(
-      () => slow.payloads.length === 149,
-      () => `received ${slow.payloads.length} of 149`,
-    );
+    await waitFor(() => slow.payloads.length === 149, {
+      description: () => `149 messages; received ${slow.payloads.length}`,
+    });
     expect(slow.payloads).toEqual(range(251, 400));
     expect(warnings.filter((w) => w.kind === "trimmed-unread")).toEqual([]);
   });
@@ -269,10 +263,9 @@ describe("RedisBus trimming", () => {
     expect(warning!.message).toContain(after);
     expect(warning!.message).toContain("maxLenPerTopic");
     // What Redis still holds is delivered all the same.
-    await eventually(
-      () => inbox.payloads.length === held.length,
-      () => `received ${inbox.payloads.length} of ${held.length}`,
-    );
+    await waitFor(() => inbox.payloads.length === held.length, {
+      description: () => `${held.length} messages; received ${inbox.payloads.length}`,
+    });
     expect(inbox.payloads.at(-1)).toBe(299);
   });
 
@@ -295,10 +288,9 @@ describe("RedisBus trimming", () => {
     const inbox = recorder();
     await bus.subscribe(GUILD, TOPIC, inbox.handler);
     await bus.publish(GUILD, message("read"));
-    await eventually(
-      () => inbox.payloads.length === 1,
-      () => "the first message never arrived",
-    );
+    await waitFor(() => inbox.payloads.length === 1, {
+      description: "the first message",
+    });
     const reader = (await busConnectionFields(admin(), prefix)).find((c) =>
       c["name"]?.startsWith("guildhall-bus-reader:"),
     );
@@ -307,10 +299,9 @@ describe("RedisBus trimming", () => {
     const transaction = admin().multi().client("KILL", "ID", reader!["id"]!);
     for (const i of range(0, 20)) transaction.xadd(key, "*", "m", JSON.stringify(message(i)));
     await transaction.xtrim(key, "MAXLEN", 5).exec();
-    await eventually(
-      () => inbox.payloads.length === 6,
-      () => `received ${JSON.stringify(inbox.payloads)}`,
-    );
+    await waitFor(() => inbox.payloads.length === 6, {
+      description: () => `6 messages; received ${JSON.stringify(inbox.payloads)}`,
+    });
     expect(inbox.payloads).toEqual(["read", 15, 16, 17, 18, 19]);
     expect(warnings.filter((w) => w.kind === "trimmed-unread")).toEqual([
       expect.objectContaining({ after: inbox.positions[0], topic: TOPIC }),

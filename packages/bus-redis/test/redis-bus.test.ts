@@ -4,18 +4,16 @@
 import type { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GuildhallError, createMessage, type Message } from "@guildhall/core";
+import { freePort, testRedisUrl, waitFor } from "@guildhall/testing";
 import { RedisBus, type RedisBusWarning } from "../src/index.js";
-import { freePort } from "../../../tools/redis/redis-server.js";
 import {
   busConnectionFields,
   busConnections,
-  eventually,
   expectNoBusConnections,
-  redisUrl,
   useBuses,
 } from "./helpers.js";
 
-const url = redisUrl();
+const url = testRedisUrl();
 const GUILD = "guild-1";
 const { admin: adminOf, makeBus, track } = useBuses();
 let admin: Redis;
@@ -41,10 +39,10 @@ describe("RedisBus", () => {
       await bus.subscribe(GUILD, `topic-${i % 10}`, inbox.handler);
     }
     for (let i = 0; i < 10; i++) await bus.publish(GUILD, message(`m${i}`, `topic-${i}`));
-    await eventually(
-      () => inboxes.every((inbox) => inbox.received.length === 1),
-      () => `received ${JSON.stringify(inboxes.map((inbox) => inbox.received))}`,
-    );
+    await waitFor(() => inboxes.every((inbox) => inbox.received.length === 1), {
+      description: () =>
+        `a message to each; received ${JSON.stringify(inboxes.map((inbox) => inbox.received))}`,
+    });
     expect((await busConnections(admin, prefix)).sort()).toEqual([
       `guildhall-bus-reader:${prefix}`,
       `guildhall-bus:${prefix}`,
@@ -54,30 +52,29 @@ describe("RedisBus", () => {
   it("picks up a subscription added while the read blocks, long before blockMs", async () => {
     const { bus, prefix } = makeBus({ blockMs: 60_000 });
     await bus.subscribe(GUILD, "first", () => {});
-    await eventually(
+    await waitFor(
       async () =>
         (await busConnectionFields(admin, prefix)).some(
           (c) => c["cmd"] === "xread" && c["flags"]?.includes("b") === true,
         ),
-      () => "the reader never blocked in XREAD",
+      { description: "the reader to block in XREAD" },
     );
     const second = collector();
     await bus.subscribe(GUILD, "second", second.handler);
     const started = Date.now();
     await bus.publish(GUILD, message("hello", "second"));
-    await eventually(
-      () => second.received.length === 1,
-      () => "the new subscription got nothing",
-    );
+    await waitFor(() => second.received.length === 1, {
+      description: "a message to the new subscription",
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it("ends a blocking read promptly on close and leaves no connection", async () => {
     const { bus, prefix } = makeBus({ blockMs: 60_000 });
     await bus.subscribe(GUILD, "topic", () => {});
-    await eventually(
+    await waitFor(
       async () => (await busConnectionFields(admin, prefix)).some((c) => c["cmd"] === "xread"),
-      () => "the reader never read",
+      { description: "the reader to read" },
     );
     const started = Date.now();
     await bus.close();
@@ -108,10 +105,10 @@ describe("RedisBus", () => {
     await second.subscribe(GUILD, "topic", c.handler);
     const sent = Array.from({ length: 50 }, (_, i) => `m${i}`);
     for (const payload of sent) await publisher.publish(GUILD, message(payload));
-    await eventually(
-      () => [a, b, c].every((inbox) => inbox.received.length >= sent.length),
-      () => `received ${a.received.length}, ${b.received.length}, ${c.received.length}`,
-    );
+    await waitFor(() => [a, b, c].every((inbox) => inbox.received.length >= sent.length), {
+      description: () =>
+        `${sent.length} messages to each; received ${a.received.length}, ${b.received.length}, ${c.received.length}`,
+    });
     expect(a.received).toEqual(sent);
     expect(b.received).toEqual(sent);
     expect(c.received).toEqual(sent);
@@ -129,10 +126,9 @@ describe("RedisBus", () => {
     await admin.xadd(key, "*", "other", "field");
     await admin.xadd(key, "*", "m", JSON.stringify(message("wrong topic", "elsewhere")));
     await bus.publish(GUILD, message("last"));
-    await eventually(
-      () => inbox.received.includes("last"),
-      () => `received ${JSON.stringify(inbox.received)}`,
-    );
+    await waitFor(() => inbox.received.includes("last"), {
+      description: () => `"last"; received ${JSON.stringify(inbox.received)}`,
+    });
     expect(inbox.received).toEqual(["first", "last"]);
     const malformed = warnings.filter((w) => w.kind === "malformed-entry");
     expect(malformed).toHaveLength(4);

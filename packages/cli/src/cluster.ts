@@ -3,12 +3,11 @@
 // to its location registry that fails early, with a message that says what to check, when Redis
 // cannot be reached.
 import { errorMessage } from "@guildhall/core";
-import type { ClusterTlsOptions } from "@guildhall/engine";
+import { HostClients, type ClusterTlsOptions } from "@guildhall/engine";
 import { RedisLocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
 import { addClientTlsOptions, resolveClientTls, type ClientTlsFlags } from "./client-tls.js";
 import { CliError, ExitCode } from "./exit-codes.js";
-import { HostApi } from "./host-api.js";
 
 /** The flags every cluster command takes, as commander parses them. */
 export interface ClusterFlags extends ClientTlsFlags {
@@ -32,7 +31,7 @@ export interface ClusterConnection {
    * set (as for `guildhall host`), else the registry's Redis; and its key prefix.
    */
   readonly bus: { readonly url: string; readonly prefix?: string };
-  readonly hosts: HostApi;
+  readonly hosts: HostClients;
   /** Closes the registry connection and every host connection. */
   close(): Promise<void>;
 }
@@ -109,7 +108,7 @@ export async function connectCluster(
       ExitCode.unreachable,
     );
   }
-  const hosts = new HostApi({ token, tls });
+  const hosts = new HostClients({ token, tls });
   return {
     registry,
     redisLabel,

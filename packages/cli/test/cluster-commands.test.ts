@@ -2,10 +2,9 @@
 // private redis-server and two `guildhall host` processes, driven by the built bin.
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
+import { startRedisServer, waitFor, type RedisTestServer } from "@guildhall/testing";
 import { startHostProcess, type HostProcess } from "../../../tools/test-support/host-process.js";
 import { expectNoLeakedProcesses, isRunning } from "../../../tools/test-support/processes.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
 import { runCli } from "./run-cli.js";
 
 const HELLO_AGENTS = fileURLToPath(new URL("../../../examples/hello/dist", import.meta.url));
@@ -103,10 +102,13 @@ describe("guildhall against a Redis-backed cluster", () => {
     expect(status.hosts.reduce((sum, h) => sum + h.load, 0)).toBe(2);
 
     // The initiator logs each answer it gets; its host captured those lines.
-    const logs = await waitFor("the initiator to log an answer", async () => {
-      const result = await runCli(["agents", "logs", "initiator", ...cluster]);
-      return result.code === 0 && result.stdout.includes('"answered"') ? result : undefined;
-    });
+    const logs = await waitFor(
+      async () => {
+        const result = await runCli(["agents", "logs", "initiator", ...cluster]);
+        return result.code === 0 && result.stdout.includes('"answered"') ? result : undefined;
+      },
+      { description: "the initiator to log an answer" },
+    );
     expect(logs.stdout).toContain('"by":"responder"');
 
     const again = await runCli(["run", "examples/hello/guild.yaml", ...cluster]);

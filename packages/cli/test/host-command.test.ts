@@ -9,9 +9,9 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AgentHostService, CreateAgentRequestSchema, HostState } from "@guildhall/proto";
 import { RedisLocationRegistry } from "@guildhall/registry";
+import { startRedisServer, type RedisTestServer } from "@guildhall/testing";
 import { isRunning } from "../../../tools/test-support/processes.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./fixtures", import.meta.url));

@@ -3,7 +3,7 @@
 // say what to check and change nothing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { fileURLToPath } from "node:url";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
+import { startRedisServer, type RedisTestServer } from "@guildhall/testing";
 import {
   makeTestCertificates,
   type TestCertificates,

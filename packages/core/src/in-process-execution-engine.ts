@@ -59,13 +59,13 @@ interface Entry {
  * ```
  */
 export class InProcessExecutionEngine implements ExecutionEngine {
-  private readonly bus: DurableMessageBus;
-  private readonly options: InProcessExecutionEngineOptions;
-  private readonly log: AgentLogger;
-  private readonly guilds = new Map<string, Map<string, Entry>>();
-  private readonly starting = new Map<string, Promise<unknown>>();
-  private readonly stopping = new Map<string, Promise<void>>();
-  private shutdownPromise: Promise<void> | undefined;
+  readonly #bus: DurableMessageBus;
+  readonly #options: InProcessExecutionEngineOptions;
+  readonly #log: AgentLogger;
+  readonly #guilds = new Map<string, Map<string, Entry>>();
+  readonly #starting = new Map<string, Promise<unknown>>();
+  readonly #stopping = new Map<string, Promise<void>>();
+  #shutdownPromise: Promise<void> | undefined;
 
   constructor(options: InProcessExecutionEngineOptions) {
     if (typeof options?.bus?.publish !== "function" || !isDurableBus(options.bus)) {
@@ -74,89 +74,89 @@ export class InProcessExecutionEngine implements ExecutionEngine {
         "InProcessExecutionEngine needs a bus that keeps agents durable (a MemoryBus or a RedisBus): new InProcessExecutionEngine({ bus: new MemoryBus() })",
       );
     }
-    this.bus = options.bus;
-    this.options = options;
-    this.log = options.log ?? createJsonLogger();
+    this.#bus = options.bus;
+    this.#options = options;
+    this.#log = options.log ?? createJsonLogger();
   }
 
   async runAgent(guild: GuildSpec, agent: AgentSpec, opts: RunAgentOptions = {}): Promise<void> {
-    this.checkOpen();
+    this.#checkOpen();
     const guildSpec = validateGuildReference(guild);
     const spec = validateAgentSpec(agent);
     const key = agentKey(guildSpec.id, spec.id);
     // A previous run of this id that is still stopping must be gone before the new one starts.
-    for (let pending = this.stopping.get(key); pending; pending = this.stopping.get(key)) {
+    for (let pending = this.#stopping.get(key); pending; pending = this.#stopping.get(key)) {
       await pending;
     }
-    this.checkOpen();
-    if (this.starting.has(key) || this.guilds.get(guildSpec.id)?.has(spec.id)) {
+    this.#checkOpen();
+    if (this.#starting.has(key) || this.#guilds.get(guildSpec.id)?.has(spec.id)) {
       throw new GuildhallError(
         "already-exists",
         `agent "${spec.id}" is already running in guild "${guildSpec.id}"; stop it first, or give the new agent another id`,
       );
     }
 
-    const timeoutMs = opts.timeoutMs ?? this.options.readyTimeoutMs ?? 30_000;
+    const timeoutMs = opts.timeoutMs ?? this.#options.readyTimeoutMs ?? 30_000;
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (opts.signal !== undefined) signals.push(opts.signal);
     const start = (async () => {
       const agentClass = await loadAgentClass(
         spec.className,
-        this.options.agentModules === undefined ? {} : { agentModules: this.options.agentModules },
+        this.#options.agentModules === undefined ? {} : { agentModules: this.#options.agentModules },
       );
       const running = await startAgent({
-        bus: this.bus,
+        bus: this.#bus,
         guild: guildSpec,
         spec,
         agentClass,
-        log: this.log,
-        ...(this.options.ids === undefined ? {} : { ids: this.options.ids }),
-        ...(this.options.maxStateBytes === undefined
+        log: this.#log,
+        ...(this.#options.ids === undefined ? {} : { ids: this.#options.ids }),
+        ...(this.#options.maxStateBytes === undefined
           ? {}
-          : { maxStateBytes: this.options.maxStateBytes }),
+          : { maxStateBytes: this.#options.maxStateBytes }),
         signal: AbortSignal.any(signals),
       });
-      if (this.shutdownPromise !== undefined) {
-        await running.stop(this.stopOptions());
+      if (this.#shutdownPromise !== undefined) {
+        await running.stop(this.#stopOptions());
         throw new GuildhallError(
           "unavailable",
           `the engine shut down while agent "${spec.id}" was starting; it was stopped`,
         );
       }
-      let agents = this.guilds.get(guildSpec.id);
+      let agents = this.#guilds.get(guildSpec.id);
       if (agents === undefined) {
         agents = new Map();
-        this.guilds.set(guildSpec.id, agents);
+        this.#guilds.set(guildSpec.id, agents);
       }
       agents.set(spec.id, { spec, guild: guildSpec, running });
     })();
     // Whoever waits on a start (stopAgent, shutdown) resumes only after it registered or failed.
-    this.starting.set(
+    this.#starting.set(
       key,
       start.catch(() => undefined),
     );
     try {
       await start;
     } finally {
-      this.starting.delete(key);
+      this.#starting.delete(key);
     }
   }
 
   /** Stops the agent and deletes its state and read positions: a later run starts afresh. */
   async stopAgent(guildId: string, agentId: string): Promise<void> {
-    this.checkOpen();
-    await this.stop(guildId, agentId);
-    await this.bus.deleteAgent(guildId, agentId);
+    this.#checkOpen();
+    await this.#stop(guildId, agentId);
+    await this.#bus.deleteAgent(guildId, agentId);
   }
 
   isAgentRunning(guildId: string, agentId: string): Promise<boolean> {
-    return this.open(() => this.guilds.get(guildId)?.has(agentId) ?? false);
+    return this.#open(() => this.#guilds.get(guildId)?.has(agentId) ?? false);
   }
 
   getAgentsInGuild(guildId: string): Promise<Map<string, AgentSpec>> {
-    return this.open(() => {
+    return this.#open(() => {
       const result = new Map<string, AgentSpec>();
-      for (const [id, entry] of this.guilds.get(guildId) ?? []) {
+      for (const [id, entry] of this.#guilds.get(guildId) ?? []) {
         result.set(id, structuredClone(entry.spec));
       }
       return result;
@@ -164,8 +164,8 @@ export class InProcessExecutionEngine implements ExecutionEngine {
   }
 
   findAgentsByName(guildId: string, name: string): Promise<AgentSpec[]> {
-    return this.open(() =>
-      [...(this.guilds.get(guildId)?.values() ?? [])]
+    return this.#open(() =>
+      [...(this.#guilds.get(guildId)?.values() ?? [])]
         .filter((entry) => entry.spec.name === name)
         .map((entry) => structuredClone(entry.spec)),
     );
@@ -179,8 +179,8 @@ export class InProcessExecutionEngine implements ExecutionEngine {
    * @throws GuildhallError `not-found` when the agent is not running; the errors of `runAgent`.
    */
   async restartAgent(guildId: string, agentId: string): Promise<void> {
-    this.checkOpen();
-    const entry = this.guilds.get(guildId)?.get(agentId);
+    this.#checkOpen();
+    const entry = this.#guilds.get(guildId)?.get(agentId);
     if (entry === undefined) {
       throw new GuildhallError(
         "not-found",
@@ -188,7 +188,7 @@ export class InProcessExecutionEngine implements ExecutionEngine {
       );
     }
     await entry.running.abandon();
-    this.guilds.get(guildId)?.delete(agentId);
+    this.#guilds.get(guildId)?.delete(agentId);
     await this.runAgent({ name: entry.guild.id, agents: [], ...entry.guild }, entry.spec);
   }
 
@@ -197,49 +197,49 @@ export class InProcessExecutionEngine implements ExecutionEngine {
    * Their state is kept: on a durable bus, running them again resumes them.
    */
   shutdown(_opts: ShutdownOptions = {}): Promise<void> {
-    this.shutdownPromise ??= (async () => {
-      await Promise.all(this.starting.values());
-      const all: Promise<void>[] = [...this.stopping.values()];
-      for (const [guildId, agents] of this.guilds) {
-        for (const agentId of [...agents.keys()]) all.push(this.stop(guildId, agentId));
+    this.#shutdownPromise ??= (async () => {
+      await Promise.all(this.#starting.values());
+      const all: Promise<void>[] = [...this.#stopping.values()];
+      for (const [guildId, agents] of this.#guilds) {
+        for (const agentId of [...agents.keys()]) all.push(this.#stop(guildId, agentId));
       }
       await Promise.all(all);
     })();
-    return this.shutdownPromise;
+    return this.#shutdownPromise;
   }
 
-  private async stop(guildId: string, agentId: string): Promise<void> {
+  async #stop(guildId: string, agentId: string): Promise<void> {
     const key = agentKey(guildId, agentId);
-    const starting = this.starting.get(key);
+    const starting = this.#starting.get(key);
     if (starting !== undefined) await starting;
-    const stopping = this.stopping.get(key);
+    const stopping = this.#stopping.get(key);
     if (stopping !== undefined) return stopping;
-    const agents = this.guilds.get(guildId);
+    const agents = this.#guilds.get(guildId);
     const entry = agents?.get(agentId);
     if (agents === undefined || entry === undefined) return;
     // Unlisted first: once stopAgent is called, the agent is no longer reported as running.
     agents.delete(agentId);
-    if (agents.size === 0) this.guilds.delete(guildId);
-    const done = entry.running.stop(this.stopOptions()).finally(() => this.stopping.delete(key));
-    this.stopping.set(key, done);
+    if (agents.size === 0) this.#guilds.delete(guildId);
+    const done = entry.running.stop(this.#stopOptions()).finally(() => this.#stopping.delete(key));
+    this.#stopping.set(key, done);
     return done;
   }
 
-  private stopOptions(): { timeoutMs?: number } {
-    return this.options.stopTimeoutMs === undefined
+  #stopOptions(): { timeoutMs?: number } {
+    return this.#options.stopTimeoutMs === undefined
       ? {}
-      : { timeoutMs: this.options.stopTimeoutMs };
+      : { timeoutMs: this.#options.stopTimeoutMs };
   }
 
-  private open<T>(read: () => T): Promise<T> {
+  #open<T>(read: () => T): Promise<T> {
     return new Promise<T>((resolve) => {
-      this.checkOpen();
+      this.#checkOpen();
       resolve(read());
     });
   }
 
-  private checkOpen(): void {
-    if (this.shutdownPromise !== undefined) {
+  #checkOpen(): void {
+    if (this.#shutdownPromise !== undefined) {
       throw new GuildhallError(
         "unavailable",
         "this InProcessExecutionEngine has shut down; create a new engine to run agents",

@@ -41,6 +41,8 @@ export {
   validateMessagingConfig,
 } from "./validation.js";
 export type { ValidateOptions } from "./validation.js";
+export { checkPem, checkWholeNumber } from "./option-checks.js";
+export type { WholeNumberRange } from "./option-checks.js";
 export { Message, MessageSender, createMessage, inboxTopic } from "./message.js";
 export { replyTarget } from "./reply.js";
 export type { ReplyTarget } from "./reply.js";

@@ -181,23 +181,27 @@ interface AgentRecord {
 
 class MemorySubscription implements Subscription {
   readonly #delivery: SerialDelivery;
+  readonly #options: SubscribeOptions;
+  readonly #detach: (subscription: MemorySubscription) => void;
   active = true;
 
   constructor(
     readonly guildId: string,
     readonly topic: string,
     handler: MessageHandler,
-    private readonly options: SubscribeOptions,
+    options: SubscribeOptions,
     reportError: MemoryBusOptions["onHandlerError"] & {},
-    private readonly detach: (subscription: MemorySubscription) => void,
+    detach: (subscription: MemorySubscription) => void,
   ) {
+    this.#options = options;
+    this.#detach = detach;
     this.#delivery = new SerialDelivery(handler, (error, message) =>
       (options.onError ?? ((e, m) => reportError(e, m, this)))(error, message),
     );
   }
 
   enqueue(entry: Entry): void {
-    if (!this.active || entry.senderId === this.options.excludeSender) return;
+    if (!this.active || entry.senderId === this.#options.excludeSender) return;
     this.#delivery.push(entry.json, entry.position);
   }
 
@@ -205,7 +209,7 @@ class MemorySubscription implements Subscription {
     if (this.active) {
       this.active = false;
       this.#delivery.close();
-      this.detach(this);
+      this.#detach(this);
     }
     return Promise.resolve();
   }

@@ -1,7 +1,7 @@
 // ClusterExecutionEngine: the ExecutionEngine that places agents on agent hosts over the host API
 // (DESIGN sections 5, 8, 9). It is a thin client: the registry answers every question about where
 // agents run and what they are, the hosts run them, and the engine only decides where to put each
-// agent, records what should run, and heals what was lost.
+// agent (AgentPlacer), records what should run, and heals what was lost (Reconciler).
 import { setMaxListeners } from "node:events";
 import {
   GuildhallError,
@@ -18,10 +18,9 @@ import {
   errorMessage,
   agentKey,
 } from "@guildhall/core";
-import { eligibleHosts, type PlacementCandidate } from "@guildhall/placement";
 import { AgentState } from "@guildhall/proto";
-import type { AgentLocation, DesiredAgent, GuildContext, HostStatus } from "@guildhall/registry";
-import { abortableDelay } from "./abortable-delay.js";
+import type { AgentLocation, DesiredAgent, GuildContext } from "@guildhall/registry";
+import { AgentPlacer, type Placed } from "./agent-placer.js";
 import { settleWithConcurrency } from "./bounded-concurrency.js";
 import {
   resolveClusterExecutionEngineOptions,
@@ -31,24 +30,10 @@ import {
 import { toGuildhallError } from "./error-mapping.js";
 import { HostClients } from "./host-clients.js";
 import { KeyedLock } from "./keyed-lock.js";
-import { createAgentRequest, guildContextOf, stopAgentRequest } from "./proto-conversion.js";
+import { PlacementRun } from "./placement-run.js";
+import { guildContextOf, stopAgentRequest } from "./proto-conversion.js";
 import { Reconciler, type AgentOnHost } from "./reconciler.js";
-import { backoffDelayMs, placementAction, stopAction } from "./retry-policy.js";
-
-/** One placement in progress: its time budget and what cancels it. */
-interface PlacementRun {
-  /** When the agent must be ready by, in ms since the epoch. */
-  readonly deadline: number;
-  /** The budget it was given, for messages. */
-  readonly budgetMs: number;
-  readonly signal: AbortSignal;
-}
-
-/** Where a placed agent runs. */
-interface Placed {
-  readonly address: string;
-  readonly epoch: number;
-}
+import { backoffDelayMs, stopAction } from "./retry-policy.js";
 
 /** Agents stopped at once by `shutdown({ stopAgents: true })`. */
 const SHUTDOWN_STOP_CONCURRENCY = 16;
@@ -60,30 +45,6 @@ function checkId(what: string, value: unknown): asserts value is string {
       `${what} ${JSON.stringify(value)} must match ${ID_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128)`,
     );
   }
-}
-
-function list(addresses: Iterable<string>): string {
-  const all = [...addresses];
-  return all.length === 0 ? "none" : all.join(", ");
-}
-
-/**
- * Live hosts that are discovered, not draining and not excluded, whatever their load: asked when
- * the registry counts every host as full, since its count may lag behind agents that just stopped.
- */
-function fullHosts(
-  discovered: readonly string[],
-  live: readonly HostStatus[],
-  exclude: ReadonlySet<string>,
-): PlacementCandidate[] {
-  const known = new Map(live.map((h) => [h.address, h]));
-  const out: PlacementCandidate[] = [];
-  for (const address of discovered) {
-    const host = known.get(address);
-    if (host === undefined || host.draining || exclude.has(address)) continue;
-    out.push({ address, load: host.load, maxAgents: host.maxAgents });
-  }
-  return out;
 }
 
 /**
@@ -122,11 +83,10 @@ function fullHosts(
 export class ClusterExecutionEngine implements ExecutionEngine {
   /** The bus the cluster's hosts use, if it was given (the engine sends nothing on it). */
   readonly bus: MessageBus | undefined;
-  readonly #o: ResolvedClusterExecutionEngineOptions;
+  readonly #options: ResolvedClusterExecutionEngineOptions;
   readonly #clients: HostClients;
+  readonly #placer: AgentPlacer;
   readonly #locks = new KeyedLock();
-  /** Placements this engine has in flight, by host: counted as load until the host answers. */
-  readonly #inFlight = new Map<string, number>();
   /** The agents this engine started and has not stopped: what `shutdown({ stopAgents })` stops. */
   readonly #started = new Map<string, { guildId: string; agentId: string }>();
   readonly #operations = new Set<Promise<unknown>>();
@@ -139,21 +99,27 @@ export class ClusterExecutionEngine implements ExecutionEngine {
    * @throws GuildhallError `invalid-argument` naming a bad option
    */
   constructor(options: ClusterExecutionEngineOptions) {
-    this.#o = resolveClusterExecutionEngineOptions(options);
+    this.#options = resolveClusterExecutionEngineOptions(options);
     // Every placement in flight listens on this signal; hundreds at once are expected, not a leak.
     setMaxListeners(0, this.#shutdown.signal);
-    this.bus = this.#o.bus;
-    this.#clients = new HostClients({ tls: this.#o.tls, token: this.#o.token });
+    this.bus = this.#options.bus;
+    this.#clients = new HostClients({ tls: this.#options.tls, token: this.#options.token });
+    const { registry, discovery, placement, retry } = this.#options;
+    this.#placer = new AgentPlacer({
+      registry,
+      discovery,
+      placement,
+      retry,
+      clients: this.#clients,
+    });
     // Connections to hosts that left discovery are closed; a later call reopens one if needed.
-    this.#stopWatchingHosts = this.#o.discovery.onChange((hosts) =>
-      this.#clients.retain(new Set(hosts)),
-    );
-    const reconcile = this.#o.reconcile;
+    this.#stopWatchingHosts = discovery.onChange((hosts) => this.#clients.retain(new Set(hosts)));
+    const reconcile = this.#options.reconcile;
     if (reconcile !== false) {
       this.#reconciler = new Reconciler({
-        registry: this.#o.registry,
+        registry,
         options: reconcile,
-        logger: this.#o.logger,
+        logger: this.#options.logger,
         busy: (guildId, agentId) => this.#locks.isLocked(agentKey(guildId, agentId)),
         replace: (desired) => this.#replace(desired),
         probe: (address, guildId, agentId) => this.#probe(address, guildId, agentId),
@@ -177,7 +143,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       this.#assertOpen("run an agent");
       const context = this.#validateGuild(guild);
       const spec = validateAgentSpec(agent, { source: "runAgent" });
-      const budgetMs = opts.timeoutMs ?? this.#o.rpcTimeoutMs;
+      const budgetMs = opts.timeoutMs ?? this.#options.rpcTimeoutMs;
       if (!Number.isSafeInteger(budgetMs) || budgetMs <= 0) {
         throw new GuildhallError(
           "invalid-argument",
@@ -188,8 +154,8 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         opts.signal === undefined
           ? this.#shutdown.signal
           : AbortSignal.any([this.#shutdown.signal, opts.signal]);
-      const run: PlacementRun = { deadline: Date.now() + budgetMs, budgetMs, signal };
-      this.#checkRun(run, spec.id);
+      const run = new PlacementRun(spec.id, budgetMs, signal);
+      run.check();
       await this.#locks.run(agentKey(context.id, spec.id), () => this.#run(context, spec, run));
     });
   }
@@ -220,7 +186,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   isAgentRunning(guildId: string, agentId: string): Promise<boolean> {
     return this.#track(async () => {
       this.#assertOpen("look agents up");
-      return (await this.#o.registry.getLocation(guildId, agentId)) !== undefined;
+      return (await this.#options.registry.getLocation(guildId, agentId)) !== undefined;
     });
   }
 
@@ -228,7 +194,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   getAgentsInGuild(guildId: string): Promise<Map<string, AgentSpec>> {
     return this.#track(async () => {
       this.#assertOpen("list agents");
-      const agents = await this.#o.registry.listGuildAgents(guildId);
+      const agents = await this.#options.registry.listGuildAgents(guildId);
       return new Map(agents.map((a) => [a.agentId, structuredClone(a.spec)]));
     });
   }
@@ -237,7 +203,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   findAgentsByName(guildId: string, name: string): Promise<AgentSpec[]> {
     return this.#track(async () => {
       this.#assertOpen("look agents up");
-      const agents = await this.#o.registry.findAgentsByName(guildId, name);
+      const agents = await this.#options.registry.findAgentsByName(guildId, name);
       return agents.map((a) => structuredClone(a.spec));
     });
   }
@@ -277,7 +243,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
 
   async #run(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<void> {
     this.#assertOpen("run an agent");
-    const { registry } = this.#o;
+    const { registry } = this.#options;
     // Read alongside the checks below: each registry round trip is on the path of every create.
     const hosts = registry.listHosts();
     hosts.catch(() => undefined);
@@ -293,10 +259,10 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     await registry.setDesiredAgent(guild, spec);
     let placed: Placed;
     try {
-      placed = await this.#place(guild, spec, run, hosts);
+      placed = await this.#placer.place(guild, spec, run, hosts);
     } catch (error) {
       await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
-        this.#o.logger.error(
+        this.#options.logger.error(
           "could not remove the desired-state entry of an agent that failed to start; the reconciler may place it later",
           { guild_id: guild.id, agent_id: spec.id, err: errorMessage(removeError) },
         );
@@ -307,131 +273,6 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     this.#reconciler?.noteRunning(guild.id, spec.id, placed.address);
   }
 
-  /**
-   * Places an agent: asks hosts chosen by the placement strategy until one runs it. A full host
-   * is never asked twice; an unavailable one again only after every other host refused too.
-   * `hosts`, when given, is the registry's host list for the first attempt.
-   */
-  async #place(
-    guild: GuildContext,
-    spec: AgentSpec,
-    run: PlacementRun,
-    hosts?: Promise<HostStatus[]>,
-  ): Promise<Placed> {
-    const { registry, discovery, placement, retry } = this.#o;
-    await this.#within(discovery.ready(), run, spec.id);
-    const excluded = new Set<string>();
-    const refusals = new Map<string, GuildhallError>();
-    let unavailable = 0;
-    let reopened = false;
-    let firstHosts = hosts;
-    for (;;) {
-      this.#checkRun(run, spec.id);
-      const discovered = discovery.hosts();
-      const live = await this.#within(firstHosts ?? registry.listHosts(), run, spec.id);
-      firstHosts = undefined;
-      let candidates = eligibleHosts(discovered, live, {
-        exclude: excluded,
-        inFlight: this.#inFlight,
-      });
-      if (candidates.length === 0) candidates = fullHosts(discovered, live, excluded);
-      if (candidates.length === 0) {
-        // Hosts that were only unavailable (draining, restarting, unreachable) get one more round.
-        const retriable = [...refusals].filter(([, e]) => e.code === "unavailable");
-        if (!reopened && retriable.length > 0) {
-          reopened = true;
-          for (const [address] of retriable) excluded.delete(address);
-          continue;
-        }
-        throw this.#noHostError(guild, spec, discovered, live, refusals);
-      }
-      reopened = false;
-      const address = placement.choose(candidates, { guildId: guild.id, agentId: spec.id });
-      if (address === undefined || !candidates.some((c) => c.address === address)) {
-        throw new GuildhallError(
-          "resource-exhausted",
-          `cannot place agent "${spec.id}" of guild "${guild.id}": placement strategy "${placement.name}" chose none of the hosts ${list(candidates.map((c) => c.address))}`,
-        );
-      }
-      this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
-      try {
-        const response = await this.#clients
-          .get(address)
-          .createAgent(createAgentRequest(guild, spec), {
-            timeoutMs: this.#remaining(run, spec.id),
-            signal: run.signal,
-          });
-        return { address, epoch: Number(response.agent?.epoch ?? 0n) };
-      } catch (thrown) {
-        this.#checkRun(run, spec.id);
-        const error = toGuildhallError(thrown, { host: address, method: "CreateAgent" });
-        const action = placementAction(error.code);
-        if (action === "fail") {
-          if (error.code === "deadline-exceeded") throw this.#deadlineError(run, spec.id, error);
-          throw error;
-        }
-        excluded.add(address);
-        refusals.set(address, error);
-        if (action === "retry-elsewhere") {
-          unavailable++;
-          if (unavailable >= retry.maxAttempts) {
-            throw this.#noHostError(guild, spec, discovered, live, refusals);
-          }
-          await this.#backoff(unavailable - 1, run, spec.id);
-        }
-      } finally {
-        const count = (this.#inFlight.get(address) ?? 1) - 1;
-        if (count <= 0) this.#inFlight.delete(address);
-        else this.#inFlight.set(address, count);
-      }
-    }
-  }
-
-  /** Why no host runs the agent, in words that say what to do. */
-  #noHostError(
-    guild: GuildContext,
-    spec: AgentSpec,
-    discovered: readonly string[],
-    live: readonly HostStatus[],
-    refusals: ReadonlyMap<string, GuildhallError>,
-  ): GuildhallError {
-    const what = `cannot place agent "${spec.id}" of guild "${guild.id}"`;
-    if (refusals.size > 0) {
-      const codes = new Set([...refusals.values()].map((e) => e.code));
-      if (codes.size === 1 && codes.has("resource-exhausted")) {
-        return new GuildhallError(
-          "resource-exhausted",
-          `${what}: every agent host is full (tried hosts ${list(refusals.keys())}); add hosts or raise GUILDHALL_MAX_AGENTS`,
-        );
-      }
-      const reasons = [...refusals].map(([address, e]) =>
-        e.code === "resource-exhausted" ? `${address}: full` : `${address}: ${e.message}`,
-      );
-      return new GuildhallError(
-        "unavailable",
-        `${what}: no agent host took it (tried hosts ${reasons.join("; ")}); check that the hosts run and are reachable, or add hosts`,
-      );
-    }
-    if (discovered.length === 0) {
-      return new GuildhallError(
-        "unavailable",
-        `${what}: discovery lists no agent hosts; start agent hosts (guildhall host) where the engine's discovery finds them`,
-      );
-    }
-    const liveAddresses = new Set(live.map((h) => h.address));
-    const registered = discovered.filter((a) => liveAddresses.has(a));
-    if (registered.length === 0) {
-      return new GuildhallError(
-        "unavailable",
-        `${what}: none of the discovered agent hosts (${list(discovered)}) is live in the location registry; check that they run and use the same registry (GUILDHALL_REDIS_URL) as this engine`,
-      );
-    }
-    return new GuildhallError(
-      "unavailable",
-      `${what}: every agent host is draining (${list(registered)}); wait for the drain to end or add hosts`,
-    );
-  }
-
   /** Re-places a desired agent for the reconciler; undefined when there was nothing to do. */
   async #replace(desired: DesiredAgent): Promise<string | undefined> {
     const guild = desired.guild;
@@ -439,14 +280,10 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     const key = agentKey(guild.id, spec.id);
     if (this.#locks.isLocked(key) || this.#closing !== undefined) return undefined;
     return this.#locks.run(key, async () => {
-      const { registry, rpcTimeoutMs } = this.#o;
+      const { registry, rpcTimeoutMs } = this.#options;
       if ((await registry.getLocation(guild.id, spec.id)) !== undefined) return undefined;
-      const run: PlacementRun = {
-        deadline: Date.now() + rpcTimeoutMs,
-        budgetMs: rpcTimeoutMs,
-        signal: this.#shutdown.signal,
-      };
-      const placed = await this.#place(guild, spec, run);
+      const run = new PlacementRun(spec.id, rpcTimeoutMs, this.#shutdown.signal);
+      const placed = await this.#placer.place(guild, spec, run);
       // Another engine may have stopped the agent while this placement ran: undo it then.
       const desiredNow = await registry.listDesiredAgents(guild.id);
       if (!desiredNow.some((d) => d.spec.id === spec.id)) {
@@ -467,7 +304,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     try {
       const { agent } = await this.#clients
         .get(address)
-        .getAgentInfo({ guildId, agentId }, { timeoutMs: this.#o.rpcTimeoutMs });
+        .getAgentInfo({ guildId, agentId }, { timeoutMs: this.#options.rpcTimeoutMs });
       const state = agent?.state;
       return state === AgentState.EXITED || state === AgentState.CRASHED ? "ended" : "running";
     } catch (thrown) {
@@ -481,7 +318,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   async #stop(guildId: string, agentId: string): Promise<void> {
     const key = agentKey(guildId, agentId);
     await this.#locks.run(key, async () => {
-      const { registry } = this.#o;
+      const { registry } = this.#options;
       // Kept to be put back if the host refuses the stop: a failed stop leaves the agent wanted
       // and findable, as it was, rather than running unwanted.
       const desired = (await registry.listDesiredAgents(guildId)).find(
@@ -504,7 +341,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         if (started !== undefined) this.#started.set(key, started);
         if (desired !== undefined) {
           await registry.setDesiredAgent(desired.guild, desired.spec).catch((restoreError) => {
-            this.#o.logger.error(
+            this.#options.logger.error(
               "a stop failed and the agent's desired-state entry could not be put back; it runs but is no longer wanted",
               { guild_id: guildId, agent_id: agentId, err: errorMessage(restoreError) },
             );
@@ -528,7 +365,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   /** Stops an agent on its host, retrying an unreachable host; deregisters it if it stays so. */
   async #stopAt(location: AgentLocation): Promise<void> {
     const { guildId, agentId, hostAddress } = location;
-    const { retry, rpcTimeoutMs } = this.#o;
+    const { retry, rpcTimeoutMs } = this.#options;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#clients
@@ -544,7 +381,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
           continue;
         }
         if (error.code !== "unavailable" && error.code !== "deadline-exceeded") throw error;
-        this.#o.logger.warn(
+        this.#options.logger.warn(
           "agent host unreachable while stopping an agent; removing its location from the registry",
           { guild_id: guildId, agent_id: agentId, host: hostAddress, err: error.message },
         );
@@ -553,7 +390,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     }
     // The host does not run it (or cannot be reached): its location must not outlive it. The
     // epoch fences this, so a placement made since is kept.
-    await this.#o.registry.deregisterAgent(guildId, agentId, location.epoch);
+    await this.#options.registry.deregisterAgent(guildId, agentId, location.epoch);
   }
 
   async #close(stopAgents: boolean): Promise<void> {
@@ -605,67 +442,6 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       () => this.#operations.delete(promise),
     );
     return promise;
-  }
-
-  /** Throws if the run was aborted or its deadline passed. */
-  #checkRun(run: PlacementRun, agentId: string): void {
-    if (run.signal.aborted) {
-      const reason: unknown = run.signal.reason;
-      if (reason instanceof GuildhallError) throw reason;
-      throw new GuildhallError(
-        "aborted",
-        `runAgent of "${agentId}" was aborted by its signal${reason instanceof Error ? ` (${reason.message})` : ""}; nothing was left behind`,
-        { cause: reason },
-      );
-    }
-    if (Date.now() >= run.deadline) throw this.#deadlineError(run, agentId);
-  }
-
-  #remaining(run: PlacementRun, agentId: string): number {
-    const remaining = run.deadline - Date.now();
-    if (remaining <= 0) throw this.#deadlineError(run, agentId);
-    return remaining;
-  }
-
-  #deadlineError(run: PlacementRun, agentId: string, cause?: unknown): GuildhallError {
-    return new GuildhallError(
-      "deadline-exceeded",
-      `agent "${agentId}" was not ready within ${run.budgetMs} ms${cause instanceof Error ? ` (${cause.message})` : ""}; a host still starting it stops it again. Raise runAgent's timeoutMs (or the engine's rpcTimeoutMs) for agents that start slowly`,
-      { cause },
-    );
-  }
-
-  /** Waits for `promise`, but no longer than the run allows. */
-  async #within<T>(promise: Promise<T>, run: PlacementRun, agentId: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    let fail = (): void => {};
-    const guard = new Promise<never>((_, reject) => {
-      fail = () => {
-        try {
-          this.#checkRun(run, agentId);
-          reject(this.#deadlineError(run, agentId));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      };
-      timer = setTimeout(fail, Math.max(0, run.deadline - Date.now()));
-      run.signal.addEventListener("abort", fail, { once: true });
-    });
-    try {
-      return await Promise.race([promise, guard]);
-    } finally {
-      clearTimeout(timer);
-      run.signal.removeEventListener("abort", fail);
-    }
-  }
-
-  async #backoff(retry: number, run: PlacementRun, agentId: string): Promise<void> {
-    const delay = Math.min(backoffDelayMs(retry, this.#o.retry), this.#remaining(run, agentId));
-    try {
-      await abortableDelay(delay, run.signal);
-    } catch {
-      this.#checkRun(run, agentId);
-    }
   }
 }
 

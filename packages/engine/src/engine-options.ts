@@ -2,6 +2,8 @@
 // fills the defaults in (as connect-node's validateNodeTransportOptions does for transports).
 import {
   GuildhallError,
+  checkPem,
+  checkWholeNumber,
   createJsonLogger,
   type AgentLogger,
   type MessageBus,
@@ -121,12 +123,7 @@ function invalid(message: string): GuildhallError {
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(
-      `option ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
+  return checkWholeNumber(`ClusterExecutionEngine: option ${name}`, value, { min, max });
 }
 
 function object(name: string, value: unknown): Record<string, unknown> | undefined {
@@ -145,19 +142,12 @@ function hasMethods(value: unknown, methods: readonly string[]): boolean {
   );
 }
 
-function pem(name: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value === "string" ? value.trim() === "" : !Buffer.isBuffer(value)) {
-    throw invalid(`option ${name} must be PEM text or a Buffer (read the file first)`);
-  }
-}
-
 function checkTls(value: unknown): ClusterTlsOptions | undefined {
   const tls = object("tls", value);
   if (tls === undefined) return undefined;
-  pem("tls.ca", tls["ca"]);
-  pem("tls.cert", tls["cert"]);
-  pem("tls.key", tls["key"]);
+  for (const name of ["ca", "cert", "key"]) {
+    if (tls[name] !== undefined) checkPem(`ClusterExecutionEngine: option tls.${name}`, tls[name]);
+  }
   if ((tls["cert"] === undefined) !== (tls["key"] === undefined)) {
     throw invalid("options tls.cert and tls.key go together: give both for mutual TLS, or neither");
   }

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { GuildhallError, type ErrorCode } from "@guildhall/core";
+import { GRPC_STATUS_OF_ERROR_CODE, GuildhallError, type ErrorCode } from "@guildhall/core";
 import { describe, expect, it } from "vitest";
-import { errorCodeOf, statusCodeOf, toConnectError, toGuildhallError } from "./error-mapping.js";
+import { errorCodeOf, toGuildhallError } from "./error-mapping.js";
 
 const context = { host: "10.0.0.7:50051", method: "CreateAgent" };
 
@@ -75,11 +75,8 @@ describe("codes", () => {
       "aborted",
       "internal",
     ];
-    for (const code of all) expect(errorCodeOf(statusCodeOf(code))).toBe(code);
+    for (const code of all) expect(errorCodeOf(GRPC_STATUS_OF_ERROR_CODE[code])).toBe(code);
     expect(errorCodeOf(Code.Canceled)).toBe("aborted");
     expect(errorCodeOf(Code.Unimplemented)).toBe("failed-precondition");
-    const back = toConnectError(new GuildhallError("resource-exhausted", "host full"));
-    expect(back.code).toBe(Code.ResourceExhausted);
-    expect(back.rawMessage).toBe("host full");
   });
 });

@@ -1,8 +1,8 @@
-// The one place where the engine turns RPC failures into GuildhallErrors and back. Hosts answer
-// with gRPC status codes (DESIGN section 6); the engine's callers see GuildhallError codes, which
-// map one to one onto them, with the host's own message kept so it still says what to fix.
+// The one place where failed host calls become GuildhallErrors. Hosts answer with gRPC status
+// codes (DESIGN section 6); callers see GuildhallError codes, which map one to one onto them, with
+// the host's own message kept so it still says what to fix.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { GRPC_STATUS_OF_ERROR_CODE, GuildhallError, type ErrorCode } from "@guildhall/core";
+import { GuildhallError, type ErrorCode } from "@guildhall/core";
 
 const TO_ERROR_CODE: Readonly<Record<Code, ErrorCode>> = {
   [Code.Canceled]: "aborted",
@@ -23,15 +23,14 @@ const TO_ERROR_CODE: Readonly<Record<Code, ErrorCode>> = {
   [Code.Unauthenticated]: "unauthenticated",
 };
 
-/** The GuildhallError code of a gRPC status code. */
+/**
+ * The GuildhallError code of a gRPC status code, as a host call that failed with it reports it:
+ * CANCELLED and ABORTED are `aborted`, UNIMPLEMENTED is `failed-precondition`, UNKNOWN and
+ * DATA_LOSS are `internal`, OUT_OF_RANGE is `invalid-argument`; every other code has a
+ * GuildhallError code of its own name.
+ */
 export function errorCodeOf(code: Code): ErrorCode {
   return TO_ERROR_CODE[code];
-}
-
-/** The gRPC status code of a GuildhallError code. */
-export function statusCodeOf(code: ErrorCode): Code {
-  // Connect's Code enum carries the gRPC status numbers themselves.
-  return GRPC_STATUS_OF_ERROR_CODE[code];
 }
 
 /** What was being done when a call failed, for the message. */
@@ -67,9 +66,4 @@ export function toGuildhallError(error: unknown, context: CallContext): Guildhal
     `${text} (${context.method} on agent host ${context.host}${hint === undefined ? "" : `; ${hint}`})`,
     { cause: error },
   );
-}
-
-/** The ConnectError of a GuildhallError, for code that answers RPCs on the engine's behalf. */
-export function toConnectError(error: GuildhallError): ConnectError {
-  return new ConnectError(error.message, statusCodeOf(error.code), undefined, undefined, error);
 }

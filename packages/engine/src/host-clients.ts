@@ -1,6 +1,6 @@
 // One HTTP/2 connection per agent host, reused by every call to it. A Connect transport does not
-// own a way to close its connection, so each gets a session manager of its own that the engine
-// aborts when it shuts down or the host leaves discovery.
+// own a way to close its connection, so each gets a session manager of its own, aborted by
+// `retain` and `close`.
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { AgentHostService } from "@guildhall/proto";
@@ -23,8 +23,10 @@ export interface ClusterTlsOptions {
 
 /** What every connection to a host is made with. */
 export interface HostClientsOptions {
-  readonly tls: ClusterTlsOptions | undefined;
-  readonly token: string | undefined;
+  /** Dial the hosts over TLS (`https`). Default: plaintext HTTP/2 (h2c). */
+  readonly tls?: ClusterTlsOptions | undefined;
+  /** A bearer token sent with every call, as hosts started with `GUILDHALL_TOKEN` require. Default: none. */
+  readonly token?: string | undefined;
 }
 
 interface Entry {
@@ -32,14 +34,26 @@ interface Entry {
   readonly client: Client<typeof AgentHostService>;
 }
 
-/** Clients of AgentHostService by host address, each on its own pooled HTTP/2 connection. */
+/**
+ * Clients of the host API (AgentHostService of `@guildhall/proto`) by host address, each on an
+ * HTTP/2 connection of its own that every call to that host reuses. Connections are pinged, so a
+ * host that vanished without closing them fails the next call quickly. Calls fail with Connect's
+ * `ConnectError`; `errorCodeOf` gives the GuildhallError code of its status.
+ *
+ * @example
+ * ```ts
+ * const hosts = new HostClients({ token: process.env.GUILDHALL_TOKEN });
+ * const { agents } = await hosts.get("10.0.0.7:50051").listAgents({ guildId: "" });
+ * hosts.close();
+ * ```
+ */
 export class HostClients {
   readonly #entries = new Map<string, Entry>();
   readonly #options: HostClientsOptions;
   readonly #interceptors: Interceptor[];
   #closed = false;
 
-  constructor(options: HostClientsOptions) {
+  constructor(options: HostClientsOptions = {}) {
     this.#options = options;
     const token = options.token;
     this.#interceptors =
@@ -53,7 +67,11 @@ export class HostClients {
           ];
   }
 
-  /** The client of the host at `address`, connecting on first use. */
+  /**
+   * The client of the host at `address` (`10.0.0.7:50051`), connecting on first use.
+   *
+   * @throws Error after `close()`
+   */
   get(address: string): Client<typeof AgentHostService> {
     if (this.#closed) throw new Error("host clients are closed");
     let entry = this.#entries.get(address);
@@ -62,11 +80,6 @@ export class HostClients {
       this.#entries.set(address, entry);
     }
     return entry.client;
-  }
-
-  /** The addresses with a connection (or one being made). */
-  addresses(): string[] {
-    return [...this.#entries.keys()];
   }
 
   /** Closes the connections to hosts not in `keep`. */

@@ -13,6 +13,8 @@ export type {
   ResolvedClusterExecutionEngineOptions,
   ResolvedReconcileOptions,
 } from "./engine-options.js";
-export type { ClusterTlsOptions } from "./host-clients.js";
+export { HostClients } from "./host-clients.js";
+export type { ClusterTlsOptions, HostClientsOptions } from "./host-clients.js";
+export { errorCodeOf } from "./error-mapping.js";
 export { DEFAULT_RETRY } from "./retry-policy.js";
 export type { ResolvedRetryOptions, RetryOptions } from "./retry-policy.js";

@@ -3,7 +3,7 @@
 import type { AgentLogger, AgentSpec } from "@guildhall/core";
 import { MemoryLocationRegistry, type DesiredAgent } from "@guildhall/registry";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import {
   LEASE_EXPIRY_MARGIN_MS,
   Reconciler,
@@ -99,7 +99,10 @@ describe("Reconciler", () => {
     expect(delay).toBeGreaterThan(0);
     expect(delay).toBeLessThanOrEqual(300 + LEASE_EXPIRY_MARGIN_MS);
     // Nobody heartbeats and nobody calls runOnce: the reconciler wakes up by itself.
-    await waitFor("the lost agents to be re-placed", () => h.placed.length === 2, 10_000);
+    await waitFor(() => h.placed.length === 2, {
+      description: "the lost agents to be re-placed",
+      timeoutMs: 10_000,
+    });
     expect(h.placed.sort()).toEqual(["x", "y"]);
     // Nothing left to watch: back to the interval.
     expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
@@ -131,7 +134,10 @@ describe("Reconciler", () => {
     expect(h.placed).toEqual([]);
     expect(h.reconciler.nextPassDelayMs()).toBeLessThanOrEqual(300 + LEASE_EXPIRY_MARGIN_MS);
     // Nobody came back for it within a lease of a steady registry: it is re-placed, unprompted.
-    await waitFor("the agent to be re-placed", () => h.placed.length === 1, 10_000);
+    await waitFor(() => h.placed.length === 1, {
+      description: "the agent to be re-placed",
+      timeoutMs: 10_000,
+    });
     expect(h.placed).toEqual(["x"]);
   });
 

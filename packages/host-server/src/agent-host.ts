@@ -11,6 +11,7 @@ import {
   type LocationRegistry,
 } from "@guildhall/registry";
 import type { Logger } from "pino";
+import { AgentSupervisor } from "./agent-supervisor.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { HeartbeatLoop } from "./heartbeat-loop.js";
 import {
@@ -19,7 +20,7 @@ import {
   type AgentHostOptions,
   type ResolvedAgentHostOptions,
 } from "./host-options.js";
-import { HostedAgents } from "./hosted-agents.js";
+import { HostLifecycle, refusesAgents, type AgentHostState } from "./host-state.js";
 import { listenHttp2, type Http2Listener } from "./http2-server.js";
 import { createHostLogger } from "./logger.js";
 import { HostMetrics } from "./metrics.js";
@@ -29,13 +30,6 @@ import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { createHealthService } from "./rpc/health-service.js";
 import { createMetricsInterceptor } from "./rpc/metrics-interceptor.js";
 import { hostVersion } from "./version.js";
-
-/**
- * Where a host is in its life: `created` (not started), `starting`, `serving` (takes agents),
- * `draining` (runs its agents, refuses new ones), `stopping` (close() runs), `closed`.
- */
-export type AgentHostState =
-  "created" | "starting" | "serving" | "draining" | "stopping" | "closed";
 
 /** Options of {@link AgentHost.drain}. */
 export interface DrainOptions {
@@ -108,12 +102,12 @@ class AgentHostImpl implements AgentHost {
   readonly #ownsBus: boolean;
   readonly #metrics: HostMetrics;
   readonly #shutdown = new AbortController();
+  readonly #lifecycle = new HostLifecycle();
   #logger: Logger;
-  #state: AgentHostState = "created";
   #address: string | undefined;
   #port: number | undefined;
   #manager: AgentProcessManager | undefined;
-  #agents: HostedAgents | undefined;
+  #supervisor: AgentSupervisor | undefined;
   #heartbeat: HeartbeatLoop | undefined;
   #server: Http2Listener | undefined;
   #metricsServer: MetricsListener | undefined;
@@ -121,25 +115,25 @@ class AgentHostImpl implements AgentHost {
 
   constructor(options: AgentHostOptions) {
     this.#options = resolveAgentHostOptions(options);
-    const o = this.#options;
+    const { registry, bus, leaseMs, logger, logLevel, port, host, advertiseAddress } =
+      this.#options;
     this.#registry =
-      o.registry ??
-      new MemoryLocationRegistry({ hostLeaseMs: o.leaseMs, agentTtlMs: o.leaseMs * 2 });
-    this.#ownsRegistry = o.registry === undefined;
-    this.#bus = o.bus ?? new MemoryBus();
-    this.#ownsBus = o.bus === undefined;
-    this.#logger = o.logger ?? createHostLogger(o.logLevel);
-    if (o.port !== 0) {
-      this.#port = o.port;
-      this.#address = o.advertiseAddress ?? defaultAdvertiseAddress(o.host, o.port);
+      registry ?? new MemoryLocationRegistry({ hostLeaseMs: leaseMs, agentTtlMs: leaseMs * 2 });
+    this.#ownsRegistry = registry === undefined;
+    this.#bus = bus ?? new MemoryBus();
+    this.#ownsBus = bus === undefined;
+    this.#logger = logger ?? createHostLogger(logLevel);
+    if (port !== 0) {
+      this.#port = port;
+      this.#address = advertiseAddress ?? defaultAdvertiseAddress(host, port);
     }
     this.#metrics = new HostMetrics(
       {
-        runningByGuild: () => this.#agents?.runningByGuild() ?? new Map(),
-        maxAgents: o.maxAgents,
-        draining: () => this.#agents !== undefined && this.#agents.phase !== "serving",
+        runningByGuild: () => this.#supervisor?.agents.runningByGuild() ?? new Map(),
+        maxAgents: this.#options.maxAgents,
+        draining: () => refusesAgents(this.#lifecycle.state),
       },
-      { processMetrics: o.processMetrics },
+      { processMetrics: this.#options.processMetrics },
     );
   }
 
@@ -168,12 +162,11 @@ class AgentHostImpl implements AgentHost {
   }
 
   get state(): AgentHostState {
-    if (this.#state !== "serving" || this.#agents === undefined) return this.#state;
-    return this.#agents.phase === "draining" ? "draining" : "serving";
+    return this.#lifecycle.state;
   }
 
   get agentCount(): number {
-    return this.#agents?.activeCount ?? 0;
+    return this.#manager?.status().activeAgents ?? 0;
   }
 
   get maxAgents(): number {
@@ -186,27 +179,27 @@ class AgentHostImpl implements AgentHost {
       maxAgents: this.#options.maxAgents,
       leaseMs: this.#options.leaseMs,
       agentTtlMs: this.#options.leaseMs * 2,
-      draining: this.#agents !== undefined && this.#agents.phase !== "serving",
+      draining: refusesAgents(this.#lifecycle.state),
     };
   }
 
   async start(): Promise<void> {
-    if (this.#state !== "created") {
+    if (this.state !== "created") {
       throw new GuildhallError(
         "failed-precondition",
-        `start() was already called (the host is ${this.#state}); create a new host to start again`,
+        `start() was already called (the host is ${this.state}); create a new host to start again`,
       );
     }
-    this.#state = "starting";
+    this.#lifecycle.moveTo("starting");
     try {
       await this.#startParts();
     } catch (error) {
       this.#logger.error({ err: errorMessage(error) }, "agent host failed to start");
       await this.#stopParts();
-      this.#state = "closed";
+      this.#lifecycle.moveTo("closed");
       throw error;
     }
-    this.#state = "serving";
+    this.#lifecycle.moveTo("serving");
     this.#logger.info(
       { address: this.address, port: this.port, metrics_port: this.metricsPort ?? null },
       "agent host serving",
@@ -214,63 +207,69 @@ class AgentHostImpl implements AgentHost {
   }
 
   async #startParts(): Promise<void> {
-    const o = this.#options;
+    const options = this.#options;
     const startedAt = Date.now();
-    this.#manager = await createAgentProcessManager({
-      agentModules: o.agentModules,
-      maxProcesses: o.maxAgents,
-      stopTimeoutMs: o.stopTimeoutMs,
-      startTimeoutMs: o.startTimeoutMs,
-      warmPoolSize: o.warmPoolSize,
-      ...(o.defaultRestartPolicy !== undefined && { defaultRestartPolicy: o.defaultRestartPolicy }),
-      maxStateBytes: o.maxStateBytes,
-      onPublish: (agent, request) => this.#requireAgents().publish(agent, request),
-      prepareStart: (agent) => this.#requireAgents().prepareStart(agent.guildId, agent.agentId),
+    const manager = await createAgentProcessManager({
+      agentModules: options.agentModules,
+      maxProcesses: options.maxAgents,
+      stopTimeoutMs: options.stopTimeoutMs,
+      startTimeoutMs: options.startTimeoutMs,
+      warmPoolSize: options.warmPoolSize,
+      ...(options.defaultRestartPolicy !== undefined && {
+        defaultRestartPolicy: options.defaultRestartPolicy,
+      }),
+      maxStateBytes: options.maxStateBytes,
+      onPublish: (agent, request) => this.#requireSupervisor().publish(agent, request),
+      prepareStart: (agent) => this.#requireSupervisor().prepareStart(agent.guildId, agent.agentId),
     });
-    const agents = new HostedAgents({
-      manager: this.#manager,
+    this.#manager = manager;
+    const supervisor = new AgentSupervisor({
+      manager,
       registry: this.#registry,
       bus: this.#bus,
-      maxStateBytes: o.maxStateBytes,
+      hostState: () => this.#lifecycle.state,
+      maxStateBytes: options.maxStateBytes,
       mayDeliver: () => this.#heartbeat?.leaseCurrent() ?? true,
       metrics: this.#metrics,
-      logger: this.#logger,
+      // Read at each use: the host's logger names the host once it listens.
+      logger: () => this.#logger,
       address: () => this.address,
-      stopTimeoutMs: o.stopTimeoutMs,
+      stopTimeoutMs: options.stopTimeoutMs,
       recoverRegistration: () => this.#requireHeartbeat().beatNow(),
     });
-    this.#agents = agents;
+    this.#supervisor = supervisor;
 
     const handler = connectNodeAdapter({
       routes: (router) => {
         router.service(
           AgentHostService,
           createAgentHostService({
-            agents,
+            supervisor,
+            manager,
+            state: () => this.#lifecycle.state,
             metrics: this.#metrics,
             address: () => this.address,
-            maxAgents: o.maxAgents,
+            maxAgents: options.maxAgents,
             version: hostVersion(),
             startedAt,
-            drain: async (options) => (await this.drain(options)).agentsRemaining,
+            drain: async (drainOptions) => (await this.drain(drainOptions)).agentsRemaining,
           }),
         );
-        router.service(Health, createHealthService(agents, this.#metrics));
+        router.service(Health, createHealthService(this.#lifecycle, this.#metrics));
       },
       interceptors: [
         createMetricsInterceptor(this.#metrics),
-        ...(o.token === undefined ? [] : [createAuthInterceptor(o.token)]),
+        ...(options.token === undefined ? [] : [createAuthInterceptor(options.token)]),
         errorMappingInterceptor,
       ],
-      readMaxBytes: o.maxRequestBytes,
+      readMaxBytes: options.maxRequestBytes,
       shutdownSignal: this.#shutdown.signal,
     });
-    this.#server = await listenHttp2(handler, { host: o.host, port: o.port, tls: o.tls });
+    const { host, port, tls } = options;
+    this.#server = await listenHttp2(handler, { host, port, tls });
     this.#port = this.#server.port;
-    this.#address ??= o.advertiseAddress ?? defaultAdvertiseAddress(o.host, this.#server.port);
+    this.#address ??= options.advertiseAddress ?? defaultAdvertiseAddress(host, this.#server.port);
     this.#logger = this.#logger.child({ host: this.#address });
-    // Parts made above logged without the host field; they share this logger from now on.
-    this.#rebindLogger();
 
     try {
       await this.#metrics.timeRegistry("register_host", () =>
@@ -285,34 +284,28 @@ class AgentHostImpl implements AgentHost {
     }
     this.#heartbeat = new HeartbeatLoop({
       registry: this.#registry,
-      agents,
+      supervisor,
       metrics: this.#metrics,
       logger: this.#logger,
-      intervalMs: o.heartbeatMs,
-      leaseMs: o.leaseMs,
+      intervalMs: options.heartbeatMs,
+      leaseMs: options.leaseMs,
       registration: () => this.#registration(),
     });
-    if (o.metricsPort !== false) {
+    if (options.metricsPort !== false) {
       this.#metricsServer = await listenMetrics(
         this.#metrics.registry,
-        o.metricsHost,
-        o.metricsPort,
+        options.metricsHost,
+        options.metricsPort,
       );
     }
     this.#heartbeat.start();
   }
 
-  #rebindLogger(): void {
-    // HostedAgents was built before the address was known; give it the logger with `host`.
-    const agents = this.#agents;
-    if (agents !== undefined) agents.setLogger(this.#logger);
-  }
-
-  #requireAgents(): HostedAgents {
-    if (this.#agents === undefined) {
+  #requireSupervisor(): AgentSupervisor {
+    if (this.#supervisor === undefined) {
       throw new GuildhallError("unavailable", "the agent host is not started");
     }
-    return this.#agents;
+    return this.#supervisor;
   }
 
   #requireHeartbeat(): HeartbeatLoop {
@@ -323,22 +316,24 @@ class AgentHostImpl implements AgentHost {
   }
 
   async drain(options: DrainOptions = {}): Promise<DrainResult> {
-    const agents = this.#agents;
-    if (agents === undefined || this.#state !== "serving") {
+    const supervisor = this.#supervisor;
+    const state = this.state;
+    if (supervisor === undefined || (state !== "serving" && state !== "draining")) {
       throw new GuildhallError(
         "failed-precondition",
-        `the host is ${this.#state}; only a started host can drain`,
+        `the host is ${state}; only a started host can drain`,
       );
     }
-    if (agents.phase === "serving") {
-      agents.setPhase("draining");
+    if (state === "serving") {
+      this.#lifecycle.moveTo("draining");
       this.#logger.info("host draining: refusing new agents");
       await this.#heartbeat?.syncDraining();
     }
     if (options.stopAgents === true) {
-      await agents.stopAll(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+      const { timeoutMs } = options;
+      await supervisor.stopAll(timeoutMs === undefined ? {} : { timeoutMs });
     }
-    return { agentsRemaining: agents.activeCount };
+    return { agentsRemaining: this.agentCount };
   }
 
   close(): Promise<void> {
@@ -351,16 +346,15 @@ class AgentHostImpl implements AgentHost {
   }
 
   async #close(): Promise<void> {
-    if (this.#state === "created") {
-      this.#state = "closed";
+    if (this.state === "created") {
+      this.#lifecycle.moveTo("closed");
       await this.#closeOwned();
       return;
     }
-    this.#state = "stopping";
-    this.#agents?.setPhase("stopping");
+    this.#lifecycle.moveTo("stopping");
     this.#logger.info({ agents: this.agentCount }, "agent host shutting down");
     await this.#stopParts();
-    this.#state = "closed";
+    this.#lifecycle.moveTo("closed");
     this.#logger.info("agent host closed");
   }
 
@@ -370,7 +364,7 @@ class AgentHostImpl implements AgentHost {
     // Placement skips the host while its agents stop; the agents' locations go with the host.
     const [reachable] = await Promise.all([
       heartbeat?.syncDraining() ?? Promise.resolve(false),
-      this.#agents?.shutdown() ?? this.#manager?.shutdown(),
+      this.#supervisor?.shutdown() ?? this.#manager?.shutdown(),
     ]);
     if (heartbeat !== undefined && !reachable) {
       // Waiting for a registry that just failed would only delay the exit past its grace.

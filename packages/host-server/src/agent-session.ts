@@ -6,8 +6,11 @@ import {
   DurableInbox,
   GuildhallError,
   comparePositions,
+  createMessage,
   decodeAgentState,
   encodeAgentState,
+  errorMessage,
+  validateMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
   type HandlerOutcome,
@@ -15,12 +18,9 @@ import {
   type Message,
   type TopicPosition,
 } from "@guildhall/core";
-import type { AgentProcessManager } from "@guildhall/process-manager";
+import type { AgentProcessManager, PublishRequest } from "@guildhall/process-manager";
 import type { Logger } from "pino";
 import type { HostMetrics } from "./metrics.js";
-
-/** Which handler of the agent process a send came from; absent for sends outside any handler. */
-export type SendOrigin = "start" | number | undefined;
 
 /** What a session works with. */
 export interface AgentSessionDependencies {
@@ -30,6 +30,8 @@ export interface AgentSessionDependencies {
   readonly logger: Logger;
   readonly guildId: string;
   readonly agentId: string;
+  /** The agent's display name, the sender name of what it publishes. */
+  readonly agentName: string;
   readonly epoch: number;
   readonly topics: readonly string[];
   readonly maxStateBytes: number;
@@ -46,10 +48,6 @@ export interface AgentSessionDependencies {
   readonly onCommitFailed: () => void;
   /** Whether the host may deliver now (its registry lease is current); checked per message. */
   readonly mayDeliver: () => boolean;
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** How often a host whose lease lapsed checks whether it may deliver again. */
@@ -100,13 +98,13 @@ export class AgentSession {
       onHandleFailed: (error, message) => {
         if (this.#closing) {
           log.info(
-            { message_id: message.id, err: reasonOf(error) },
+            { message_id: message.id, err: errorMessage(error) },
             "agent stopped before it handled the message; its next copy handles it",
           );
           return;
         }
         log.warn(
-          { message_id: message.id, err: reasonOf(error) },
+          { message_id: message.id, err: errorMessage(error) },
           "agent process could not handle a message; it is handled again after the restart",
         );
       },
@@ -124,14 +122,18 @@ export class AgentSession {
    * commit.
    *
    * @throws GuildhallError `aborted` when a newer placement holds the agent; `failed-precondition`
-   *   when its stored state is not JSON (the bytes are kept); the bus's errors.
+   *   when its stored state is not JSON (the bytes are kept); `unavailable` when the bus fails.
    */
   static async claim(deps: AgentSessionDependencies): Promise<AgentSession> {
-    const checkpoint = await deps.bus.claimAgent(deps.guildId, deps.agentId, {
-      epoch: deps.epoch,
-      topics: deps.topics,
-    });
-    return new AgentSession(deps, checkpoint);
+    try {
+      const checkpoint = await deps.bus.claimAgent(deps.guildId, deps.agentId, {
+        epoch: deps.epoch,
+        topics: deps.topics,
+      });
+      return new AgentSession(deps, checkpoint);
+    } catch (error) {
+      throw durableStoreFailure(error, deps.agentId);
+    }
   }
 
   /** The committed state for the start command; `undefined` when nothing is stored yet. */
@@ -143,33 +145,65 @@ export class AgentSession {
   }
 
   /**
-   * Takes a message the agent sent: held for its handler's commit, or committed now when it was
-   * sent outside any handler.
+   * Publishes what the agent sent. The sender, id and timestamp are the host's: an agent cannot
+   * publish as another. The message is checked now, so the agent's send fails while it can still
+   * catch the error; it is held for its handler's commit, or committed now when it was sent outside
+   * any handler.
+   *
+   * @throws GuildhallError `invalid-argument` when the message is invalid or over the bus limit
    */
-  async send(origin: SendOrigin, message: Message): Promise<void> {
-    if (origin === "start" && !this.#started) {
+  async publish(request: PublishRequest): Promise<Message> {
+    const { bus, metrics, guildId, agentId, agentName } = this.#deps;
+    const message = validateMessage(
+      createMessage({
+        topic: request.topic,
+        sender: { id: agentId, name: agentName },
+        payload: request.payload,
+        format: request.format,
+        ...(request.threadId !== undefined && { threadId: request.threadId }),
+        ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
+        ...(request.traceparent !== undefined && { traceparent: request.traceparent }),
+      }),
+    );
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    const limit = bus.maxMessageBytes;
+    if (bytes > limit) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `message ${message.id} on topic "${message.topic}" is ${bytes} bytes of JSON, over the bus limit of ${limit} bytes; send a reference to large data (a URL, an object-store key) instead of the data itself`,
+      );
+    }
+    if (request.handler === "start" && !this.#started) {
       this.#startOutbox.push(message);
-      return;
-    }
-    if (typeof origin === "number" && this.#deliveryOutbox !== undefined) {
+    } else if (typeof request.handler === "number" && this.#deliveryOutbox !== undefined) {
       this.#deliveryOutbox.push(message);
-      return;
+    } else {
+      await this.#inbox.commit({ messages: [message] });
     }
-    await this.#inbox.commit({ messages: [message] });
+    metrics.messagesPublished.inc({ guild_id: guildId });
+    return message;
   }
 
-  /** The process is ready: commits what onStart did, then starts delivering. */
+  /**
+   * The process is ready: commits what onStart did, then starts delivering.
+   *
+   * @throws GuildhallError as the bus's commit does; `unavailable` when the bus fails
+   */
   async started(state: { value: JsonValue } | undefined): Promise<void> {
     this.#started = true;
-    const text =
-      state === undefined
-        ? undefined
-        : encodeAgentState(this.#deps.agentId, state.value, this.#deps.maxStateBytes);
-    await this.#inbox.commit({
-      messages: this.#startOutbox.splice(0),
-      ...(text !== undefined && { state: text }),
-    });
-    await this.#inbox.open();
+    try {
+      const text =
+        state === undefined
+          ? undefined
+          : encodeAgentState(this.#deps.agentId, state.value, this.#deps.maxStateBytes);
+      await this.#inbox.commit({
+        messages: this.#startOutbox.splice(0),
+        ...(text !== undefined && { state: text }),
+      });
+      await this.#inbox.open();
+    } catch (error) {
+      throw durableStoreFailure(error, this.#deps.agentId);
+    }
   }
 
   /** Stops taking messages and waits for the one in progress and its commit (at most `timeoutMs`). */
@@ -246,4 +280,14 @@ export class AgentSession {
       this.#deliveryOutbox = undefined;
     }
   }
+}
+
+/** A failure of the bus's agent store while claiming or committing, for the engine's operator. */
+function durableStoreFailure(error: unknown, agentId: string): GuildhallError {
+  if (error instanceof GuildhallError) return error;
+  return new GuildhallError(
+    "unavailable",
+    `cannot load or commit the durable state of agent "${agentId}": ${errorMessage(error)}; check that the bus (GUILDHALL_BUS_URL or the Redis URL) is reachable and retry`,
+    { cause: error },
+  );
 }

@@ -6,13 +6,13 @@
 import { errorMessage } from "@guildhall/core";
 import type { HostRegistration, LocationRegistry, LostAgent } from "@guildhall/registry";
 import type { Logger } from "pino";
-import type { HostedAgents } from "./hosted-agents.js";
+import type { AgentSupervisor } from "./agent-supervisor.js";
 import type { HostMetrics } from "./metrics.js";
 
 /** What {@link HeartbeatLoop} works with. */
 export interface HeartbeatLoopDependencies {
   readonly registry: LocationRegistry;
-  readonly agents: HostedAgents;
+  readonly supervisor: AgentSupervisor;
   readonly metrics: HostMetrics;
   readonly logger: Logger;
   readonly intervalMs: number;
@@ -137,7 +137,7 @@ export class HeartbeatLoop {
   }
 
   async #beat(): Promise<void> {
-    const { registry, agents, metrics, logger, registration } = this.#deps;
+    const { registry, supervisor, metrics, logger, registration } = this.#deps;
     const host = registration();
     const sentAt = performance.now();
     const beat = await metrics.timeRegistry("heartbeat", () => registry.heartbeat(host.address));
@@ -153,7 +153,7 @@ export class HeartbeatLoop {
         if (lost.reason === "moved") moved.push(lost);
         else expired = true;
       }
-      if (moved.length > 0) await agents.relinquish(moved);
+      if (moved.length > 0) await supervisor.relinquish(moved);
       if (expired) {
         logger.warn("some agent locations expired in the registry; restoring them");
         await this.#restore();
@@ -161,12 +161,12 @@ export class HeartbeatLoop {
       if (this.#drainingDirty) await this.syncDraining();
     }
     this.#renewedAt = sentAt;
-    await agents.retryDeregistrations();
+    await supervisor.retryDeregistrations();
   }
 
   async #restore(): Promise<void> {
-    const { registry, agents, metrics, logger, registration } = this.#deps;
-    const running = agents.registeredAgents();
+    const { registry, supervisor, metrics, logger, registration } = this.#deps;
+    const running = supervisor.agents.registered();
     const result = await metrics.timeRegistry("restore_host", () =>
       registry.restoreHost(registration(), running),
     );
@@ -175,6 +175,6 @@ export class HeartbeatLoop {
       { restored: result.restored, refused: result.refused.length },
       "host restored in the registry",
     );
-    if (result.refused.length > 0) await agents.relinquish(result.refused);
+    if (result.refused.length > 0) await supervisor.relinquish(result.refused);
   }
 }

@@ -5,6 +5,8 @@ import {
   DEFAULT_MAX_STATE_BYTES,
   GuildhallError,
   RestartPolicy,
+  checkPem,
+  checkWholeNumber,
   isDurableBus,
   type DurableMessageBus,
 } from "@guildhall/core";
@@ -162,12 +164,7 @@ function invalid(message: string): GuildhallError {
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(
-      `option ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
+  return checkWholeNumber(`createAgentHost: option ${name}`, value, { min, max });
 }
 
 function port(name: string, value: unknown, fallback: number): number {
@@ -182,20 +179,14 @@ function text(name: string, value: unknown): string | undefined {
   return value;
 }
 
-function pem(name: string, value: unknown): void {
-  if (typeof value === "string" ? value.trim() === "" : !Buffer.isBuffer(value)) {
-    throw invalid(`option ${name} must be PEM text or a Buffer (read the file first)`);
-  }
-}
-
 function checkTls(tls: AgentHostTlsOptions | undefined): AgentHostTlsOptions | undefined {
   if (tls === undefined) return undefined;
   if (typeof tls !== "object" || (tls as unknown) === null) {
     throw invalid("option tls must be { cert, key, ca?, requireClientCert? }");
   }
-  pem("tls.cert", tls.cert);
-  pem("tls.key", tls.key);
-  if (tls.ca !== undefined) pem("tls.ca", tls.ca);
+  checkPem("createAgentHost: option tls.cert", tls.cert);
+  checkPem("createAgentHost: option tls.key", tls.key);
+  if (tls.ca !== undefined) checkPem("createAgentHost: option tls.ca", tls.ca);
   if (tls.requireClientCert !== undefined && typeof tls.requireClientCert !== "boolean") {
     throw invalid("option tls.requireClientCert must be a boolean");
   }

@@ -42,6 +42,17 @@ export class HostMetrics {
 
   constructor(source: MetricsSource, options: { processMetrics: boolean }) {
     const registers = [this.registry];
+    const counter = <L extends string = never>(
+      name: string,
+      help: string,
+      labelNames: readonly L[] = [],
+    ) => new Counter<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string = never>(
+      name: string,
+      help: string,
+      buckets: number[],
+      labelNames: readonly L[] = [],
+    ) => new Histogram<L>({ name, help, buckets, labelNames, registers });
     new Gauge({
       name: "guildhall_host_agents_running",
       help: "Agents holding a process on this host (starting, ready, stopping or restarting), by guild.",
@@ -69,109 +80,93 @@ export class HostMetrics {
         this.set(source.draining() ? 1 : 0);
       },
     });
-    this.agentCreateDuration = new Histogram({
-      name: "guildhall_host_agent_create_duration_seconds",
-      help: "Time from a CreateAgent request to a ready, registered agent, for successful creates.",
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.agentCreateErrors = new Counter({
-      name: "guildhall_host_agent_create_errors_total",
-      help: "CreateAgent requests refused or failed, by gRPC status code.",
-      labelNames: ["code"],
-      registers,
-    });
-    this.agentRestarts = new Counter({
-      name: "guildhall_host_agent_restarts_total",
-      help: "Agent processes restarted after a failure, by guild.",
-      labelNames: ["guild_id"],
-      registers,
-    });
-    this.agentCrashes = new Counter({
-      name: "guildhall_host_agent_crashes_total",
-      help: "Agent processes that failed (restarted or not), by guild.",
-      labelNames: ["guild_id"],
-      registers,
-    });
-    this.rpcHandled = new Counter({
-      name: "guildhall_host_rpc_handled_total",
-      help: "RPCs completed, by method and gRPC status code (ok for success).",
-      labelNames: ["method", "code"],
-      registers,
-    });
-    this.rpcDuration = new Histogram({
-      name: "guildhall_host_rpc_duration_seconds",
-      help: "Time to complete an RPC (a stream: until it ended), by method and gRPC status code.",
-      labelNames: ["method", "code"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.registryOpDuration = new Histogram({
-      name: "guildhall_host_registry_op_duration_seconds",
-      help: "Time of location registry operations, by operation and result (ok or error).",
-      labelNames: ["op", "result"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.heartbeatFailures = new Counter({
-      name: "guildhall_host_heartbeat_failures_total",
-      help: "Registry heartbeats that failed (the registry was unreachable); retried next interval.",
-      registers,
-    });
-    this.messagesPublished = new Counter({
-      name: "guildhall_host_messages_published_total",
-      help: "Messages this host's agents published on the bus, by guild.",
-      labelNames: ["guild_id"],
-      registers,
-    });
-    this.messagesDelivered = new Counter({
-      name: "guildhall_host_messages_delivered_total",
-      help: "Messages handed to this host's agents, by guild.",
-      labelNames: ["guild_id"],
-      registers,
-    });
-    this.deliveryFailures = new Counter({
-      name: "guildhall_host_message_delivery_failures_total",
-      help: "Messages an agent could not take (not ready, exited) or whose handler threw, by guild.",
-      labelNames: ["guild_id"],
-      registers,
-    });
+    this.agentCreateDuration = histogram(
+      "guildhall_host_agent_create_duration_seconds",
+      "Time from a CreateAgent request to a ready, registered agent, for successful creates.",
+      LATENCY_BUCKETS,
+    );
+    this.agentCreateErrors = counter(
+      "guildhall_host_agent_create_errors_total",
+      "CreateAgent requests refused or failed, by gRPC status code.",
+      ["code"],
+    );
+    this.agentRestarts = counter(
+      "guildhall_host_agent_restarts_total",
+      "Agent processes restarted after a failure, by guild.",
+      ["guild_id"],
+    );
+    this.agentCrashes = counter(
+      "guildhall_host_agent_crashes_total",
+      "Agent processes that failed (restarted or not), by guild.",
+      ["guild_id"],
+    );
+    this.rpcHandled = counter(
+      "guildhall_host_rpc_handled_total",
+      "RPCs completed, by method and gRPC status code (ok for success).",
+      ["method", "code"],
+    );
+    this.rpcDuration = histogram(
+      "guildhall_host_rpc_duration_seconds",
+      "Time to complete an RPC (a stream: until it ended), by method and gRPC status code.",
+      LATENCY_BUCKETS,
+      ["method", "code"],
+    );
+    this.registryOpDuration = histogram(
+      "guildhall_host_registry_op_duration_seconds",
+      "Time of location registry operations, by operation and result (ok or error).",
+      LATENCY_BUCKETS,
+      ["op", "result"],
+    );
+    this.heartbeatFailures = counter(
+      "guildhall_host_heartbeat_failures_total",
+      "Registry heartbeats that failed (the registry was unreachable); retried next interval.",
+    );
+    this.messagesPublished = counter(
+      "guildhall_host_messages_published_total",
+      "Messages this host's agents published on the bus, by guild.",
+      ["guild_id"],
+    );
+    this.messagesDelivered = counter(
+      "guildhall_host_messages_delivered_total",
+      "Messages handed to this host's agents, by guild.",
+      ["guild_id"],
+    );
+    this.deliveryFailures = counter(
+      "guildhall_host_message_delivery_failures_total",
+      "Messages an agent could not take (not ready, exited) or whose handler threw, by guild.",
+      ["guild_id"],
+    );
     this.openStreams = new Gauge({
       name: "guildhall_host_open_streams",
       help: "Server streams open now (WatchAgents, GetAgentLogs with follow, Health/Watch), by method.",
       labelNames: ["method"],
       registers,
     });
-    this.agentCommits = new Counter({
-      name: "guildhall_host_agent_commits_total",
-      help: "Commits of agents' handled messages (state, position, sends in one step), by guild and result (committed, duplicate, fenced).",
-      labelNames: ["guild_id", "result"],
-      registers,
-    });
-    this.agentCommitDuration = new Histogram({
-      name: "guildhall_host_agent_commit_duration_seconds",
-      help: "From a handler's end to its commit's answer, retries included.",
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-      registers,
-    });
-    this.agentStateBytes = new Histogram({
-      name: "guildhall_host_agent_state_bytes",
-      help: "Size of each agent state stored by a commit, in bytes of JSON.",
-      buckets: [64, 1024, 16_384, 131_072, 524_288, 1_048_576, 4_194_304],
-      registers,
-    });
-    this.redeliveries = new Counter({
-      name: "guildhall_host_message_redeliveries_total",
-      help: "Messages handed to an agent again after a restart on this host, because their handling had not been committed.",
-      labelNames: ["guild_id"],
-      registers,
-    });
-    this.trimmedUnread = new Counter({
-      name: "guildhall_host_messages_trimmed_unread_total",
-      help: "Times an agent resumed after a position its topic no longer held (trimmed by maxLenPerTopic): messages lost to it.",
-      labelNames: ["guild_id"],
-      registers,
-    });
+    this.agentCommits = counter(
+      "guildhall_host_agent_commits_total",
+      "Commits of agents' handled messages (state, position, sends in one step), by guild and result (committed, duplicate, fenced).",
+      ["guild_id", "result"],
+    );
+    this.agentCommitDuration = histogram(
+      "guildhall_host_agent_commit_duration_seconds",
+      "From a handler's end to its commit's answer, retries included.",
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    );
+    this.agentStateBytes = histogram(
+      "guildhall_host_agent_state_bytes",
+      "Size of each agent state stored by a commit, in bytes of JSON.",
+      [64, 1024, 16_384, 131_072, 524_288, 1_048_576, 4_194_304],
+    );
+    this.redeliveries = counter(
+      "guildhall_host_message_redeliveries_total",
+      "Messages handed to an agent again after a restart on this host, because their handling had not been committed.",
+      ["guild_id"],
+    );
+    this.trimmedUnread = counter(
+      "guildhall_host_messages_trimmed_unread_total",
+      "Times an agent resumed after a position its topic no longer held (trimmed by maxLenPerTopic): messages lost to it.",
+      ["guild_id"],
+    );
     this.agentLag = new Gauge({
       name: "guildhall_host_agent_lag_seconds",
       help: "Per agent, how old the last message it handled was when it was handed over.",

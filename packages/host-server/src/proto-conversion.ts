@@ -1,7 +1,6 @@
-// Conversions between the wire messages of @guildhall/proto and the types of @guildhall/core and
-// @guildhall/process-manager, all in one file. protobuf-es v2 maps google.protobuf.Struct to a
-// plain JsonObject and Timestamp to a message; proto3 has no "unset" for repeated fields and enums,
-// so empty lists and UNSPECIFIED become absent fields here.
+// Conversions between the wire messages of @guildhall/proto and what the host works with: the
+// validated CreateAgent request, and the process manager's agents, events and log lines. The
+// AgentSpec conversion itself lives in @guildhall/proto.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -20,14 +19,12 @@ import type {
 import {
   AgentEventType,
   AgentInfoSchema,
-  AgentSpecSchema,
   AgentState,
   GetAgentLogsResponseSchema,
   LogStream,
-  RestartMode,
   WatchAgentsResponseSchema,
+  agentSpecFromProto,
   type AgentInfo,
-  type AgentSpec as ProtoAgentSpec,
   type CreateAgentRequest,
   type GetAgentLogsResponse,
   type WatchAgentsResponse,
@@ -44,46 +41,6 @@ export interface HostedGuild {
 export interface CreateAgentInput {
   readonly guild: HostedGuild;
   readonly agent: AgentSpec;
-}
-
-const MODES: Readonly<Record<number, NonNullable<AgentSpec["restartPolicy"]>["mode"]>> = {
-  [RestartMode.ALWAYS]: "always",
-  [RestartMode.ON_FAILURE]: "on-failure",
-  [RestartMode.NEVER]: "never",
-};
-
-const MODE_VALUES: Readonly<Record<NonNullable<AgentSpec["restartPolicy"]>["mode"], RestartMode>> =
-  {
-    always: RestartMode.ALWAYS,
-    "on-failure": RestartMode.ON_FAILURE,
-    never: RestartMode.NEVER,
-  };
-
-/** The plain object of a proto AgentSpec, before validation; unknown enum values are kept as numbers. */
-function agentSpecObject(spec: ProtoAgentSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: spec.id, name: spec.name, className: spec.className };
-  if (spec.description !== undefined) out["description"] = spec.description;
-  if (spec.properties !== undefined) out["properties"] = spec.properties;
-  if (spec.additionalTopics.length > 0) out["additionalTopics"] = [...spec.additionalTopics];
-  if (spec.listenToDefaultTopic !== undefined) {
-    out["listenToDefaultTopic"] = spec.listenToDefaultTopic;
-  }
-  const policy = spec.restartPolicy;
-  if (policy !== undefined) {
-    const rest: Record<string, unknown> = {};
-    if (policy.maxRestarts !== undefined) rest["maxRestarts"] = policy.maxRestarts;
-    if (policy.backoffMs !== undefined) rest["backoffMs"] = policy.backoffMs;
-    if (policy.mode === RestartMode.UNSPECIFIED) {
-      // UNSPECIFIED means the host default; with limits given, they refine that default mode.
-      if (Object.keys(rest).length > 0) out["restartPolicy"] = { mode: "on-failure", ...rest };
-    } else {
-      out["restartPolicy"] = { mode: MODES[policy.mode] ?? policy.mode, ...rest };
-    }
-  }
-  if (spec.resources?.memoryMb !== undefined) {
-    out["resources"] = { memoryMb: spec.resources.memoryMb };
-  }
-  return out;
 }
 
 function problems(prefix: string, issues: Parameters<typeof formatZodIssues>[0]): string[] {
@@ -123,7 +80,7 @@ export function createAgentInputFromProto(request: CreateAgentRequest): CreateAg
   if (request.agent === undefined) {
     lines.push("agent: is required (the agent to start: at least id, name and className)");
   } else {
-    const parsed = AgentSpec.safeParse(agentSpecObject(request.agent));
+    const parsed = AgentSpec.safeParse(agentSpecFromProto(request.agent));
     if (parsed.success) agent = parsed.data;
     else lines.push(...problems("agent", parsed.error.issues));
   }
@@ -135,39 +92,6 @@ export function createAgentInputFromProto(request: CreateAgentRequest): CreateAg
     );
   }
   return { guild, agent };
-}
-
-/** The proto AgentSpec of a core AgentSpec (what an engine sends in CreateAgent). */
-export function agentSpecToProto(spec: AgentSpec): ProtoAgentSpec {
-  return create(AgentSpecSchema, {
-    id: spec.id,
-    name: spec.name,
-    className: spec.className,
-    additionalTopics: [...(spec.additionalTopics ?? [])],
-    ...(spec.description !== undefined && { description: spec.description }),
-    ...(spec.properties !== undefined && {
-      properties: spec.properties,
-    }),
-    ...(spec.listenToDefaultTopic !== undefined && {
-      listenToDefaultTopic: spec.listenToDefaultTopic,
-    }),
-    ...(spec.restartPolicy !== undefined && {
-      restartPolicy: {
-        mode: MODE_VALUES[spec.restartPolicy.mode],
-        ...(spec.restartPolicy.maxRestarts !== undefined && {
-          maxRestarts: spec.restartPolicy.maxRestarts,
-        }),
-        ...(spec.restartPolicy.backoffMs !== undefined && {
-          backoffMs: spec.restartPolicy.backoffMs,
-        }),
-      },
-    }),
-    ...(spec.resources !== undefined && {
-      resources: {
-        ...(spec.resources.memoryMb !== undefined && { memoryMb: spec.resources.memoryMb }),
-      },
-    }),
-  });
 }
 
 const STATES: Readonly<Record<ManagedAgentState, AgentState>> = {

@@ -19,6 +19,7 @@ import {
   type WatchAgentsResponse,
 } from "@guildhall/proto";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "@guildhall/testing";
 import {
   FIXTURES,
   childPids,
@@ -28,7 +29,6 @@ import {
   isRunning,
   rejection,
   startTestHost,
-  waitFor,
   type TestHost,
 } from "./helpers.js";
 
@@ -255,8 +255,9 @@ describe("StopAgent, GetAgentInfo, ListAgents", () => {
     );
     const client = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
     await client.publish("inbox:mortal", { exit: 3 });
-    await waitFor("the exited agent to be deregistered", async () =>
-      (await t.registry.getLocation("g1", "mortal")) === undefined ? true : undefined,
+    await waitFor(
+      async () => ((await t.registry.getLocation("g1", "mortal")) === undefined ? true : undefined),
+      { description: "the exited agent to be deregistered" },
     );
     const info = await t.client.getAgentInfo({ guildId: "g1", agentId: "mortal" });
     expect(info.agent?.state).toBe(AgentState.CRASHED);
@@ -282,8 +283,10 @@ describe("WatchAgents", () => {
         events.push(event);
       }
     })().catch(() => undefined);
-    await waitFor("the watch stream to open", async () =>
-      (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 1'),
+    await waitFor(
+      async () =>
+        (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 1'),
+      { description: "the watch stream to open" },
     );
 
     await t.client.createAgent(createRequest("g2", fixtureSpec("other", "Echo")));
@@ -294,9 +297,13 @@ describe("WatchAgents", () => {
       ),
     );
     process.kill(agent!.pid, "SIGKILL");
-    await waitFor("a restart", () => events.some((e) => e.type === AgentEventType.RESTARTED));
+    await waitFor(() => events.some((e) => e.type === AgentEventType.RESTARTED), {
+      description: "a restart",
+    });
     await t.client.stopAgent({ guildId: "g1", agentId: "w" });
-    await waitFor("the stop event", () => events.some((e) => e.type === AgentEventType.STOPPED));
+    await waitFor(() => events.some((e) => e.type === AgentEventType.STOPPED), {
+      description: "the stop event",
+    });
     controller.abort();
     await watching;
 
@@ -316,8 +323,10 @@ describe("WatchAgents", () => {
     expect(events[5]?.agent?.restarts).toBe(1);
     expect(events[6]?.agent?.isAlive).toBe(false);
     expect(events.every((e) => e.time !== undefined)).toBe(true);
-    await waitFor("the stream to be closed", async () =>
-      (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 0'),
+    await waitFor(
+      async () =>
+        (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 0'),
+      { description: "the stream to be closed" },
     );
   });
 });
@@ -326,13 +335,16 @@ describe("GetAgentLogs", () => {
   it("returns captured lines, and follows new ones until the agent is removed", async () => {
     const t = await start();
     await t.client.createAgent(createRequest("g1", fixtureSpec("chatty", "Chatty")));
-    const initial = await waitFor("the start-up lines", async () => {
-      const lines = [];
-      for await (const line of t.client.getAgentLogs({ guildId: "g1", agentId: "chatty" })) {
-        lines.push(line);
-      }
-      return lines.length >= 2 ? lines : undefined;
-    });
+    const initial = await waitFor(
+      async () => {
+        const lines = [];
+        for await (const line of t.client.getAgentLogs({ guildId: "g1", agentId: "chatty" })) {
+          lines.push(line);
+        }
+        return lines.length >= 2 ? lines : undefined;
+      },
+      { description: "the start-up lines" },
+    );
     expect(initial.map((l) => [LogStream[l.stream], l.text]).sort()).toEqual([
       ["STDERR", "chatty chatty warming up"],
       ["STDOUT", "chatty chatty starting"],
@@ -358,12 +370,14 @@ describe("GetAgentLogs", () => {
         followed.push(line.text);
       }
     })();
-    await waitFor("the follow stream to open", async () =>
-      (await t.host.metrics()).includes('guildhall_host_open_streams{method="GetAgentLogs"} 1'),
+    await waitFor(
+      async () =>
+        (await t.host.metrics()).includes('guildhall_host_open_streams{method="GetAgentLogs"} 1'),
+      { description: "the follow stream to open" },
     );
     const client = connectGuildClient(t.bus, { guildId: "g1", id: "tester" });
     await client.publish("default_topic", { hello: 1 });
-    await waitFor("the followed line", () => followed.includes('got {"hello":1}'));
+    await waitFor(() => followed.includes('got {"hello":1}'), { description: "the followed line" });
     await t.client.stopAgent({ guildId: "g1", agentId: "chatty" });
     await following; // ends by itself once the agent is removed
     await client.close();
@@ -398,7 +412,7 @@ describe("DrainHost and health", () => {
       ))
         statuses.push(r.status);
     })().catch(() => undefined);
-    await waitFor("the first health status", () => statuses.length === 1);
+    await waitFor(() => statuses.length === 1, { description: "the first health status" });
 
     const { agent } = await t.client.createAgent(createRequest("g1", fixtureSpec("keep", "Echo")));
     const drained = await t.client.drainHost({});
@@ -411,7 +425,9 @@ describe("DrainHost and health", () => {
     expect((await t.health.check({})).status).toBe(ServingStatus.SERVING);
     expect((await t.client.health({})).state).toBe(HostState.DRAINING);
     expect((await t.registry.getHost(t.host.address))?.draining).toBe(true);
-    await waitFor("the watched NOT_SERVING", () => statuses.includes(ServingStatus.NOT_SERVING));
+    await waitFor(() => statuses.includes(ServingStatus.NOT_SERVING), {
+      description: "the watched NOT_SERVING",
+    });
     controller.abort();
     await watching;
     expect(statuses).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
@@ -458,8 +474,10 @@ describe("close", () => {
         // drained until the host ends the stream
       }
     })().catch(() => undefined);
-    await waitFor("the watch stream to open", async () =>
-      (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 1'),
+    await waitFor(
+      async () =>
+        (await t.host.metrics()).includes('guildhall_host_open_streams{method="WatchAgents"} 1'),
+      { description: "the watch stream to open" },
     );
     await t.host.close();
     await watch;

@@ -3,6 +3,7 @@
 import { Code } from "@connectrpc/connect";
 import { connectGuildClient, type Message } from "@guildhall/core";
 import { afterEach, expect, it } from "vitest";
+import { waitFor } from "@guildhall/testing";
 import {
   childPids,
   createRequest,
@@ -10,7 +11,6 @@ import {
   fixtureSpec,
   rejection,
   startTestHost,
-  waitFor,
   type TestHost,
 } from "./helpers.js";
 
@@ -55,7 +55,7 @@ it("treats a handler that leaves a state over maxStateBytes as one that threw, n
   });
   await app.publish("inbox:hoarder", { keep: "x".repeat(100) });
   await app.publish("inbox:hoarder", { keep: "small" });
-  await waitFor("the second answer", () => answers.length >= 1);
+  await waitFor(() => answers.length >= 1, { description: "the second answer" });
   // The first handler's state and reply were dropped; the second saw the committed state.
   expect(answers.map((m) => m.payload)).toEqual([{ kept: ["small"] }]);
   expect(JSON.parse((await t.bus.readAgent("g1", "hoarder"))?.state ?? "null")).toEqual({

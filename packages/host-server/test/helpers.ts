@@ -1,5 +1,5 @@
-// Shared by the integration tests: hosts on free ports with generated clients, spec builders,
-// process accounting from /proc, and waits bounded by deadlines (never fixed sleeps).
+// Shared by the integration tests: hosts on free ports with generated clients, spec builders, and
+// process accounting from /proc.
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
@@ -13,9 +13,7 @@ import {
   type CreateAgentRequest,
 } from "@guildhall/proto";
 import { MemoryLocationRegistry } from "@guildhall/registry";
-import { expect, inject } from "vitest";
-// Brings in the typing of inject("redisUrl") from the global setup that provides it.
-import type {} from "../../../tools/redis/global-setup.js";
+import { expect } from "vitest";
 import {
   agentSpecToProto,
   createAgentHost,
@@ -27,12 +25,6 @@ import {
   expectNoLeakedProcesses,
   isRunning,
 } from "../../../tools/test-support/processes.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
-
-/** The shared test Redis of the global setup (a private redis-server, or REDIS_URL). */
-export function redisUrl(): string {
-  return inject("redisUrl");
-}
 
 /** The fixture agents directory (an allowlist entry). */
 export const FIXTURES = fileURLToPath(new URL("./fixtures", import.meta.url));
@@ -116,4 +108,3 @@ export async function rejection(promise: Promise<unknown>): Promise<ConnectError
 }
 
 export { childPids, expectNoLeakedProcesses, isRunning };
-export { waitFor };

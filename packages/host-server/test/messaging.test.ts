@@ -9,13 +9,12 @@ import {
 } from "@guildhall/core";
 import { RedisBus } from "@guildhall/bus-redis";
 import { afterEach, describe, expect, it } from "vitest";
+import { testRedisUrl, waitFor } from "@guildhall/testing";
 import {
   createRequest,
   expectNoLeakedProcesses,
   fixtureSpec,
-  redisUrl,
   startTestHost,
-  waitFor,
   type TestHost,
 } from "./helpers.js";
 
@@ -32,7 +31,7 @@ afterEach(async () => {
 
 const buses: [string, () => DurableMessageBus][] = [
   ["MemoryBus", () => new MemoryBus()],
-  ["RedisBus", () => new RedisBus({ url: redisUrl(), prefix: `test-${randomUUID()}:` })],
+  ["RedisBus", () => new RedisBus({ url: testRedisUrl(), prefix: `test-${randomUUID()}:` })],
 ];
 
 describe.each(buses)("two agents of one host over %s", (_name, makeBus) => {
@@ -52,7 +51,7 @@ describe.each(buses)("two agents of one host over %s", (_name, makeBus) => {
       results.push(message);
     });
     await tester.publish("inbox:ping", { kind: "start" });
-    const done = await waitFor("ping to report pong's answer", () => results[0]);
+    const done = await waitFor(() => results[0], { description: "ping to report pong's answer" });
     expect(done.sender).toEqual({ id: "ping", name: "Agent ping" });
     expect(done.payload).toEqual({ kind: "done", pongFrom: "pong", pongName: "Agent pong" });
     expect(done.id).toMatch(/^[0-9A-Z]{26}$/);
@@ -71,8 +70,9 @@ describe("host-mediated messaging", () => {
       results.push(message);
     });
     await tester.publish("inbox:forger", { kind: "forge" });
-    await waitFor("the forger to finish", () =>
-      results.some((m) => (m.payload as { kind?: string }).kind === "forge-done"),
+    await waitFor(
+      () => results.some((m) => (m.payload as { kind?: string }).kind === "forge-done"),
+      { description: "the forger to finish" },
     );
     // The raw IPC request that named a sender was refused; the send with a sender option went out
     // under the forger's own id.
@@ -112,9 +112,9 @@ describe("host-mediated messaging", () => {
     });
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     await tester.publish("inbox:a", { n: 1 }, { traceparent });
-    await waitFor("the first echo", () => seen.length >= 1);
+    await waitFor(() => seen.length >= 1, { description: "the first echo" });
     await tester.publish("inbox:a", { n: 2 });
-    await waitFor("the second echo", () => seen.length >= 2);
+    await waitFor(() => seen.length >= 2, { description: "the second echo" });
     expect(seen.map((m) => [m.sender.id, m.payload])).toEqual([
       ["a", { echoed: { n: 1 }, by: "a", pid: expect.any(Number) as number }],
       ["a", { echoed: { n: 2 }, by: "a", pid: expect.any(Number) as number }],

@@ -3,14 +3,13 @@
 import { MemoryLocationRegistry, RedisLocationRegistry } from "@guildhall/registry";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisTestServer } from "../../../tools/redis/redis-server.js";
+import { startRedisServer, waitFor, type RedisTestServer } from "@guildhall/testing";
 import {
   createRequest,
   expectNoLeakedProcesses,
   fixtureSpec,
   isRunning,
   startTestHost,
-  waitFor,
   type TestHost,
 } from "./helpers.js";
 
@@ -59,18 +58,21 @@ describe("with a private redis-server", () => {
     }
 
     await server.stop();
-    await waitFor("heartbeats to fail", async () => {
-      const text = await t.host.metrics();
-      const failures = /^guildhall_host_heartbeat_failures_total (\d+)/m.exec(text);
-      return Number(failures?.[1] ?? 0) >= 2;
-    });
+    await waitFor(
+      async () => {
+        const text = await t.host.metrics();
+        const failures = /^guildhall_host_heartbeat_failures_total (\d+)/m.exec(text);
+        return Number(failures?.[1] ?? 0) >= 2;
+      },
+      { description: "heartbeats to fail" },
+    );
     for (const { pid } of before) expect(isRunning(pid)).toBe(true);
 
     await server.start(); // empty: no persistence
     for (const { id, epoch } of before) {
-      const location = await waitFor(`agent ${id} to be registered again`, () =>
-        redisRegistry.getLocation("g1", id),
-      );
+      const location = await waitFor(() => redisRegistry.getLocation("g1", id), {
+        description: `agent ${id} to be registered again`,
+      });
       expect(location).toEqual({ guildId: "g1", agentId: id, hostAddress: t.host.address, epoch });
     }
     expect((await redisRegistry.getHost(t.host.address))?.load).toBe(2);
@@ -114,12 +116,14 @@ describe("fencing", () => {
       hostAddress: "other:1",
     });
 
-    await waitFor("the local copy to stop", () => !isRunning(agent?.pid ?? 0));
-    await waitFor("the host to forget the agent", () =>
-      t.client.getAgentInfo({ guildId: "g1", agentId: "x" }).then(
-        () => false,
-        () => true,
-      ),
+    await waitFor(() => !isRunning(agent?.pid ?? 0), { description: "the local copy to stop" });
+    await waitFor(
+      () =>
+        t.client.getAgentInfo({ guildId: "g1", agentId: "x" }).then(
+          () => false,
+          () => true,
+        ),
+      { description: "the host to forget the agent" },
     );
     expect(await shared.getLocation("g1", "x")).toEqual({
       guildId: "g1",
@@ -144,16 +148,18 @@ describe("fencing", () => {
       hostAddress: "other:1",
     });
 
-    await waitFor("'kept' to be restored", () => shared.getLocation("g1", "kept"));
+    await waitFor(() => shared.getLocation("g1", "kept"), { description: "'kept' to be restored" });
     expect((await shared.getLocation("g1", "kept"))?.epoch).toBe(Number(kept.agent?.epoch));
-    await waitFor("'given' to stop here", () => !isRunning(given.agent?.pid ?? 0));
+    await waitFor(() => !isRunning(given.agent?.pid ?? 0), { description: "'given' to stop here" });
     expect((await shared.getLocation("g1", "given"))?.hostAddress).toBe("other:1");
     expect(isRunning(kept.agent?.pid ?? 0)).toBe(true);
-    await waitFor("the host to forget 'given'", () =>
-      t.client.getAgentInfo({ guildId: "g1", agentId: "given" }).then(
-        () => false,
-        (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound,
-      ),
+    await waitFor(
+      () =>
+        t.client.getAgentInfo({ guildId: "g1", agentId: "given" }).then(
+          () => false,
+          (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound,
+        ),
+      { description: "the host to forget 'given'" },
     );
   });
 });

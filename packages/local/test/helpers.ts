@@ -1,5 +1,5 @@
 // Shared by the tests of this package: the fixture agents, and the repository's test support
-// (process accounting from /proc, deadline-bounded waits, `guildhall host` processes).
+// (process accounting from /proc, `guildhall host` processes).
 import { fileURLToPath } from "node:url";
 import type { AgentSpec, GuildSpec } from "@guildhall/core";
 import { expect } from "vitest";
@@ -9,7 +9,6 @@ import {
   isRunning,
   parentOf,
 } from "../../../tools/test-support/processes.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
 
 /** The fixture agents directory (an allowlist entry). */
 export const FIXTURES = fileURLToPath(new URL("./fixtures", import.meta.url));
@@ -29,7 +28,6 @@ export function newGuild(label: string): GuildSpec {
 }
 
 export { childPids, expectNoLeakedProcesses, isRunning, parentOf };
-export { waitFor };
 export { startHostProcess } from "../../../tools/test-support/host-process.js";
 export type { HostProcess } from "../../../tools/test-support/host-process.js";
 

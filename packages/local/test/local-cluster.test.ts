@@ -5,6 +5,7 @@ import { connectGuildClient, type Message } from "@guildhall/core";
 import { ClusterExecutionEngine, Guild } from "@guildhall/engine";
 import { StaticDiscovery } from "@guildhall/placement";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "@guildhall/testing";
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from "../src/index.js";
 import {
   FIXTURES,
@@ -13,7 +14,6 @@ import {
   fixtureSpec,
   newGuild,
   rejection,
-  waitFor,
 } from "./helpers.js";
 
 const TOKEN = "local-cluster-test-token";
@@ -74,7 +74,9 @@ describe("startLocalCluster", () => {
     const seen: Message[] = [];
     await client.subscribe("default_topic", (m) => void seen.push(m));
     await client.publish("default_topic", { hello: 1 });
-    await waitFor("both echoes", () => new Set(seen.map((m) => m.sender.id)).size === 2);
+    await waitFor(() => new Set(seen.map((m) => m.sender.id)).size === 2, {
+      description: "both echoes",
+    });
     await client.close();
 
     await c.stop();
@@ -179,10 +181,13 @@ describe("startLocalCluster", () => {
     for (const id of ids) await c.engine.runAgent(guild, fixtureSpec(id));
     const [gone, staying] = c.hosts as [LocalCluster["hosts"][0], LocalCluster["hosts"][0]];
     await gone.host.close();
-    await waitFor("every agent to run on the remaining host", async () => {
-      const agents = await c.registry.listGuildAgents(guild.id);
-      return agents.length === 4 && agents.every((a) => a.hostAddress === staying.address);
-    });
+    await waitFor(
+      async () => {
+        const agents = await c.registry.listGuildAgents(guild.id);
+        return agents.length === 4 && agents.every((a) => a.hostAddress === staying.address);
+      },
+      { description: "every agent to run on the remaining host" },
+    );
     expect(childPids()).toHaveLength(4);
   });
 });
@@ -204,7 +209,9 @@ describe("Guild on a local cluster", () => {
     const seen: Message[] = [];
     await app.subscribe("default_topic", (m) => void seen.push(m));
     await app.publish("default_topic", { ping: true });
-    await waitFor("three echoes", () => new Set(seen.map((m) => m.sender.id)).size === 3);
+    await waitFor(() => new Set(seen.map((m) => m.sender.id)).size === 3, {
+      description: "three echoes",
+    });
 
     await guild.removeAgent("two");
     await guild.removeAgent("two");

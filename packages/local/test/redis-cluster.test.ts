@@ -9,8 +9,8 @@ import { connectGuildClient, type Message } from "@guildhall/core";
 import { ClusterExecutionEngine, DEFAULT_RECONCILE_INTERVAL_MS, Guild } from "@guildhall/engine";
 import { StaticDiscovery } from "@guildhall/placement";
 import { DEFAULT_HOST_LEASE_MS, RedisLocationRegistry } from "@guildhall/registry";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type {} from "../../../tools/redis/global-setup.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testRedisUrl, waitFor } from "@guildhall/testing";
 import {
   FIXTURES,
   expectNoLeakedProcesses,
@@ -19,7 +19,6 @@ import {
   newGuild,
   parentOf,
   startHostProcess,
-  waitFor,
   type HostProcess,
 } from "./helpers.js";
 
@@ -42,7 +41,7 @@ function newEngine(): ClusterExecutionEngine {
 }
 
 beforeAll(async () => {
-  const redisUrl = inject("redisUrl");
+  const redisUrl = testRedisUrl();
   registry = new RedisLocationRegistry({ url: redisUrl, prefix });
   bus = new RedisBus({ url: redisUrl, prefix });
   hosts = await Promise.all(
@@ -83,20 +82,18 @@ async function pingAll(guildId: string, ids: readonly string[]): Promise<Message
     const first = randomUUID();
     await client.publish("default_topic", { token: first });
     await waitFor(
-      `answers of all ${ids.length} agents`,
       () => {
         return new Set(answers(first).map((m) => m.sender.id)).size === ids.length;
       },
-      30_000,
+      { description: `answers of all ${ids.length} agents`, timeoutMs: 30_000 },
     );
     const second = randomUUID();
     await client.publish("default_topic", { token: second });
     await waitFor(
-      "answers to the second ping",
       () => {
         return new Set(answers(second).map((m) => m.sender.id)).size === ids.length;
       },
-      30_000,
+      { description: "answers to the second ping", timeoutMs: 30_000 },
     );
     return answers(first);
   } finally {
@@ -160,14 +157,16 @@ describe("a Redis-backed cluster of guildhall host processes", () => {
 
     let expiredAt: number | undefined;
     await waitFor(
-      "every agent to be registered on a surviving host",
       async () => {
         const agents = await registry.listGuildAgents(guild.id);
         if (expiredAt === undefined && agents.length < AGENTS) expiredAt = Date.now();
         return agents.length === AGENTS && agents.every((a) => survivors.has(a.hostAddress));
       },
-      DEFAULT_HOST_LEASE_MS + DEFAULT_RECONCILE_INTERVAL_MS + 60_000,
-      10,
+      {
+        description: "every agent to be registered on a surviving host",
+        timeoutMs: DEFAULT_HOST_LEASE_MS + DEFAULT_RECONCILE_INTERVAL_MS + 60_000,
+        intervalMs: 10,
+      },
     );
     const recoveredAt = Date.now();
     // Measured, not asserted: speed belongs to the benchmarks.
@@ -180,9 +179,9 @@ describe("a Redis-backed cluster of guildhall host processes", () => {
     );
 
     // The killed host's agent processes exited with it.
-    await waitFor("the lost agents' old processes to exit", () =>
-      lost.every((id) => !isRunning(pidOf.get(id)!)),
-    );
+    await waitFor(() => lost.every((id) => !isRunning(pidOf.get(id)!)), {
+      description: "the lost agents' old processes to exit",
+    });
     // Each agent answers exactly once, from a live process of a surviving host.
     const after = await pingAll(guild.id, ids);
     expect(after.map((m) => m.sender.id).sort()).toEqual(ids);
@@ -199,6 +198,7 @@ describe("a Redis-backed cluster of guildhall host processes", () => {
     expect((await registry.listGuildAgents(guild.id)).length).toBe(pids.length);
 
     await guild.shutdown();
-    for (const pid of pids) await waitFor(`agent process ${pid} to exit`, () => !isRunning(pid));
+    for (const pid of pids)
+      await waitFor(() => !isRunning(pid), { description: `agent process ${pid} to exit` });
   });
 });

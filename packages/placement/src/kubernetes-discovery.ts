@@ -1,11 +1,5 @@
-import {
-  DiscoveryV1Api,
-  KubeConfig,
-  makeInformer,
-  type Informer,
-  type ObjectCache,
-  type V1EndpointSlice,
-} from "@kubernetes/client-node";
+import type * as Kubernetes from "@kubernetes/client-node";
+import type { Informer, KubeConfig, ObjectCache, V1EndpointSlice } from "@kubernetes/client-node";
 import { GuildhallError } from "@guildhall/core";
 import { hostsFromEndpointSlices } from "./endpoint-slice-hosts.js";
 import type { HostDiscovery, HostsListener } from "./host-discovery.js";
@@ -19,8 +13,9 @@ export interface KubernetesDiscoveryOptions {
   /** The agent host port. Default: each slice's port named "grpc", else its only port. */
   port?: number;
   /**
-   * The cluster to talk to. Default: `KubeConfig.loadFromDefault()`, which uses the in-cluster
-   * service account when running in a pod, else `$KUBECONFIG` or `~/.kube/config`.
+   * The cluster to talk to. Default: `KubeConfig.loadFromDefault()` on the first `ready()`, which
+   * uses the in-cluster service account when running in a pod, else `$KUBECONFIG` or
+   * `~/.kube/config`.
    */
   kubeConfig?: KubeConfig;
   /** First delay before restarting a failed watch, doubled up to `maxBackoffMs`. Default 200. */
@@ -49,17 +44,17 @@ type SliceInformer = Informer<V1EndpointSlice> & ObjectCache<V1EndpointSlice>;
  * keeps serving the last hosts it knew rather than none.
  */
 export class KubernetesDiscovery implements HostDiscovery {
-  private readonly options: ResolvedOptions;
-  private readonly kubeConfig: KubeConfig;
-  private informer: SliceInformer | undefined;
-  private current: readonly string[] = [];
-  private readonly listeners = new Set<HostsListener>();
-  private started: Promise<void> | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private backoffMs: number;
-  private closed = false;
+  readonly #options: ResolvedOptions;
+  #kubeConfig: KubeConfig | undefined;
+  #informer: SliceInformer | undefined;
+  #current: readonly string[] = [];
+  readonly #listeners = new Set<HostsListener>();
+  #started: Promise<void> | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #backoffMs: number;
+  #closed = false;
   /** Set after the first successful list; from then on failures are retried in the background. */
-  private synced = false;
+  #synced = false;
 
   constructor(options: KubernetesDiscoveryOptions) {
     for (const key of ["namespace", "service"] as const) {
@@ -70,46 +65,43 @@ export class KubernetesDiscovery implements HostDiscovery {
         );
       }
     }
-    this.options = {
+    this.#options = {
       namespace: options.namespace,
       service: options.service,
       port: options.port,
       initialBackoffMs: options.initialBackoffMs ?? 200,
       maxBackoffMs: options.maxBackoffMs ?? 10_000,
     };
-    this.backoffMs = this.options.initialBackoffMs;
-    this.kubeConfig = options.kubeConfig ?? KubernetesDiscovery.defaultKubeConfig();
-  }
-
-  private static defaultKubeConfig(): KubeConfig {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromDefault();
-    return kubeConfig;
+    this.#backoffMs = this.#options.initialBackoffMs;
+    this.#kubeConfig = options.kubeConfig;
   }
 
   ready(): Promise<void> {
-    this.started ??= this.start();
-    return this.started;
+    this.#started ??= this.#start();
+    return this.#started;
   }
 
   hosts(): readonly string[] {
-    return this.current;
+    return this.#current;
   }
 
   onChange(listener: HostsListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.restartTimer);
-    this.listeners.clear();
-    await this.informer?.stop();
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.#listeners.clear();
+    await this.#informer?.stop();
   }
 
-  private async start(): Promise<void> {
-    const informer = (this.informer ??= this.createInformer());
+  async #start(): Promise<void> {
+    // Loaded when started, not on import: the client takes most of a second to load.
+    const kubernetes = await import("@kubernetes/client-node");
+    if (this.#closed) return;
+    const informer = (this.#informer ??= this.#createInformer(kubernetes));
     // The informer reports list and watch failures through its "error" event, not by rejecting.
     let failure: unknown;
     const onError = (error: unknown): void => {
@@ -125,9 +117,9 @@ export class KubernetesDiscovery implements HostDiscovery {
     }
     if (failure !== undefined) {
       await informer.stop();
-      this.started = undefined; // the next ready() tries again
-      const { namespace, service } = this.options;
-      const server = this.kubeConfig.getCurrentCluster()?.server ?? "(no cluster configured)";
+      this.#started = undefined; // the next ready() tries again
+      const { namespace, service } = this.#options;
+      const server = this.#kubeConfig?.getCurrentCluster()?.server ?? "(no cluster configured)";
       throw new GuildhallError(
         "unavailable",
         `KubernetesDiscovery: cannot watch EndpointSlices of service ${namespace}/${service} at ${server}: ${describeFailure(failure)}. ` +
@@ -135,57 +127,65 @@ export class KubernetesDiscovery implements HostDiscovery {
         { cause: failure },
       );
     }
-    this.synced = true;
-    this.refresh();
+    this.#synced = true;
+    this.#refresh();
   }
 
-  private createInformer(): SliceInformer {
-    const { namespace, service } = this.options;
-    const api = this.kubeConfig.makeApiClient(DiscoveryV1Api);
+  #createInformer(kubernetes: typeof Kubernetes): SliceInformer {
+    const { namespace, service } = this.#options;
+    const kubeConfig = (this.#kubeConfig ??= defaultKubeConfig(kubernetes));
+    const api = kubeConfig.makeApiClient(kubernetes.DiscoveryV1Api);
     const labelSelector = `kubernetes.io/service-name=${service}`;
-    const informer = makeInformer(
-      this.kubeConfig,
+    const informer = kubernetes.makeInformer(
+      kubeConfig,
       `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`,
       () => api.listNamespacedEndpointSlice({ namespace, labelSelector }),
       labelSelector,
     );
-    const refresh = (): void => this.refresh();
+    const refresh = (): void => this.#refresh();
     informer.on("add", refresh);
     informer.on("update", refresh);
     informer.on("delete", refresh);
     // A successful (re)connect means the watch is healthy again: start backoff afresh.
     informer.on("connect", () => {
-      this.backoffMs = this.options.initialBackoffMs;
+      this.#backoffMs = this.#options.initialBackoffMs;
     });
     // Once synced, a failed watch stops the informer; bringing it back is our job.
     informer.on("error", () => {
-      if (this.synced) this.scheduleRestart();
+      if (this.#synced) this.#scheduleRestart();
     });
     return informer;
   }
 
-  private scheduleRestart(): void {
-    if (this.closed || this.restartTimer !== undefined) return;
-    const delay = this.backoffMs * (0.5 + Math.random() / 2);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.closed) return;
+  #scheduleRestart(): void {
+    if (this.#closed || this.#restartTimer !== undefined) return;
+    const delay = this.#backoffMs * (0.5 + Math.random() / 2);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.maxBackoffMs);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#closed) return;
       // start() relists and resumes watching; if it fails again, "error" brings us back here.
-      this.informer?.start().catch(() => this.scheduleRestart());
+      this.#informer?.start().catch(() => this.#scheduleRestart());
     }, delay);
   }
 
-  private refresh(): void {
-    if (this.informer === undefined || this.closed) return;
+  #refresh(): void {
+    if (this.#informer === undefined || this.#closed) return;
     const next = hostsFromEndpointSlices(
-      this.informer.list(this.options.namespace),
-      this.options.port,
+      this.#informer.list(this.#options.namespace),
+      this.#options.port,
     );
-    if (next.length === this.current.length && next.every((h, i) => h === this.current[i])) return;
-    this.current = Object.freeze(next);
-    for (const listener of this.listeners) listener(this.current);
+    if (next.length === this.#current.length && next.every((h, i) => h === this.#current[i]))
+      return;
+    this.#current = Object.freeze(next);
+    for (const listener of this.#listeners) listener(this.#current);
   }
+}
+
+function defaultKubeConfig(kubernetes: typeof Kubernetes): KubeConfig {
+  const kubeConfig = new kubernetes.KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
 }
 
 function describeFailure(error: unknown): string {

@@ -33,12 +33,12 @@ export interface PlacementStrategy {
  * address after the last one chosen, in sorted order, wrapping around.
  */
 class Rotation {
-  private last: string | undefined;
+  #last: string | undefined;
 
   next(addresses: readonly string[]): string | undefined {
     const sorted = [...addresses].sort();
-    const pick = sorted.find((a) => this.last === undefined || a > this.last) ?? sorted[0];
-    this.last = pick;
+    const pick = sorted.find((a) => this.#last === undefined || a > this.#last) ?? sorted[0];
+    this.#last = pick;
     return pick;
   }
 }

@@ -3,7 +3,7 @@ import type { HostDiscovery, HostsListener } from "./host-discovery.js";
 
 /** A fixed list of host addresses, for local clusters, tests and hosts outside Kubernetes. */
 export class StaticDiscovery implements HostDiscovery {
-  private readonly addresses: readonly string[];
+  readonly #addresses: readonly string[];
 
   /** @param addresses host addresses such as `"127.0.0.1:50051"`; duplicates are dropped. */
   constructor(addresses: readonly string[]) {
@@ -15,7 +15,7 @@ export class StaticDiscovery implements HostDiscovery {
         );
       }
     }
-    this.addresses = Object.freeze([...new Set(addresses)].sort());
+    this.#addresses = Object.freeze([...new Set(addresses)].sort());
   }
 
   ready(): Promise<void> {
@@ -23,7 +23,7 @@ export class StaticDiscovery implements HostDiscovery {
   }
 
   hosts(): readonly string[] {
-    return this.addresses;
+    return this.#addresses;
   }
 
   onChange(_listener: HostsListener): () => void {

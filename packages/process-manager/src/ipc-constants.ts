@@ -1,5 +1,5 @@
 // Values both ends of the IPC channel agree on, apart from the schemas: the runner imports these
-// without loading zod (see runner-messages.ts).
+// without loading zod (see agent-process/runner-messages.ts).
 
 /** Bumped whenever a message changes shape; the host refuses a runner that speaks another one. */
 export const PROTOCOL_VERSION = 2;

@@ -4,7 +4,7 @@
 // arbitrary agent code that can call `process.send` itself.
 //
 // The host validates with these schemas; the runner validates with code the build compiles from
-// them (runner-messages.ts), so that an agent process never loads zod.
+// them (agent-process/runner-messages.ts), so that an agent process never loads zod.
 import { AgentSpec, ERROR_CODES, Message } from "@guildhall/core";
 import { z } from "zod";
 

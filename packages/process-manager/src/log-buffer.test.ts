@@ -4,13 +4,14 @@ import { LogBuffer } from "./log-buffer.js";
 describe("LogBuffer", () => {
   it("keeps the last `capacity` lines in order, numbered without gaps", () => {
     const buffer = new LogBuffer(3);
-    for (let i = 1; i <= 5; i++) buffer.append("stdout", 7, `line ${i}`);
-    expect(buffer.lines().map((l) => [l.seq, l.text])).toEqual([
+    for (let lineNumber = 1; lineNumber <= 5; lineNumber++)
+      buffer.append("stdout", 7, `line ${lineNumber}`);
+    expect(buffer.lines().map((line) => [line.seq, line.text])).toEqual([
       [3, "line 3"],
       [4, "line 4"],
       [5, "line 5"],
     ]);
-    expect(buffer.lines(1).map((l) => l.text)).toEqual(["line 5"]);
+    expect(buffer.lines(1).map((line) => line.text)).toEqual(["line 5"]);
     expect(buffer.lines(0)).toEqual([]);
   });
 
@@ -27,13 +28,14 @@ describe("LogBuffer", () => {
     expect((await follow.next()).value).toMatchObject({ text: "last" });
     expect((await follow.next()).done).toBe(true);
     buffer.append("stdout", 1, "ignored");
-    expect(buffer.lines().map((l) => l.text)).toEqual(["old", "new", "last"]);
+    expect(buffer.lines().map((line) => line.text)).toEqual(["old", "new", "last"]);
   });
 
   it("drops the oldest pending lines of a slow follower", async () => {
     const buffer = new LogBuffer(2);
     const follow = buffer.follow();
-    for (let i = 1; i <= 4; i++) buffer.append("stdout", 1, `l${i}`);
+    for (let lineNumber = 1; lineNumber <= 4; lineNumber++)
+      buffer.append("stdout", 1, `l${lineNumber}`);
     expect((await follow.next()).value).toMatchObject({ seq: 3 });
     await follow.return?.();
     expect((await follow.next()).done).toBe(true);

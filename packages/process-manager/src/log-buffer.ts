@@ -63,8 +63,9 @@ export class LogBuffer {
   lines(tail?: number): LogLine[] {
     const count = tail === undefined ? this.#size : Math.max(0, Math.min(tail, this.#size));
     const out: LogLine[] = [];
-    for (let i = this.#size - count; i < this.#size; i++) {
-      const line = this.#ring[(this.#next - this.#size + i + this.#capacity) % this.#capacity];
+    for (let position = this.#size - count; position < this.#size; position++) {
+      const slot = (this.#next - this.#size + position + this.#capacity) % this.#capacity;
+      const line = this.#ring[slot];
       if (line !== undefined) out.push(line);
     }
     return out;

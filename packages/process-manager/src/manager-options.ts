@@ -206,7 +206,7 @@ export function resolveAgentProcessManagerOptions(
     if (!parsed.success) {
       throw new GuildhallError(
         "invalid-argument",
-        `AgentProcessManager option defaultRestartPolicy is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        `AgentProcessManager option defaultRestartPolicy is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`,
       );
     }
     defaultRestartPolicy = resolveRestartPolicy(parsed.data);

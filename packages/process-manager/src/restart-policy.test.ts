@@ -18,7 +18,7 @@ describe("restart policy", () => {
   });
 
   it("doubles the backoff per attempt and caps it", () => {
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(100, n, 1_000))).toEqual([
+    expect([1, 2, 3, 4, 5].map((attempt) => backoffDelayMs(100, attempt, 1_000))).toEqual([
       100, 200, 400, 800, 1_000,
     ]);
     expect(backoffDelayMs(500, 5_000, 30_000)).toBe(30_000);

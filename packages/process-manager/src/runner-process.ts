@@ -51,7 +51,8 @@ export class RunnerProcess {
   #roundTrip: (() => void) | undefined;
   readonly #early: { stream: LogStream; text: string }[] = [];
 
-  private constructor(child: ChildProcess, pid: number, maxLineChars: number) {
+  /** Takes over a forked runner; {@link RunnerProcess.fork} is how to make one. */
+  constructor(child: ChildProcess, pid: number, maxLineChars: number) {
     this.#child = child;
     this.pid = pid;
     let helloResolve!: () => void;

@@ -1,9 +1,8 @@
-// Shared by the integration tests: process accounting from /proc, deadline-bounded waits, and a
-// publish handler that records what agents sent.
+// Shared by the integration tests: process accounting from /proc and a publish handler that
+// records what agents sent.
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, expect } from "vitest";
 import { childPids as allChildPids, isRunning } from "../../../tools/test-support/processes.js";
-import { waitFor } from "../../../tools/test-support/wait-for.js";
 import type { Message } from "@guildhall/core";
 import {
   createAgentProcessManager,
@@ -23,7 +22,7 @@ export function fixtureClass(name: string, file = "agents.mjs"): string {
   return `${FIXTURES}/${file}#${name}`;
 }
 
-export { isRunning, waitFor };
+export { isRunning };
 
 /** Pids whose parent is this (test) process, zombies included: reaping is what is tested. */
 export function childPids(): number[] {
@@ -45,7 +44,7 @@ export function managersPerTest(): {
     baseline = childPids();
   });
   afterEach(async () => {
-    await Promise.all(managers.splice(0).map((m) => m.shutdown()));
+    await Promise.all(managers.splice(0).map((manager) => manager.shutdown()));
     expect(childPids()).toEqual(baseline);
   });
   return {

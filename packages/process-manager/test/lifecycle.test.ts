@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
 import { AgentProcessManager } from "@guildhall/process-manager";
+import { waitFor } from "@guildhall/testing";
 import {
   childPids,
   clientMessage,
@@ -15,17 +16,16 @@ import {
   nextEvent,
   recordEvents,
   recordingPublisher,
-  waitFor,
 } from "./helpers.js";
 
 const guild = { id: "guild-1", name: "Lifecycle" };
-const { create: manager, baseline } = managersPerTest();
+const { create: createManager, baseline } = managersPerTest();
 
 describe("spawn and stop", () => {
   it("resolves when the agent is ready, reports its info, and stops it gracefully", async () => {
-    const m = await manager({ warmPoolSize: 0 });
-    const events = recordEvents(m);
-    const info = await m.spawn({
+    const manager = await createManager({ warmPoolSize: 0 });
+    const events = recordEvents(manager);
+    const info = await manager.spawn({
       guild,
       agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") },
     });
@@ -38,15 +38,20 @@ describe("spawn and stop", () => {
     expect(info.pid).toBeTypeOf("number");
     expect(isRunning(info.pid ?? -1)).toBe(true);
     expect(info.memoryRssBytes).toBeGreaterThan(1_000_000);
-    expect(events.map((e) => e.type)).toEqual(["started", "ready"]);
-    expect(m.has("guild-1", "echo")).toBe(true);
-    expect((await m.list({ guildId: "guild-1" })).map((a) => a.agentId)).toEqual(["echo"]);
-    expect(await m.list({ guildId: "other" })).toEqual([]);
+    expect(events.map((event) => event.type)).toEqual(["started", "ready"]);
+    expect(manager.has("guild-1", "echo")).toBe(true);
+    expect((await manager.list({ guildId: "guild-1" })).map((agent) => agent.agentId)).toEqual([
+      "echo",
+    ]);
+    expect(await manager.list({ guildId: "other" })).toEqual([]);
     await expect(
-      m.spawn({ guild, agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") } }),
+      manager.spawn({
+        guild,
+        agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") },
+      }),
     ).rejects.toMatchObject({ code: "already-exists" });
 
-    await m.stop("guild-1", "echo");
+    await manager.stop("guild-1", "echo");
     expect(isRunning(info.pid ?? -1)).toBe(false);
     expect(events.at(-1)).toMatchObject({
       type: "stopped",
@@ -54,60 +59,61 @@ describe("spawn and stop", () => {
       exitCode: 0,
       signal: null,
     });
-    expect(m.has("guild-1", "echo")).toBe(false);
-    await expect(m.stop("guild-1", "echo")).rejects.toMatchObject({ code: "not-found" });
+    expect(manager.has("guild-1", "echo")).toBe(false);
+    await expect(manager.stop("guild-1", "echo")).rejects.toMatchObject({ code: "not-found" });
   });
 
   it("escalates to SIGKILL when the agent does not stop within stopTimeoutMs", async () => {
-    const m = await manager({ warmPoolSize: 0, stopTimeoutMs: 300 });
-    const { pid } = await m.spawn({
+    const manager = await createManager({ warmPoolSize: 0, stopTimeoutMs: 300 });
+    const { pid } = await manager.spawn({
       guild,
       agent: { id: "stubborn", name: "Stubborn", className: fixtureClass("Stubborn") },
     });
-    const stopped = nextEvent(m, "stopped");
-    await m.stop("guild-1", "stubborn");
+    const stopped = nextEvent(manager, "stopped");
+    await manager.stop("guild-1", "stubborn");
     expect(await stopped).toMatchObject({ signal: "SIGKILL", requested: true, pid });
     expect(isRunning(pid ?? -1)).toBe(false);
   });
 
   it("kills an agent that is not ready within startTimeoutMs and rejects with deadline-exceeded", async () => {
-    const m = await manager({ warmPoolSize: 0, startTimeoutMs: 600 });
-    const started = nextEvent(m, "started");
-    const error = await m
+    const manager = await createManager({ warmPoolSize: 0, startTimeoutMs: 600 });
+    const started = nextEvent(manager, "started");
+    const error = await manager
       .spawn({ guild, agent: { id: "slow", name: "Slow", className: fixtureClass("SlowStart") } })
-      .catch((e: unknown) => e);
+      .catch((error: unknown) => error);
     expect(error).toMatchObject({ code: "deadline-exceeded" });
     expect((error as Error).message).toMatch(/raise startTimeoutMs/);
     expect(isRunning((await started).pid)).toBe(false);
-    expect(m.has("guild-1", "slow")).toBe(false);
+    expect(manager.has("guild-1", "slow")).toBe(false);
   });
 
   it("refuses spawns beyond maxProcesses with resource-exhausted, and the pool stays within it", async () => {
-    const m = await manager({ maxProcesses: 2, warmPoolSize: 1 });
+    const manager = await createManager({ maxProcesses: 2, warmPoolSize: 1 });
     for (const id of ["a", "b"]) {
-      await m.spawn({ guild, agent: { id, name: id, className: fixtureClass("Echo") } });
+      await manager.spawn({ guild, agent: { id, name: id, className: fixtureClass("Echo") } });
     }
-    const error = await m
+    const error = await manager
       .spawn({ guild, agent: { id: "c", name: "c", className: fixtureClass("Echo") } })
-      .catch((e: unknown) => e);
+      .catch((error: unknown) => error);
     expect(error).toBeInstanceOf(GuildhallError);
     expect(error).toMatchObject({ code: "resource-exhausted" });
     expect((error as Error).message).toMatch(/raise maxProcesses/);
-    await waitFor(
-      "surplus pool processes to be gone",
-      () => childPids().length - baseline().length === 2,
-    );
-    expect(m.status()).toMatchObject({ activeAgents: 2, warmPool: { idlePids: [] } });
+    await waitFor(() => childPids().length - baseline().length === 2, {
+      description: "surplus pool processes to be gone",
+    });
+    expect(manager.status()).toMatchObject({ activeAgents: 2, warmPool: { idlePids: [] } });
   });
 
   it("gives an agent with resources.memoryMb its own process with the heap limit, and no host credentials", async () => {
     const { onPublish, published } = recordingPublisher();
     process.env.GUILDHALL_TOKEN = "s3cret";
-    const m = await manager({ warmPoolSize: 1, onPublish, env: { AGENT_FLAG: "1" } }).finally(
-      () => delete process.env.GUILDHALL_TOKEN,
-    );
-    const started = nextEvent(m, "started");
-    const info = await m.spawn({
+    const manager = await createManager({
+      warmPoolSize: 1,
+      onPublish,
+      env: { AGENT_FLAG: "1" },
+    }).finally(() => delete process.env.GUILDHALL_TOKEN);
+    const started = nextEvent(manager, "started");
+    const info = await manager.spawn({
       guild,
       agent: {
         id: "small",
@@ -117,8 +123,8 @@ describe("spawn and stop", () => {
       },
     });
     expect((await started).warm).toBe(false);
-    expect(m.status().warmPool.idlePids).not.toContain(info.pid);
-    await m.deliver("guild-1", "small", clientMessage("q1", { whoami: true }));
+    expect(manager.status().warmPool.idlePids).not.toContain(info.pid);
+    await manager.deliver("guild-1", "small", clientMessage("q1", { whoami: true }));
     const reply = published[0]?.message.payload as {
       execArgv: string[];
       heapLimitMb: number;
@@ -135,8 +141,8 @@ describe("spawn and stop", () => {
 
 describe("crashes", () => {
   it("sees a kill -9 from the exit event and restarts the agent", async () => {
-    const m = await manager({ warmPoolSize: 1 });
-    const before = await m.spawn({
+    const manager = await createManager({ warmPoolSize: 1 });
+    const before = await manager.spawn({
       guild,
       agent: {
         id: "victim",
@@ -145,8 +151,8 @@ describe("crashes", () => {
         restartPolicy: { mode: "on-failure", maxRestarts: 3, backoffMs: 10 },
       },
     });
-    const crashed = nextEvent(m, "crashed");
-    const restarted = nextEvent(m, "restarted");
+    const crashed = nextEvent(manager, "crashed");
+    const restarted = nextEvent(manager, "restarted");
     process.kill(before.pid ?? -1, "SIGKILL");
     expect(await crashed).toMatchObject({
       pid: before.pid,
@@ -157,16 +163,16 @@ describe("crashes", () => {
     const again = await restarted;
     expect(again.pid).not.toBe(before.pid);
     expect(again.restarts).toBe(1);
-    const info = await m.info("guild-1", "victim");
+    const info = await manager.info("guild-1", "victim");
     expect(info).toMatchObject({ state: "ready", restarts: 1, pid: again.pid });
     expect(info.lastError).toMatch(/SIGKILL/);
   });
 
   it("backs off exponentially up to the cap, then leaves the agent crashed", async () => {
-    const m = await manager({ warmPoolSize: 1, maxBackoffMs: 50 });
-    const events = recordEvents(m);
-    const gaveUp = nextEvent(m, "crashed", (e) => !e.willRestart);
-    await m.spawn({
+    const manager = await createManager({ warmPoolSize: 1, maxBackoffMs: 50 });
+    const events = recordEvents(manager);
+    const gaveUp = nextEvent(manager, "crashed", (event) => !event.willRestart);
+    await manager.spawn({
       guild,
       agent: {
         id: "crasher",
@@ -176,31 +182,35 @@ describe("crashes", () => {
       },
     });
     const final = await gaveUp;
-    const crashes = events.filter((e) => e.type === "crashed");
-    expect(crashes.map((e) => e.restartInMs)).toEqual([20, 40, 50, undefined]);
-    expect(events.filter((e) => e.type === "restarted").map((e) => e.restarts)).toEqual([1, 2, 3]);
+    const crashes = events.filter((event) => event.type === "crashed");
+    expect(crashes.map((event) => event.restartInMs)).toEqual([20, 40, 50, undefined]);
+    expect(
+      events.filter((event) => event.type === "restarted").map((event) => event.restarts),
+    ).toEqual([1, 2, 3]);
     expect(final.error).toMatch(/boom/);
-    const info = await m.info("guild-1", "crasher");
+    const info = await manager.info("guild-1", "crasher");
     expect(info).toMatchObject({ state: "crashed", restarts: 3, pid: undefined });
     expect(info.lastError).toMatch(/gave up after 3 restarts/);
     // A crashed agent can be replaced by a new spawn of the same id.
-    await m.stop("guild-1", "crasher");
-    expect(m.has("guild-1", "crasher")).toBe(false);
+    await manager.stop("guild-1", "crasher");
+    expect(manager.has("guild-1", "crasher")).toBe(false);
   });
 
   it("leaves an agent that exits cleanly under on-failure as exited, without restart", async () => {
-    const m = await manager({ warmPoolSize: 0 });
-    await m.spawn({
+    const manager = await createManager({ warmPoolSize: 0 });
+    await manager.spawn({
       guild,
       agent: { id: "quitter", name: "Quitter", className: fixtureClass("Echo") },
     });
-    const stopped = nextEvent(m, "stopped");
-    await m
+    const stopped = nextEvent(manager, "stopped");
+    await manager
       .deliver("guild-1", "quitter", clientMessage("bye", { exit: 0 }))
-      .catch((e: unknown) => e);
+      .catch((error: unknown) => error);
     expect(await stopped).toMatchObject({ requested: false, exitCode: 0 });
-    expect((await m.info("guild-1", "quitter")).state).toBe("exited");
-    await expect(m.deliver("guild-1", "quitter", clientMessage("late", {}))).rejects.toMatchObject({
+    expect((await manager.info("guild-1", "quitter")).state).toBe("exited");
+    await expect(
+      manager.deliver("guild-1", "quitter", clientMessage("late", {})),
+    ).rejects.toMatchObject({
       code: "unavailable",
     });
   });
@@ -208,18 +218,18 @@ describe("crashes", () => {
 
 describe("warm pool and shutdown", () => {
   it("spawns into a pre-started process and refills the pool", async () => {
-    const m = await manager({ warmPoolSize: 1 });
-    const idle = m.status().warmPool.idlePids;
+    const manager = await createManager({ warmPoolSize: 1 });
+    const idle = manager.status().warmPool.idlePids;
     expect(idle).toHaveLength(1);
-    const started = nextEvent(m, "started");
-    const info = await m.spawn({
+    const started = nextEvent(manager, "started");
+    const info = await manager.spawn({
       guild,
       agent: { id: "warm", name: "Warm", className: fixtureClass("Echo") },
     });
     expect((await started).warm).toBe(true);
     expect(idle).toContain(info.pid);
-    await m.whenWarm();
-    const refilled = m.status().warmPool.idlePids;
+    await manager.whenWarm();
+    const refilled = manager.status().warmPool.idlePids;
     expect(refilled).toHaveLength(1);
     expect(refilled).not.toContain(info.pid);
   });
@@ -231,14 +241,14 @@ describe("warm pool and shutdown", () => {
     };
     process.on("warning", onWarning);
     try {
-      const m = await manager({
+      const manager = await createManager({
         warmPoolSize: 1,
         startTimeoutMs: 300,
         execArgv: ["--import", pathToFileURL(`${FIXTURES}/hanging-preload.mjs`).href],
       });
-      await waitFor("the pool warning", () => warnings.length > 0);
+      await waitFor(() => warnings.length > 0, { description: "the pool warning" });
       expect(warnings[0]).toMatch(/did not report in within startTimeoutMs=300 ms/);
-      expect(m.status().warmPool).toMatchObject({ idlePids: [], starting: 0 });
+      expect(manager.status().warmPool).toMatchObject({ idlePids: [], starting: 0 });
       // Each runner it gave up on was killed and reaped.
       expect(childPids()).toEqual(baseline());
     } finally {
@@ -247,22 +257,25 @@ describe("warm pool and shutdown", () => {
   });
 
   it("stops agents and pool processes on shutdown and refuses spawns afterwards", async () => {
-    const m = new AgentProcessManager({ agentModules: [FIXTURES], warmPoolSize: 1 });
-    await m.whenWarm();
-    const pool = m.status().warmPool.idlePids;
+    const manager = new AgentProcessManager({ agentModules: [FIXTURES], warmPoolSize: 1 });
+    await manager.whenWarm();
+    const pool = manager.status().warmPool.idlePids;
     const agents = await Promise.all(
       ["s1", "s2"].map((id) =>
-        m.spawn({ guild, agent: { id, name: id, className: fixtureClass("Echo") } }),
+        manager.spawn({ guild, agent: { id, name: id, className: fixtureClass("Echo") } }),
       ),
     );
     expect(childPids().length).toBeGreaterThan(baseline().length);
-    await m.shutdown();
-    for (const pid of [...pool, ...agents.map((a) => a.pid ?? -1)]) {
+    await manager.shutdown();
+    for (const pid of [...pool, ...agents.map((agent) => agent.pid ?? -1)]) {
       expect(isRunning(pid)).toBe(false);
     }
     expect(childPids()).toEqual(baseline());
     await expect(
-      m.spawn({ guild, agent: { id: "late", name: "late", className: fixtureClass("Echo") } }),
+      manager.spawn({
+        guild,
+        agent: { id: "late", name: "late", className: fixtureClass("Echo") },
+      }),
     ).rejects.toMatchObject({ code: "unavailable" });
   });
 
@@ -276,19 +289,21 @@ describe("warm pool and shutdown", () => {
     host.kill("SIGKILL");
     await once(host, "exit");
     for (const pid of [pids.agent, ...pids.pool]) {
-      await waitFor(`process ${pid} of the dead host to exit`, () => !isRunning(pid));
+      await waitFor(() => !isRunning(pid), {
+        description: `process ${pid} of the dead host to exit`,
+      });
     }
   });
 
   it("stop during start makes the spawn reject with unavailable", async () => {
-    const m = await manager({ warmPoolSize: 0 });
-    const started = nextEvent(m, "started");
-    const spawning = m.spawn({
+    const manager = await createManager({ warmPoolSize: 0 });
+    const started = nextEvent(manager, "started");
+    const spawning = manager.spawn({
       guild,
       agent: { id: "early", name: "Early", className: fixtureClass("Echo") },
     });
     const { pid } = await started;
-    await m.stop("guild-1", "early");
+    await manager.stop("guild-1", "early");
     await expect(spawning).rejects.toMatchObject({ code: "unavailable" });
     expect(isRunning(pid)).toBe(false);
   });

@@ -2,13 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
 import { createAgentProcessManager, type AgentProcessManager } from "@guildhall/process-manager";
+import { waitFor } from "@guildhall/testing";
 import {
   childPids,
   clientMessage,
   FIXTURES,
   fixtureClass,
   recordingPublisher,
-  waitFor,
   type Published,
 } from "./helpers.js";
 
@@ -53,7 +53,7 @@ describe("publish and deliver", () => {
         properties: { announce: true },
       },
     });
-    const hello = published.find((p) => p.agent.agentId === "announcer");
+    const hello = published.find((sent) => sent.agent.agentId === "announcer");
     expect(hello?.request).toEqual({
       topic: "lobby",
       payload: { hello: "announcer" },
@@ -77,7 +77,7 @@ describe("publish and deliver", () => {
     );
     expect(result).toEqual({ status: "handled", deliveryId: expect.any(Number) as number });
     const handler = result.deliveryId;
-    expect(published.map((p) => p.request)).toEqual([
+    expect(published.map((sent) => sent.request)).toEqual([
       {
         topic: "chat",
         payload: { echoed: { text: "hi" } },
@@ -114,9 +114,9 @@ describe("publish and deliver", () => {
     const results = await Promise.all(
       ids.map((id) => manager.deliver(guild.id, "echo", clientMessage(id, id))),
     );
-    expect(results.every((r) => r.status === "handled")).toBe(true);
-    const replies = published.filter((p) => p.request.topic !== "audit");
-    expect(replies.map((p) => p.request.inResponseTo)).toEqual(ids);
+    expect(results.every((result) => result.status === "handled")).toBe(true);
+    const replies = published.filter((sent) => sent.request.topic !== "audit");
+    expect(replies.map((sent) => sent.request.inResponseTo)).toEqual(ids);
   });
 
   it("never gives an agent its own messages", async () => {
@@ -164,12 +164,15 @@ describe("logs", () => {
       guild,
       agent: { id: "chatty", name: "Chatty", className: fixtureClass("Chatty") },
     });
-    const logs = await waitFor("start-up lines", async () => {
-      const lines = [];
-      for await (const line of manager.logs(guild.id, "chatty")) lines.push(line);
-      return lines.length >= 2 && lines;
-    });
-    expect(logs.map((l) => [l.stream, l.text])).toEqual(
+    const logs = await waitFor(
+      async () => {
+        const lines = [];
+        for await (const line of manager.logs(guild.id, "chatty")) lines.push(line);
+        return lines.length >= 2 && lines;
+      },
+      { description: "start-up lines" },
+    );
+    expect(logs.map((line) => [line.stream, line.text])).toEqual(
       expect.arrayContaining([
         ["stdout", "chatty chatty starting"],
         ["stderr", "chatty chatty warming up"],

@@ -2,7 +2,7 @@
 // uses. Both must agree on what is valid, or one end would act on what the other refuses.
 import { describe, expect, it } from "vitest";
 import { HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
-import { jsonPayloadProblem, parseHostMessage } from "../dist/runner-messages.js";
+import { jsonPayloadProblem, parseHostMessage } from "../dist/agent-process/runner-messages.js";
 
 const message = {
   id: "0ABCDEFGHJ0000000000000000",

@@ -49,7 +49,7 @@ async function refused(className: string, id = "bad"): Promise<GuildhallError> {
   const error = await manager
     .spawn({ guild, agent: { id, name: "Bad", className } })
     .then(() => undefined)
-    .catch((e: unknown) => e);
+    .catch((error: unknown) => error);
   expect(error).toBeInstanceOf(GuildhallError);
   for (const event of events) {
     if (event.type === "started") expect(isRunning(event.pid)).toBe(false);
@@ -142,7 +142,7 @@ describe("loading and starting", () => {
           properties: { announce: true },
         },
       })
-      .catch((e: unknown) => e);
+      .catch((error: unknown) => error);
     expect(error).toMatchObject({ code: "internal" });
     expect((error as Error).message).toMatch(/onStart threw: .*no onPublish handler/);
     for (const event of events) {
@@ -154,7 +154,7 @@ describe("loading and starting", () => {
   it("announces the failed process as crashed, without restart", async () => {
     const events = recordEvents(manager);
     await refused(fixtureClass("FailingStart"));
-    expect(events.map((e) => e.type)).toEqual(["started", "crashed"]);
+    expect(events.map((event) => event.type)).toEqual(["started", "crashed"]);
     const crashed = events[1];
     expect(crashed?.type === "crashed" && crashed.willRestart).toBe(false);
     expect(crashed?.type === "crashed" ? crashed.error : undefined).toMatch(/onStart threw/);
@@ -169,7 +169,7 @@ describe("loading and starting", () => {
         guild,
         agent: { id: "no spaces allowed", name: "x", className: fixtureClass("Echo") },
       })
-      .catch((e: unknown) => e);
+      .catch((error: unknown) => error);
     expect(badId).toMatchObject({ code: "invalid-argument" });
   });
 });

@@ -1,4 +1,5 @@
-// The generated code is the API of this package; this file only chooses what is public.
+// The public API of @guildhall/proto: the generated code, and the AgentSpec conversion written by
+// hand next to it.
 export {
   AgentHostService,
   AgentSpecSchema,
@@ -60,3 +61,5 @@ export {
   file_grpc_health_v1_health,
 } from "./gen/grpc/health/v1/health_pb.js";
 export type { HealthCheckRequest, HealthCheckResponse } from "./gen/grpc/health/v1/health_pb.js";
+export { agentSpecFromProto, agentSpecToProto } from "./agent-spec-conversion.js";
+export type { AgentSpecFields, AgentSpecRestartMode } from "./agent-spec-conversion.js";

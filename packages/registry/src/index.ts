@@ -26,3 +26,7 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_RECONNECT_DELAY_MS,
 } from "./options.js";
+export { RedisErrorMapper, displayRedisUrl } from "./redis-errors.js";
+export type { RedisErrorHints } from "./redis-errors.js";
+export { LuaScripts, isScriptError, loadLuaScript } from "./lua-scripts.js";
+export type { LuaScriptsOptions, ScriptArg, ScriptKeyCount } from "./lua-scripts.js";

@@ -1,8 +1,9 @@
 // The one place where ioredis failures become GuildhallErrors (as connect-node's node-error.ts does
-// for Node errors): connection trouble is `unavailable`, refused credentials `unauthenticated`,
-// missing ACL rights `permission-denied`. Messages name the server without credentials and say what
-// to check; the password never appears in them.
-import { GuildhallError, type ErrorCode } from "@guildhall/core";
+// for Node errors), for the registry and the bus alike: connection trouble is `unavailable`,
+// refused credentials `unauthenticated`, missing ACL rights `permission-denied`, a key of the wrong
+// type `failed-precondition`. Messages name the server without credentials and end with the
+// client's own advice; the password never appears in them.
+import { GuildhallError, errorMessage, type ErrorCode } from "@guildhall/core";
 
 const NETWORK_CODES = new Set([
   "ECONNREFUSED",
@@ -19,7 +20,11 @@ const NETWORK_CODES = new Set([
 /** Reply error prefixes that mean "not now": the server is up but cannot serve the command yet. */
 const TRANSIENT_REPLIES = ["READONLY", "LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"];
 
-/** `redis://host:port/db` without user or password, for messages. */
+/**
+ * `redis://host:port/db` without user or password, for messages.
+ *
+ * @example displayRedisUrl("redis://u:secret@10.0.0.5:6379/2") // "redis://10.0.0.5:6379/2"
+ */
 export function displayRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -30,36 +35,79 @@ export function displayRedisUrl(url: string): string {
   }
 }
 
-function secretsOf(url: string): string[] {
-  try {
-    const { password } = new URL(url);
-    if (password === "") return [];
-    let decoded = password;
+/** Decodes the well-formed `%XX` runs of `text` and keeps malformed escapes as they are. */
+function decodeLeniently(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
     try {
-      decoded = decodeURIComponent(password);
+      return decodeURIComponent(run);
     } catch {
-      // A malformed escape: the raw form is the only one that can appear, and it still must not.
+      return run;
     }
-    return [...new Set([password, decoded])].filter((s) => s.length > 0);
+  });
+}
+
+/**
+ * Every form the password of `url` may take in a message: as typed, as `new URL` normalises it
+ * (which escapes spaces and the like), and decoded. A URL `new URL` refuses (a `/` or `#` in the
+ * password) still has its userinfo cut out by hand, so its password is scrubbed too.
+ */
+function secretsOf(url: string): string[] {
+  // Userinfo ends at the last `@`: a password may hold one, as `new URL` also reads it.
+  const typed = /^[a-z][a-z\d+.-]*:\/\/(.*)@/i.exec(url)?.[1];
+  const forms: string[] = [];
+  if (typed?.includes(":") === true) forms.push(typed.slice(typed.indexOf(":") + 1));
+  try {
+    forms.push(new URL(url).password);
   } catch {
-    return [];
+    // Unparsable: the typed form above is all there is.
   }
+  const secrets = new Set<string>();
+  for (const form of forms) {
+    for (const secret of [form, decodeLeniently(form)]) {
+      if (secret !== "") secrets.add(secret);
+    }
+  }
+  // Longest first, so a secret inside another does not leave the rest of the longer one behind.
+  return [...secrets].sort((a, b) => b.length - a.length);
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+/** The advice a {@link RedisErrorMapper} ends its messages with, worded for one client. */
+export interface RedisErrorHints {
+  /** When the server is unreachable: where its URL comes from, and what the client does meanwhile. */
+  readonly unreachable: string;
+  /** When the server refused the credentials: where to correct them. */
+  readonly credentials: string;
+  /** When an ACL denied a command: what the user must be granted. */
+  readonly permission: string;
+  /** When the server is out of memory: how to make room. */
+  readonly outOfMemory: string;
+  /** When a key holds another type than the client writes there: what to change. */
+  readonly wrongType: string;
 }
 
-/** Maps the failures of one Redis connection, remembering its last connection error. */
+/**
+ * Turns the failures of one Redis server's connections into GuildhallErrors, remembering the last
+ * connection error to explain the commands that fail because of it.
+ *
+ * @example
+ * ```ts
+ * const errors = new RedisErrorMapper(url, hints);
+ * client.on("error", (error) => errors.connectionFailed(error));
+ * client.on("ready", () => errors.connected());
+ * await client.get(key).catch((error) => { throw errors.map(error, "could not read the key"); });
+ * ```
+ */
 export class RedisErrorMapper {
   readonly #display: string;
   readonly #secrets: readonly string[];
+  readonly #hints: RedisErrorHints;
   #lastConnectionError: Error | undefined;
 
-  constructor(url: string) {
+  /** `url` is the server's, credentials included (they are only kept to be scrubbed). */
+  constructor(url: string, hints: RedisErrorHints) {
     this.#display = displayRedisUrl(url);
     this.#secrets = secretsOf(url);
+    this.#hints = hints;
   }
 
   /** The server as messages name it. */
@@ -67,7 +115,7 @@ export class RedisErrorMapper {
     return this.#display;
   }
 
-  /** Records why the connection failed, to explain commands that fail because of it. */
+  /** Records why a connection failed, to explain commands that fail because of it. */
   connectionFailed(error: Error): void {
     this.#lastConnectionError = error;
   }
@@ -77,79 +125,100 @@ export class RedisErrorMapper {
     this.#lastConnectionError = undefined;
   }
 
-  #scrub(text: string): string {
+  /** Removes the password from `text`, wherever an underlying error may have quoted it. */
+  scrub(text: string): string {
     let out = text;
     for (const secret of this.#secrets) out = out.split(secret).join("***");
     return out;
   }
 
-  #error(code: ErrorCode, message: string, cause: unknown): GuildhallError {
-    return new GuildhallError(code, this.#scrub(message), { cause });
+  #error(
+    code: ErrorCode,
+    message: string,
+    what: string | undefined,
+    cause: unknown,
+  ): GuildhallError {
+    const text = what === undefined ? message : `${what}: ${message}`;
+    return new GuildhallError(code, this.scrub(text), { cause });
   }
 
-  #unreachable(reason: string, cause: unknown): GuildhallError {
+  #unreachable(reason: string, what: string | undefined, cause: unknown): GuildhallError {
     return this.#error(
       "unavailable",
-      `Redis at ${this.#display} is unreachable: ${reason}. Check GUILDHALL_REDIS_URL (or ` +
-        "REDIS_URL) and that the server is running and reachable from here; the registry keeps " +
-        "reconnecting and recovers by itself once it is.",
+      `Redis at ${this.#display} is unreachable: ${reason}. ${this.#hints.unreachable}`,
+      what,
       cause,
     );
   }
 
-  /** The GuildhallError for anything an ioredis command rejected with. */
-  map(error: unknown): GuildhallError {
+  /**
+   * The `unavailable` error for operation `what`, refused because the connection is down; `reason`
+   * defaults to the last connection error.
+   */
+  unavailable(what: string, reason?: string): GuildhallError {
+    const last = this.#lastConnectionError;
+    const why = reason ?? (last === undefined ? "not connected" : errorMessage(last));
+    return this.#unreachable(why, what, undefined);
+  }
+
+  /**
+   * The GuildhallError for anything an ioredis command rejected with; its message starts with
+   * `what` when given. A GuildhallError is returned as it is.
+   */
+  map(error: unknown, what?: string): GuildhallError {
     if (error instanceof GuildhallError) return error;
-    const message = messageOf(error);
+    const message = errorMessage(error);
     const code = (error as { code?: unknown } | null)?.code;
     const name = error instanceof Error ? error.name : "";
     const last = this.#lastConnectionError;
+    const fail = (errorCode: ErrorCode, text: string): GuildhallError =>
+      this.#error(errorCode, `Redis at ${this.#display} ${text}`, what, error);
 
     if (name === "ReplyError" || /^[A-Z]+ /.test(message)) {
       const word = message.split(" ", 1)[0] ?? "";
       if (word === "NOAUTH" || word === "WRONGPASS") {
-        return this.#error(
+        return fail(
           "unauthenticated",
-          `Redis at ${this.#display} refused the credentials: ${message}. Check the user and ` +
-            "password in GUILDHALL_REDIS_URL (redis://user:password@host:port).",
-          error,
+          `refused the credentials: ${message}. ${this.#hints.credentials}`,
         );
       }
       if (word === "NOPERM") {
-        return this.#error(
+        return fail(
           "permission-denied",
-          `Redis at ${this.#display} denied a command to this user: ${message}. Grant the user ` +
-            "the commands and keys the registry uses (see the registry README, Redis ACL).",
-          error,
+          `denied a command to this user: ${message}. ${this.#hints.permission}`,
+        );
+      }
+      if (word === "WRONGTYPE") {
+        return fail(
+          "failed-precondition",
+          `has a key of another type than expected: ${message}. ${this.#hints.wrongType}`,
         );
       }
       if (word === "OOM") {
-        return this.#error(
+        return fail(
           "resource-exhausted",
-          `Redis at ${this.#display} is out of memory: ${message}. Raise maxmemory or free space.`,
-          error,
+          `is out of memory: ${message}. ${this.#hints.outOfMemory}`,
         );
       }
       if (TRANSIENT_REPLIES.includes(word)) {
-        return this.#unreachable(`the server cannot serve commands now (${message})`, error);
+        return this.#unreachable(`the server cannot serve commands now (${message})`, what, error);
       }
-      return this.#error(
-        "internal",
-        `Redis at ${this.#display} failed a command: ${message}`,
-        error,
-      );
+      return fail("internal", `failed a command: ${message}`);
     }
-    if (name === "MaxRetriesPerRequestError" || message === "Connection is closed.") {
-      return this.#unreachable(
-        last === undefined ? "the connection closed" : messageOf(last),
-        error,
-      );
+    if (
+      name === "MaxRetriesPerRequestError" ||
+      name === "AbortError" ||
+      message === "Connection is closed."
+    ) {
+      const reason = last === undefined ? "the connection closed" : errorMessage(last);
+      return this.#unreachable(reason, what, error);
     }
     if (message === "Command timed out") {
+      const reason =
+        "it did not answer in time (commandTimeoutMs); the command may still have been applied";
       return this.#unreachable(
-        last === undefined
-          ? "it did not answer in time (commandTimeoutMs)"
-          : `it did not answer in time (commandTimeoutMs); last connection error: ${messageOf(last)}`,
+        last === undefined ? reason : `${reason}; last connection error: ${errorMessage(last)}`,
+        what,
         error,
       );
     }
@@ -157,8 +226,8 @@ export class RedisErrorMapper {
       (typeof code === "string" && NETWORK_CODES.has(code)) ||
       /stream isn't writeable/i.test(message)
     ) {
-      return this.#unreachable(message, error);
+      return this.#unreachable(message, what, error);
     }
-    return this.#error("internal", `Redis at ${this.#display} failed: ${message}`, error);
+    return fail("internal", `failed: ${message}`);
   }
 }

@@ -28,9 +28,10 @@ import {
   type RedisLocationRegistryOptions,
   type ResolvedRedisOptions,
 } from "./options.js";
-import { RedisErrorMapper } from "./redis-errors.js";
-import { ScriptError, isScriptError, registrationError } from "./script-error.js";
-import { Scripts, type ScriptName } from "./scripts.js";
+import { LuaScripts, isScriptError } from "./lua-scripts.js";
+import { RedisErrorMapper, type RedisErrorHints } from "./redis-errors.js";
+import { ScriptError, registrationError } from "./script-error.js";
+import { SCRIPT_KEYS, type ScriptName } from "./scripts.js";
 import { byAddress, byAgentId, byGuildIdThenAgentId, byGuildThenAgent } from "./sort.js";
 import {
   checkAddress,
@@ -44,6 +45,19 @@ import {
 } from "./validate.js";
 
 type Reply = string | number | null;
+
+/** The advice that ends the registry's Redis error messages. */
+export const REGISTRY_ERROR_HINTS: RedisErrorHints = {
+  unreachable:
+    "Check GUILDHALL_REDIS_URL (or REDIS_URL) and that the server is running and reachable from " +
+    "here; the registry keeps reconnecting and recovers by itself once it is.",
+  credentials:
+    "Check the user and password in GUILDHALL_REDIS_URL (redis://user:password@host:port).",
+  permission:
+    "Grant the user the commands and keys the registry uses (see the registry README, Redis ACL).",
+  outOfMemory: "Raise maxmemory or free space.",
+  wrongType: "Another application uses the same keys: give the registry its own prefix.",
+};
 
 function text(value: unknown): string {
   if (typeof value === "string") return value;
@@ -110,7 +124,7 @@ export class RedisLocationRegistry implements LocationRegistry {
   readonly #options: ResolvedRedisOptions;
   readonly #keys: RegistryKeys;
   readonly #client: Redis;
-  readonly #scripts: Scripts;
+  readonly #scripts: LuaScripts<ScriptName>;
   readonly #errors: RedisErrorMapper;
   #closed = false;
 
@@ -123,13 +137,17 @@ export class RedisLocationRegistry implements LocationRegistry {
   constructor(options: RedisLocationRegistryOptions) {
     this.#options = resolveRedisOptions(options);
     this.#keys = new RegistryKeys(this.#options.prefix);
-    this.#errors = new RedisErrorMapper(this.#options.url);
+    this.#errors = new RedisErrorMapper(this.#options.url, REGISTRY_ERROR_HINTS);
     this.#client = new Redis(this.#options.url, ioredisOptions(this.#options));
     // Without a listener ioredis reports every failed reconnection attempt on stderr; the reason
     // is kept instead, to explain the commands that fail because of it.
     this.#client.on("error", (error: Error) => this.#errors.connectionFailed(error));
     this.#client.on("ready", () => this.#errors.connected());
-    this.#scripts = new Scripts(this.#client);
+    this.#scripts = new LuaScripts(this.#client, {
+      dir: new URL("./lua/", import.meta.url),
+      scripts: SCRIPT_KEYS,
+      commandPrefix: "guildhall_",
+    });
   }
 
   /** The key prefix in use. */

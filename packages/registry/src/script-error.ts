@@ -1,6 +1,6 @@
-// The numeric errors Lua scripts return (BullMQ style: a script cannot throw a typed error, so it
-// returns a negative number), and what each means to a caller. MemoryLocationRegistry raises the
-// same errors through the same function, so both registries refuse alike.
+// The numeric errors the registry's Lua scripts return (see isScriptError), and what each means to a
+// caller. MemoryLocationRegistry raises the same errors through the same function, so both
+// registries refuse alike.
 import { GuildhallError } from "@guildhall/core";
 
 /** Negative returns of the scripts in lua/. */
@@ -15,11 +15,6 @@ export enum ScriptError {
   AgentNotFound = -4,
   /** The agent is registered under another epoch. */
   StaleEpoch = -5,
-}
-
-/** Whether a script's reply is one of its error numbers. */
-export function isScriptError(reply: unknown): reply is ScriptError {
-  return typeof reply === "number" && reply < 0;
 }
 
 /** The error a caller gets for a script error when registering `agent` at `address`. */

@@ -1,6 +1,12 @@
 // Input checks shared by both registries, so bad input is refused with the same message whichever
 // backend is in use, and nothing malformed reaches a Redis key.
-import { AgentSpec, GuildSpec, GuildhallError, ID_PATTERN } from "@guildhall/core";
+import {
+  AgentSpec,
+  GuildSpec,
+  GuildhallError,
+  ID_PATTERN,
+  checkWholeNumber,
+} from "@guildhall/core";
 import type { GuildContext, HostRegistration } from "./location-registry.js";
 
 /** Longest host address accepted; generous for DNS names with a port. */
@@ -44,17 +50,7 @@ export function checkAddress(value: unknown): string {
 
 /** Checks a duration in milliseconds: a whole number from 1 ms to a day. */
 export function checkDurationMs(name: string, value: unknown): number {
-  if (
-    typeof value !== "number" ||
-    !Number.isInteger(value) ||
-    value < 1 ||
-    value > MAX_DURATION_MS
-  ) {
-    throw invalid(
-      `${name} ${String(value)} is invalid: it must be a whole number of milliseconds from 1 to ${MAX_DURATION_MS}`,
-    );
-  }
-  return value;
+  return checkWholeNumber(name, value, { min: 1, max: MAX_DURATION_MS, unit: "milliseconds" });
 }
 
 /** Checks a placement epoch. */

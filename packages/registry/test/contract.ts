@@ -2,8 +2,9 @@
 // is only ever waited on by polling with a deadline, with short leases and TTLs.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
+import { waitFor } from "@guildhall/testing";
 import type { HostRegistration, LocationRegistry } from "../src/index.js";
-import { agentSpec, eventually } from "./helpers.js";
+import { agentSpec } from "./helpers.js";
 
 /** One test's registry: clients of the same state, and their cleanup. */
 export interface RegistryHarness {
@@ -100,9 +101,13 @@ export function describeLocationRegistryContract(
           hostAddress: "10.0.0.2:1",
         });
 
-        await eventually(async () => {
-          expect(await registry.getLocation("g1", "a")).toBeUndefined();
-        });
+        await waitFor(
+          async () => {
+            expect(await registry.getLocation("g1", "a")).toBeUndefined();
+            return true;
+          },
+          { description: "the lapsed host's agent to vanish" },
+        );
         expect(await registry.getAgent("g1", "a")).toBeUndefined();
         expect(await registry.getHostLoad("10.0.0.1:1")).toBe(0);
         expect(await registry.getHost("10.0.0.1:1")).toBeUndefined();
@@ -126,10 +131,14 @@ export function describeLocationRegistryContract(
         expect(fresh).toBeLessThanOrEqual(LONG_MS);
         let left = LONG_MS;
         // Far enough below the fresh lease that a renewal read in the same millisecond tells.
-        await eventually(async () => {
-          left = (await registry.listHosts())[0]?.leaseRemainingMs ?? LONG_MS;
-          expect(left).toBeLessThan((fresh ?? 0) - 50);
-        });
+        await waitFor(
+          async () => {
+            left = (await registry.listHosts())[0]?.leaseRemainingMs ?? LONG_MS;
+            expect(left).toBeLessThan((fresh ?? 0) - 50);
+            return true;
+          },
+          { description: "the lease to run down" },
+        );
         expect((await registry.heartbeat("h:1")).status).toBe("ok");
         expect((await registry.getHost("h:1"))?.leaseRemainingMs).toBeGreaterThan(left);
       });
@@ -298,11 +307,15 @@ export function describeLocationRegistryContract(
         });
         // The old host heartbeats on; the new host does not. Were the old host's heartbeat to
         // renew the agent, the location would never expire.
-        await eventually(async () => {
-          const beat = await registry.heartbeat("h:old");
-          expect(beat.status).toBe("ok");
-          expect(await registry.getLocation("g1", "x")).toBeUndefined();
-        });
+        await waitFor(
+          async () => {
+            const beat = await registry.heartbeat("h:old");
+            expect(beat.status).toBe("ok");
+            expect(await registry.getLocation("g1", "x")).toBeUndefined();
+            return true;
+          },
+          { description: "the moved agent's location to expire" },
+        );
         expect(await registry.heartbeat("h:new")).toEqual({
           status: "ok",
           renewed: 0,
@@ -341,9 +354,13 @@ export function describeLocationRegistryContract(
           spec: agentSpec("y"),
           hostAddress: "10.0.0.7:50051",
         });
-        await eventually(async () => {
-          expect(await registry.getLocation("g1", "x")).toBeUndefined();
-        });
+        await waitFor(
+          async () => {
+            expect(await registry.getLocation("g1", "x")).toBeUndefined();
+            return true;
+          },
+          { description: "the agent's TTL to lapse" },
+        );
         expect((await registry.listGuildAgents("g1")).map((a) => a.agentId)).toEqual(["y"]);
         expect(await registry.heartbeat("h:ttl")).toEqual({
           status: "ok",
@@ -428,9 +445,13 @@ export function describeLocationRegistryContract(
         await registry.registerHost(host("h:1", { leaseMs: SHORT_MS }));
         const spec = agentSpec("x", { properties: { kept: true } });
         const { epoch } = await registry.registerAgent({ guildId: "g1", spec, hostAddress: "h:1" });
-        await eventually(async () => {
-          expect(await registry.getHost("h:1")).toBeUndefined();
-        });
+        await waitFor(
+          async () => {
+            expect(await registry.getHost("h:1")).toBeUndefined();
+            return true;
+          },
+          { description: "the host's lease to lapse" },
+        );
         expect(await registry.heartbeat("h:1")).toEqual({ status: "unknown-host" });
         expect(await registry.getLocation("g1", "x")).toBeUndefined();
 
@@ -463,9 +484,13 @@ export function describeLocationRegistryContract(
           spec: agentSpec("x"),
           hostAddress: "h:1",
         });
-        await eventually(async () => {
-          expect(await registry.getHost("h:1")).toBeUndefined();
-        });
+        await waitFor(
+          async () => {
+            expect(await registry.getHost("h:1")).toBeUndefined();
+            return true;
+          },
+          { description: "the host's lease to lapse" },
+        );
         const moved = await registry.registerAgent({
           guildId: "g1",
           spec: agentSpec("x"),
@@ -633,10 +658,8 @@ export function describeLocationRegistryContract(
         const lease = await registry.acquireReconcilerLease(SHORT_MS);
         expect(lease).toBeDefined();
         if (lease === undefined) return;
-        const next = await eventually(async () => {
-          const taken = await other.acquireReconcilerLease(LONG_MS);
-          expect(taken).toBeDefined();
-          return taken;
+        const next = await waitFor(() => other.acquireReconcilerLease(LONG_MS), {
+          description: "the lapsed reconciler lease to pass to another holder",
         });
         expect(await registry.renewReconcilerLease(lease)).toBe(false);
         expect(await registry.releaseReconcilerLease(lease)).toBe(false);

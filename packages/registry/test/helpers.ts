@@ -1,17 +1,7 @@
-// Shared test helpers: the Redis server of the run, per-test key prefixes and their cleanup,
-// polling with a deadline, and agent specs.
+// Shared test helpers: per-test key prefixes and their cleanup, and agent specs.
 import { randomUUID } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { inject } from "vitest";
 import type { AgentSpec } from "@guildhall/core";
-// Brings in the typing of inject("redisUrl") from the global setup that provides it.
-import type {} from "../../../tools/redis/global-setup.js";
-
-/** The Redis server the global setup started (or REDIS_URL). */
-export function redisUrl(): string {
-  return inject("redisUrl");
-}
 
 /** A key prefix no other test uses. */
 export function randomPrefix(): string {
@@ -57,25 +47,6 @@ export async function deleteKeysUnder(url: string, prefix: string): Promise<void
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-/**
- * Runs `check` until it passes, then returns its result; fails with the last error once
- * `timeoutMs` has passed. For waiting on leases and TTLs without fixed sleeps.
- */
-export async function eventually<T>(
-  check: () => T | Promise<T>,
-  { timeoutMs = 8_000, intervalMs = 25 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() >= deadline) throw error;
-    }
-    await delay(intervalMs);
-  }
 }
 
 /** A valid agent spec. */

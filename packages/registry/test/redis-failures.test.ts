@@ -4,13 +4,15 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { GuildhallError } from "@guildhall/core";
-import { RedisLocationRegistry } from "../src/index.js";
 import {
   freePort,
   startRedisServer,
+  testRedisUrl,
+  waitFor,
   type RedisTestServer,
-} from "../../../tools/redis/redis-server.js";
-import { agentSpec, deleteKeysUnder, eventually, randomPrefix, redisUrl } from "./helpers.js";
+} from "@guildhall/testing";
+import { RedisLocationRegistry } from "../src/index.js";
+import { agentSpec, deleteKeysUnder, randomPrefix } from "./helpers.js";
 
 async function failure(promise: Promise<unknown>): Promise<GuildhallError> {
   const error: unknown = await promise.then(
@@ -58,7 +60,9 @@ describe("RedisLocationRegistry failures", () => {
 
     // Back, but empty: the registry forgot the host, which restores what it runs.
     await redis.start();
-    const beat = await eventually(() => r.heartbeat(self.address));
+    const beat = await waitFor(() => r.heartbeat(self.address), {
+      description: "a heartbeat once Redis is back",
+    });
     expect(beat).toEqual({ status: "unknown-host" });
     expect(await r.getLocation("g1", "x")).toBeUndefined();
     expect(await r.restoreHost(self, [{ guildId: "g1", spec, epoch }])).toEqual({
@@ -81,7 +85,9 @@ describe("RedisLocationRegistry failures", () => {
     });
     await redis.kill();
     await redis.start();
-    await eventually(() => r.registerHost({ address: "h:2", maxAgents: 10 }));
+    await waitFor(() => r.registerHost({ address: "h:2", maxAgents: 10 }).then(() => true), {
+      description: "a host to register once Redis is back",
+    });
     const after = await r.registerAgent({
       guildId: "g1",
       spec: agentSpec("y"),
@@ -102,7 +108,10 @@ describe("RedisLocationRegistry failures", () => {
     } finally {
       redis.resume();
     }
-    expect((await eventually(() => r.getHost("h:1")))?.maxAgents).toBe(1);
+    const recovered = await waitFor(() => r.getHost("h:1"), {
+      description: "the host's record once Redis resumed",
+    });
+    expect(recovered.maxAgents).toBe(1);
   });
 
   it("never puts the password in a message", async () => {
@@ -117,7 +126,7 @@ describe("RedisLocationRegistry failures", () => {
   });
 
   it("connects as an ACL user from the URL, and says so when the password is wrong", async () => {
-    const url = new URL(redisUrl());
+    const url = new URL(testRedisUrl());
     const user = `registry-${randomUUID().slice(0, 8)}`;
     const password = `pw-${randomUUID()}`;
     const prefix = randomPrefix();

@@ -1,11 +1,12 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { testRedisUrl } from "@guildhall/testing";
 import { RedisLocationRegistry, type LocationRegistry } from "../src/index.js";
 import { describeLocationRegistryContract } from "./contract.js";
-import { agentSpec, deleteKeysUnder, keysUnder, randomPrefix, redisUrl } from "./helpers.js";
+import { agentSpec, deleteKeysUnder, keysUnder, randomPrefix } from "./helpers.js";
 
 describeLocationRegistryContract("RedisLocationRegistry", () => {
-  const url = redisUrl();
+  const url = testRedisUrl();
   const prefix = randomPrefix();
   const clients: LocationRegistry[] = [];
   return {
@@ -22,7 +23,7 @@ describeLocationRegistryContract("RedisLocationRegistry", () => {
 });
 
 describe("RedisLocationRegistry on Redis", () => {
-  const url = redisUrl();
+  const url = testRedisUrl();
   let prefix = randomPrefix();
   let registry: RedisLocationRegistry | undefined;
 

@@ -90,10 +90,10 @@ export interface EchoAgentProperties {
  * with `send` to that topic instead, which shows what the agent received whatever `reply` does.
  */
 export class EchoAgent extends ProbeAgent<EchoAgentProperties> {
-  private context: AgentContext | undefined;
+  #context: AgentContext | undefined;
 
   override async onStart(ctx: AgentContext): Promise<void> {
-    this.context = ctx;
+    this.#context = ctx;
     const delayMs = this.properties.startDelayMs ?? 0;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (this.properties.eventsTopic !== undefined) {
@@ -113,8 +113,8 @@ export class EchoAgent extends ProbeAgent<EchoAgentProperties> {
   override async onStop(): Promise<void> {
     const delayMs = this.properties.stopDelayMs ?? 0;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    if (this.properties.eventsTopic !== undefined && this.context !== undefined) {
-      await this.context.publish(this.properties.eventsTopic, {
+    if (this.properties.eventsTopic !== undefined && this.#context !== undefined) {
+      await this.#context.publish(this.properties.eventsTopic, {
         event: "stopped",
         agentId: this.id,
       });

@@ -10,13 +10,17 @@ import type { AgentSpec, GuildSpec } from "@guildhall/core";
 import { ClusterExecutionEngine, type ClusterExecutionEngineOptions } from "@guildhall/engine";
 import { StaticDiscovery } from "@guildhall/placement";
 import { RedisLocationRegistry } from "@guildhall/registry";
-import { probeAgentsModule, probeClassName } from "@guildhall/testing";
+import {
+  probeAgentsModule,
+  probeClassName,
+  startRedisServer,
+  type RedisTestServer,
+} from "@guildhall/testing";
 import {
   createTestNetwork,
   type NetworkNode,
   type TestNetwork,
 } from "../../../../tools/netns/test-network.js";
-import { startRedisServer, type RedisTestServer } from "../../../../tools/redis/redis-server.js";
 import { startHostProcess, type HostProcess } from "../../../../tools/test-support/host-process.js";
 import { expectNoLeakedProcesses } from "../../../../tools/test-support/processes.js";
 import { aTestFailed } from "./failures.js";

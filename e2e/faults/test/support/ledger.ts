@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import type { DurableMessageBus } from "@guildhall/core";
-import { waitFor } from "../../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 import type { NumberedTraffic, TrafficKind } from "./traffic.js";
 
 /** An agent under traffic and the file its handler notes each run in. */
@@ -90,7 +90,6 @@ export class DeliveryLedger {
     let behind: string[] = [];
     try {
       await waitFor(
-        "every agent to commit and answer every message sent to it",
         async () => {
           behind = [];
           for (const { agentId, kind } of this.#agents) {
@@ -107,8 +106,11 @@ export class DeliveryLedger {
           }
           return behind.length === 0;
         },
-        timeoutMs,
-        100,
+        {
+          description: "every agent to commit and answer every message sent to it",
+          timeoutMs: timeoutMs,
+          intervalMs: 100,
+        },
       );
     } catch (error) {
       throw new Error(`${(error as Error).message}; behind: ${behind.join("; ")}`);

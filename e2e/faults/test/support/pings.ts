@@ -3,7 +3,7 @@
 // and that no agent ever answers one ping twice (which two live copies of it would do).
 import { randomUUID } from "node:crypto";
 import { connectGuildClient, type GuildClient, type MessageBus } from "@guildhall/core";
-import { waitFor } from "../../../../tools/test-support/wait-for.js";
+import { waitFor } from "@guildhall/testing";
 
 interface Pong {
   probe: "pong";
@@ -62,7 +62,6 @@ export class GuildPings {
     let pingedAt = Date.now();
     let gapMs = 1_000;
     await waitFor(
-      `pongs of all ${ids.length} agents`,
       async () => {
         if (ids.every(answered)) return true;
         if (Date.now() - pingedAt >= gapMs) {
@@ -72,7 +71,7 @@ export class GuildPings {
         }
         return false;
       },
-      timeoutMs,
+      { description: `pongs of all ${ids.length} agents`, timeoutMs: timeoutMs },
     );
     return Date.now() - started;
   }

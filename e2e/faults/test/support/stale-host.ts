@@ -5,8 +5,8 @@
 // one message twice.
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
+import { waitFor } from "@guildhall/testing";
 import { childPids } from "../../../../tools/test-support/processes.js";
-import { waitFor } from "../../../../tools/test-support/wait-for.js";
 import { type ClusterHost, type FaultCluster } from "./fault-cluster.js";
 import { launchEchoGuild } from "./echo-guild.js";
 import { agentProcesses, pidsByAgent } from "./invariants.js";
@@ -52,13 +52,15 @@ export async function runStaleHostScenario(cluster: FaultCluster, fault: HostFau
     const faultAt = Date.now();
     await fault.apply(victim);
     await waitFor(
-      `the agents of the ${fault.name} host to run elsewhere`,
       async () => {
         const agents = await cluster.registry.listGuildAgents(guild.id);
         return agents.length === AGENTS && agents.every((a) => others.has(a.hostAddress));
       },
-      DEADLINE_MS,
-      50,
+      {
+        description: `the agents of the ${fault.name} host to run elsewhere`,
+        timeoutMs: DEADLINE_MS,
+        intervalMs: 50,
+      },
     );
     const replacedAt = Date.now();
     // The stale copies still live on the faulted host: the host cannot know yet.
@@ -66,18 +68,16 @@ export async function runStaleHostScenario(cluster: FaultCluster, fault: HostFau
 
     await fault.undo(victim);
     const backAt = Date.now();
-    await waitFor(
-      "the returning host to stop its stale copies",
-      () => agentsOfHost(victim, guild.id).length === 0,
-      DEADLINE_MS,
-      20,
-    );
+    await waitFor(() => agentsOfHost(victim, guild.id).length === 0, {
+      description: "the returning host to stop its stale copies",
+      timeoutMs: DEADLINE_MS,
+      intervalMs: 20,
+    });
     const fencedAt = Date.now();
-    await waitFor(
-      "the returning host to be live in the registry again",
-      async () => (await cluster.registry.getHost(victim.address)) !== undefined,
-      DEADLINE_MS,
-    );
+    await waitFor(async () => (await cluster.registry.getHost(victim.address)) !== undefined, {
+      description: "the returning host to be live in the registry again",
+      timeoutMs: DEADLINE_MS,
+    });
     await pings.pingAll(ids);
     pings.stopPinging();
     // A pong to a later ping proves every earlier pong of that agent is out.

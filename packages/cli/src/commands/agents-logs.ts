@@ -36,7 +36,7 @@ async function agentsLogs(agentId: string, flags: AgentsLogsFlags): Promise<void
       );
     }
     const stream = cluster.hosts
-      .client(location.hostAddress)
+      .get(location.hostAddress)
       .getAgentLogs(
         { guildId, agentId, follow: flags.follow === true, tailLines: tail },
         { signal: stop.signal },

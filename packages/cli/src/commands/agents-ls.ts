@@ -37,7 +37,7 @@ async function agentsLs(flags: AgentsLsFlags): Promise<ExitCode> {
       hosts.map(async ({ address }): Promise<AgentRow[]> => {
         try {
           const { agents } = await cluster.hosts
-            .client(address)
+            .get(address)
             .listAgents({ guildId: flags.guild ?? "" }, { timeoutMs: HOST_CALL_TIMEOUT_MS });
           return agents.map((a) => ({
             guildId: a.guildId,

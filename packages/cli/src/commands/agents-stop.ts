@@ -1,6 +1,9 @@
 // `guildhall agents stop <agent>`: stops an agent gracefully through an engine, which first
 // removes it from the desired state so that nothing places it again, and deletes its durable
 // state on the hosts' bus, which fences a copy left on a host that cannot be reached.
+import { RedisBus } from "@guildhall/bus-redis";
+import { ClusterExecutionEngine } from "@guildhall/engine";
+import { StaticDiscovery } from "@guildhall/placement";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
@@ -14,12 +17,6 @@ export interface AgentsStopFlags extends ClusterFlags {
 
 async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<void> {
   const cluster = await connectCluster(flags);
-  // Loaded here: the engine brings the Kubernetes client, which no other agents command needs.
-  const [{ ClusterExecutionEngine }, { StaticDiscovery }, { RedisBus }] = await Promise.all([
-    import("@guildhall/engine"),
-    import("@guildhall/placement"),
-    import("@guildhall/bus-redis"),
-  ]);
   const discovery = new StaticDiscovery((await cluster.registry.listHosts()).map((h) => h.address));
   const bus = new RedisBus({ ...cluster.bus, commandTimeoutMs: 3_000 });
   const engine = new ClusterExecutionEngine({

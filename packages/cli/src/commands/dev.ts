@@ -13,13 +13,14 @@ import {
   type Message,
   errorMessage,
 } from "@guildhall/core";
+import type { HostClients } from "@guildhall/engine";
 import type { LocalCluster } from "@guildhall/local";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { parseDuration } from "../duration.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { readGuildFile } from "../guild-file.js";
-import { HOST_CALL_TIMEOUT_MS, HostApi, agentStateName } from "../host-api.js";
+import { HOST_CALL_TIMEOUT_MS, agentStateName } from "../host-api.js";
 import {
   createPlainView,
   createTerminalView,
@@ -90,14 +91,14 @@ function topicsOf(spec: GuildSpec): string[] {
 
 async function hostStates(
   cluster: LocalCluster,
-  api: HostApi,
+  api: HostClients,
   guildId: string,
 ): Promise<ViewHost[]> {
   return Promise.all(
     cluster.hosts.map(async ({ address }) => {
       try {
         const { agents } = await api
-          .client(address)
+          .get(address)
           .listAgents({ guildId }, { timeoutMs: HOST_CALL_TIMEOUT_MS });
         return {
           address,
@@ -126,7 +127,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
   const stop = listenForStop();
   const progress = createProgress();
   // Loaded here rather than at the top: every other command starts faster without the host stack.
-  const [{ startLocalCluster }, { Guild }] = await Promise.all([
+  const [{ startLocalCluster }, { Guild, HostClients }] = await Promise.all([
     import("@guildhall/local"),
     import("@guildhall/engine"),
   ]);
@@ -150,7 +151,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
     `${hostCount} agent host${hostCount === 1 ? "" : "s"}: ${cluster.hosts.map((h) => h.address).join(", ")}`,
   );
 
-  const api = new HostApi({ token, tls: undefined });
+  const api = new HostClients({ token });
   const guild = new Guild(spec, cluster.engine, cluster.bus);
   let view: LiveView | undefined;
   const early: ViewMessage[] = [];

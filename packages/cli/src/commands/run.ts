@@ -3,8 +3,8 @@
 // once every agent is ready. The agents keep running: they belong to the cluster, and `guildhall
 // agents stop` or an application's engine stops them.
 import { errorMessage } from "@guildhall/core";
-import type { ClusterExecutionEngine } from "@guildhall/engine";
-import type { HostDiscovery } from "@guildhall/placement";
+import { ClusterExecutionEngine, Guild } from "@guildhall/engine";
+import { KubernetesDiscovery, StaticDiscovery, type HostDiscovery } from "@guildhall/placement";
 import type { Command } from "commander";
 import { action } from "../action.js";
 import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
@@ -27,16 +27,7 @@ export interface RunFlags extends ClusterFlags {
 /** How long Kubernetes discovery may take to list the service's endpoints. */
 const DISCOVERY_TIMEOUT_MS = 15_000;
 
-/** The engine and discovery, loaded only by the commands that place agents (the Kubernetes client is large). */
-const loadEngine = () => Promise.all([import("@guildhall/engine"), import("@guildhall/placement")]);
-
-type Placement = Awaited<ReturnType<typeof loadEngine>>[1];
-
-function discoveryOf(
-  { KubernetesDiscovery, StaticDiscovery }: Placement,
-  flags: RunFlags,
-  registered: readonly string[],
-): HostDiscovery {
+function discoveryOf(flags: RunFlags, registered: readonly string[]): HostDiscovery {
   if (flags.hosts !== undefined && flags.k8s !== undefined) {
     throw new CliError("give either --hosts or --k8s, not both", ExitCode.usage);
   }
@@ -105,12 +96,11 @@ async function run(file: string, flags: RunFlags): Promise<void> {
     throw error;
   });
   const stop = listenForStop();
-  const [{ ClusterExecutionEngine, Guild }, placement] = await loadEngine();
   let discovery: HostDiscovery | undefined;
   let engine: ClusterExecutionEngine | undefined;
   try {
     const registered = (await cluster.registry.listHosts()).map((h) => h.address);
-    discovery = discoveryOf(placement, flags, registered);
+    discovery = discoveryOf(flags, registered);
     const found = await ready(discovery);
     const live = found.filter((address) => registered.includes(address));
     if (live.length === 0) {

@@ -10,20 +10,25 @@ import {
   type AgentHostService,
   type WatchAgentsResponse,
 } from "@guildhall/proto";
-import type { HostPhase, HostedAgents } from "../hosted-agents.js";
+import type { AgentProcessManager } from "@guildhall/process-manager";
+import type { AgentSupervisor } from "../agent-supervisor.js";
+import { isShuttingDown, refusesAgents, type AgentHostState } from "../host-state.js";
 import type { HostMetrics } from "../metrics.js";
 import {
   agentInfoToProto,
   createAgentInputFromProto,
   lifecycleEventToProto,
   logLineToProto,
+  type EventAgentFacts,
 } from "../proto-conversion.js";
 import { codeName, toConnectError } from "./error-mapping.js";
 import { eventStream } from "./event-stream.js";
 
 /** What the service needs of its host. */
 export interface AgentHostServiceContext {
-  readonly agents: HostedAgents;
+  readonly supervisor: AgentSupervisor;
+  readonly manager: AgentProcessManager;
+  readonly state: () => AgentHostState;
   readonly metrics: HostMetrics;
   readonly address: () => string;
   readonly maxAgents: number;
@@ -34,11 +39,11 @@ export interface AgentHostServiceContext {
   readonly drain: (options: { stopAgents: boolean; timeoutMs?: number }) => Promise<number>;
 }
 
-const HOST_STATES: Readonly<Record<HostPhase, HostState>> = {
-  serving: HostState.SERVING,
-  draining: HostState.DRAINING,
-  stopping: HostState.STOPPING,
-};
+/** The host's state as Health reports it: a host serves its RPCs from `starting` on. */
+function hostStateToProto(state: AgentHostState): HostState {
+  if (isShuttingDown(state)) return HostState.STOPPING;
+  return refusesAgents(state) ? HostState.DRAINING : HostState.SERVING;
+}
 
 function requireIds(request: { guildId: string; agentId: string }): void {
   const missing = [
@@ -57,21 +62,32 @@ function requireIds(request: { guildId: string; agentId: string }): void {
 export function createAgentHostService(
   context: AgentHostServiceContext,
 ): ServiceImpl<typeof AgentHostService> {
-  const { agents, metrics } = context;
+  const { supervisor, manager, metrics } = context;
+  const { agents } = supervisor;
   const facts = (guildId: string, agentId: string) => ({
     epoch: agents.epochOf(guildId, agentId),
     hostAddress: context.address(),
   });
+  const eventFacts = (guildId: string, agentId: string): EventAgentFacts | undefined => {
+    const entry = agents.get(guildId, agentId);
+    if (entry === undefined) return undefined;
+    return {
+      epoch: entry.epoch,
+      hostAddress: context.address(),
+      className: entry.spec.className,
+      createdAt: entry.createdAt,
+    };
+  };
 
   return {
     async createAgent(request, ctx: HandlerContext) {
       const end = metrics.agentCreateDuration.startTimer();
       try {
         const input = createAgentInputFromProto(request);
-        const info = await agents.create(input);
+        const info = await supervisor.create(input);
         if (ctx.signal.aborted) {
           // The caller gave up (cancelled, deadline): it will not learn of the agent, so none is kept.
-          await agents.stop(info.guildId, info.agentId).catch(() => undefined);
+          await supervisor.stop(info.guildId, info.agentId).catch(() => undefined);
           throw new GuildhallError(
             "aborted",
             `CreateAgent of "${info.agentId}" was cancelled by the caller; the agent was stopped again`,
@@ -89,7 +105,7 @@ export function createAgentHostService(
       requireIds(request);
       const epoch = agents.epochOf(request.guildId, request.agentId);
       // StopAgent stops an agent for good: its durable state and positions go with it.
-      const info = await agents.stop(request.guildId, request.agentId, {
+      const info = await supervisor.stop(request.guildId, request.agentId, {
         forget: true,
         ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
       });
@@ -103,12 +119,12 @@ export function createAgentHostService(
 
     async getAgentInfo(request) {
       requireIds(request);
-      const info = await agents.info(request.guildId, request.agentId);
+      const info = await manager.info(request.guildId, request.agentId);
       return { agent: agentInfoToProto(info, facts(info.guildId, info.agentId)) };
     },
 
     async listAgents(request) {
-      const infos = await agents.list(request.guildId === "" ? undefined : request.guildId);
+      const infos = await manager.list(request.guildId === "" ? {} : { guildId: request.guildId });
       return {
         agents: infos.map((info) => agentInfoToProto(info, facts(info.guildId, info.agentId))),
       };
@@ -116,9 +132,9 @@ export function createAgentHostService(
 
     async health() {
       return {
-        state: HOST_STATES[agents.phase],
+        state: hostStateToProto(context.state()),
         hostAddress: context.address(),
-        agentCount: agents.activeCount,
+        agentCount: manager.status().activeAgents,
         maxAgents: context.maxAgents,
         version: context.version,
         uptimeMs: BigInt(Math.max(0, Date.now() - context.startedAt)),
@@ -129,7 +145,8 @@ export function createAgentHostService(
       const guildId = request.guildId;
       const gauge = metrics.openStreams.labels({ method: "WatchAgents" });
       const events = eventStream<WatchAgentsResponse>((push) => {
-        const off = agents.watch((event, known) => {
+        const off = manager.on("lifecycle", (event) => {
+          const known = eventFacts(event.guildId, event.agentId);
           if (guildId === "" || event.guildId === guildId)
             push(lifecycleEventToProto(event, known));
         });
@@ -152,10 +169,10 @@ export function createAgentHostService(
 
     async *getAgentLogs(request, ctx) {
       requireIds(request);
-      const lines = agents.logs(request.guildId, request.agentId, {
+      const lines = manager.logs(request.guildId, request.agentId, {
         follow: request.follow,
-        tail: request.tailLines === 0 ? undefined : request.tailLines,
         signal: ctx.signal,
+        ...(request.tailLines !== 0 && { tail: request.tailLines }),
       });
       const gauge = request.follow
         ? metrics.openStreams.labels({ method: "GetAgentLogs" })

@@ -10,21 +10,26 @@ import {
   type Health,
   type HealthCheckResponse,
 } from "@guildhall/proto";
-import type { HostPhase, HostedAgents } from "../hosted-agents.js";
+import {
+  isShuttingDown,
+  refusesAgents,
+  type AgentHostState,
+  type HostLifecycle,
+} from "../host-state.js";
 import type { HostMetrics } from "../metrics.js";
 import { eventStream } from "./event-stream.js";
 
 /** The services a health check may name; "" is the server as a whole. */
 const KNOWN_SERVICES: ReadonlySet<string> = new Set(["", AgentHostService.typeName]);
 
-function statusOf(service: string, phase: HostPhase): ServingStatus {
-  const serving = service === "" ? phase !== "stopping" : phase === "serving";
+function statusOf(service: string, state: AgentHostState): ServingStatus {
+  const serving = service === "" ? !isShuttingDown(state) : !refusesAgents(state);
   return serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
 }
 
 /** The implementation of grpc.health.v1.Health for one host. */
 export function createHealthService(
-  agents: HostedAgents,
+  host: HostLifecycle,
   metrics: HostMetrics,
 ): ServiceImpl<typeof Health> {
   return {
@@ -35,7 +40,7 @@ export function createHealthService(
           Code.NotFound,
         );
       }
-      return { status: statusOf(request.service, agents.phase) };
+      return { status: statusOf(request.service, host.state) };
     },
 
     async *watch(request, ctx) {
@@ -45,19 +50,19 @@ export function createHealthService(
         return;
       }
       const gauge = metrics.openStreams.labels({ method: "Health/Watch" });
-      const phases = eventStream<HostPhase>((push) => {
+      const states = eventStream<AgentHostState>((push) => {
         gauge.inc();
-        const off = agents.onPhaseChange(push);
-        // The current phase first: subscribing and reading it in one step misses no change.
-        push(agents.phase);
+        const off = host.onChange(push);
+        // The current state first: subscribing and reading it in one step misses no change.
+        push(host.state);
         return () => {
           off();
           gauge.dec();
         };
       }, ctx.signal);
       let last: ServingStatus | undefined;
-      for await (const phase of phases) {
-        const status = statusOf(request.service, phase);
+      for await (const state of states) {
+        const status = statusOf(request.service, state);
         if (status === last) continue;
         last = status;
         const response: Partial<HealthCheckResponse> = { status };

@@ -17,21 +17,12 @@
 
   Returns the number of agent locations removed.
 ]]
+--- @include "includes/remove-host-agents"
+
 local hostKey, hostAgentsKey, lostKey, hostsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, address = ARGV[1], ARGV[2]
 
-local removed = 0
-local held = redis.call('HGETALL', hostAgentsKey)
-for i = 1, #held, 2 do
-  local member, epoch = held[i], held[i + 1]
-  local agentKey = prefix .. 'agent:' .. member
-  local location = redis.call('HMGET', agentKey, 'host', 'epoch', 'guild', 'agent')
-  if location[1] == address and location[2] == epoch then
-    redis.call('DEL', agentKey)
-    redis.call('SREM', prefix .. 'guild-agents:' .. location[3], location[4])
-    removed = removed + 1
-  end
-end
+local removed = removeHostAgents(prefix, hostAgentsKey, address)
 redis.call('DEL', hostKey, hostAgentsKey, lostKey)
 redis.call('HSET', hostKey, 'maxAgents', ARGV[3], 'leaseMs', ARGV[4], 'agentTtlMs', ARGV[5],
   'draining', ARGV[6])

@@ -1,0 +1,418 @@
+// Starts, restarts and stops the agents of one host. The process manager runs their processes;
+// the supervisor adds their registry locations (agent-registrations.ts) and durable sessions
+// (agent-session.ts), and keeps the rule of DESIGN section 11: bad input leaves no process, no
+// registry key and no subscription behind.
+import {
+  GuildhallError,
+  type DurableMessageBus,
+  type JsonValue,
+  type Message,
+  errorMessage,
+} from "@guildhall/core";
+import type {
+  AgentInfo,
+  AgentLifecycleEvent,
+  AgentProcessManager,
+  AgentRef,
+  PublishRequest,
+} from "@guildhall/process-manager";
+import type { LocationRegistry, LostAgent } from "@guildhall/registry";
+import type { Logger } from "pino";
+import { killAgentProcess, stopAgentProcess } from "./agent-process-signals.js";
+import { AgentRegistrations } from "./agent-registrations.js";
+import { AgentSession } from "./agent-session.js";
+import { AgentTable } from "./agent-table.js";
+import { isShuttingDown, refusesAgents, type AgentHostState } from "./host-state.js";
+import { newHostedAgent, type HostedAgent } from "./hosted-agent.js";
+import type { HostMetrics } from "./metrics.js";
+import type { CreateAgentInput } from "./proto-conversion.js";
+
+/** What {@link AgentSupervisor} works with. */
+export interface AgentSupervisorDependencies {
+  readonly manager: AgentProcessManager;
+  readonly registry: LocationRegistry;
+  readonly bus: DurableMessageBus;
+  /** The host's state: a host that drains or shuts down takes no new agents. */
+  readonly hostState: () => AgentHostState;
+  /** The largest agent state, in bytes of its JSON. */
+  readonly maxStateBytes: number;
+  /** Whether the host's registry lease is current: a host that lapsed delivers nothing. */
+  readonly mayDeliver: () => boolean;
+  readonly metrics: HostMetrics;
+  /** The host's logger; it names the host once the host listens. */
+  readonly logger: () => Logger;
+  /** The host's advertised address. */
+  readonly address: () => string;
+  readonly stopTimeoutMs: number;
+  /** Makes the host known to the registry again now (a heartbeat, restoring if needed). */
+  readonly recoverRegistration: () => Promise<void>;
+}
+
+/** Options of {@link AgentSupervisor.stop}. */
+export interface StopHostedAgentOptions {
+  /** SIGTERM to SIGKILL for this stop, when shorter than the host's `stopTimeoutMs`. */
+  readonly timeoutMs?: number;
+  /**
+   * Skip deregistration: another placement owns the agent (fencing), or the whole host is being
+   * deregistered.
+   */
+  readonly keepRegistration?: boolean;
+  /**
+   * Delete the agent's durable state and read positions too: the agent is stopped for good
+   * (StopAgent), not moved or shut down with its host.
+   */
+  readonly forget?: boolean;
+}
+
+/** Starts, restarts and stops the agents of one host. */
+export class AgentSupervisor {
+  /** The agents, for the parts of the host that read them. */
+  readonly agents = new AgentTable();
+  readonly #deps: AgentSupervisorDependencies;
+  readonly #registrations: AgentRegistrations;
+
+  constructor(deps: AgentSupervisorDependencies) {
+    this.#deps = deps;
+    this.#registrations = new AgentRegistrations(deps);
+    deps.manager.on("lifecycle", (event) => this.#onLifecycle(event));
+  }
+
+  get #logger(): Logger {
+    return this.#deps.logger();
+  }
+
+  // ---- creating ------------------------------------------------------------------------------
+
+  /**
+   * Starts an agent and resolves once it is ready, subscribed and registered (DESIGN section 5).
+   * It is registered first: the placement epoch fences its durable state before its process
+   * starts from that state. Any failure undoes every step taken before it is thrown.
+   *
+   * @throws GuildhallError `unavailable` (draining, shutting down, registry unreachable),
+   *   `already-exists`, `resource-exhausted`, `permission-denied`, `invalid-argument`, `aborted`
+   *   (a newer placement holds the agent), `failed-precondition` (its stored state is corrupt),
+   *   and the start failures of the process manager
+   */
+  async create(input: CreateAgentInput): Promise<AgentInfo> {
+    this.#assertAccepting();
+    const { guild, agent: spec } = input;
+    const existing = this.agents.get(guild.id, spec.id);
+    if (existing !== undefined && existing.phase !== "ended") {
+      throw new GuildhallError(
+        "already-exists",
+        `agent "${spec.id}" already runs in guild "${guild.id}" on this host (${existing.phase}); stop it first or choose another id`,
+      );
+    }
+    const entry = newHostedAgent(guild, spec);
+    this.agents.add(entry);
+    const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
+    let spawned = false;
+    try {
+      const placement = await this.#registrations.register(guild.id, spec);
+      entry.epoch = placement.epoch;
+      entry.registered = true;
+      this.#assertStillCreating(entry);
+      let info: AgentInfo & { startState?: { value: JsonValue } };
+      try {
+        info = await this.#deps.manager.spawn({ guild, agent: spec });
+      } catch (error) {
+        // A module path inside the allowlist that does not exist is a bad spec, not a missing agent.
+        if (error instanceof GuildhallError && error.code === "not-found") {
+          throw new GuildhallError("invalid-argument", error.message, { cause: error });
+        }
+        throw error;
+      }
+      spawned = true;
+      this.#assertStillCreating(entry);
+      await this.#sessionStarted(entry, info.startState);
+      this.#assertStillCreating(entry);
+      entry.phase = "running";
+      log.info({ epoch: placement.epoch }, "agent ready");
+      return info;
+    } catch (error) {
+      log.warn({ err: errorMessage(error) }, "agent create failed; undoing");
+      await this.#undoCreate(entry, spawned);
+      throw error;
+    }
+  }
+
+  /**
+   * Claims the agent for a process about to start (its first start or a local restart) and
+   * returns the state to start it with. The process manager calls it before each start command.
+   */
+  async prepareStart(guildId: string, agentId: string): Promise<{ state?: { value: JsonValue } }> {
+    const entry = this.agents.get(guildId, agentId);
+    if (
+      entry === undefined ||
+      entry.phase === "removing" ||
+      entry.phase === "ended" ||
+      isShuttingDown(this.#deps.hostState())
+    ) {
+      throw new GuildhallError("unavailable", `agent "${agentId}" is being stopped on this host`);
+    }
+    // The previous process's last commit must land before the claim reads the checkpoint.
+    await entry.session?.close(this.#deps.stopTimeoutMs);
+    entry.session = undefined;
+    const session = await AgentSession.claim({
+      bus: this.#deps.bus,
+      manager: this.#deps.manager,
+      metrics: this.#deps.metrics,
+      logger: this.#logger.child({ guild_id: guildId, agent_id: agentId }),
+      guildId,
+      agentId,
+      agentName: entry.spec.name,
+      epoch: entry.epoch,
+      topics: entry.topics,
+      maxStateBytes: this.#deps.maxStateBytes,
+      handedOut: entry.handedOut,
+      crashes: entry.crashes,
+      mayDeliver: this.#deps.mayDeliver,
+      onFenced: () => {
+        entry.registered = false;
+        void this.stop(guildId, agentId, { keepRegistration: true }).catch(() => undefined);
+      },
+      onCommitFailed: () => void killAgentProcess(this.#deps.manager, guildId, agentId),
+    });
+    entry.session = session;
+    return session.startState === undefined ? {} : { state: session.startState };
+  }
+
+  /** The agent's process is ready: commit what onStart did and start delivering. */
+  async #sessionStarted(
+    entry: HostedAgent,
+    state: { value: JsonValue } | undefined,
+  ): Promise<void> {
+    const session = entry.session;
+    if (session === undefined) {
+      throw new GuildhallError("internal", `agent "${entry.spec.id}" became ready without a claim`);
+    }
+    await session.started(state);
+  }
+
+  #assertAccepting(): void {
+    const state = this.#deps.hostState();
+    if (!refusesAgents(state)) return;
+    const reason = state === "draining" ? "host is draining" : "host is shutting down";
+    throw new GuildhallError(
+      "unavailable",
+      `${reason}; place the agent on another host (this host: ${this.#deps.address()})`,
+    );
+  }
+
+  #assertStillCreating(entry: HostedAgent): void {
+    if (this.agents.holds(entry) && entry.phase === "creating") return;
+    throw new GuildhallError(
+      "unavailable",
+      entry.phase === "ended"
+        ? `agent "${entry.spec.id}" exited right after it became ready; see GetAgentLogs, fix it and create it again`
+        : `agent "${entry.spec.id}" was stopped while it was being created`,
+    );
+  }
+
+  async #undoCreate(entry: HostedAgent, spawned: boolean): Promise<void> {
+    const { guild, spec } = entry;
+    await entry.session?.close(0);
+    entry.session = undefined;
+    if (spawned && this.#deps.manager.has(guild.id, spec.id)) {
+      await this.#deps.manager.stop(guild.id, spec.id).catch(() => undefined);
+    }
+    if (entry.registered) await this.#registrations.deregister(guild.id, spec.id, entry.epoch);
+    entry.registered = false;
+    this.agents.remove(entry);
+  }
+
+  // ---- stopping ------------------------------------------------------------------------------
+
+  /**
+   * Stops an agent (SIGTERM, then SIGKILL after the timeout), unsubscribes it and deregisters its
+   * placement. Resolves with its info as it was before it stopped. Concurrent calls share one stop.
+   *
+   * @throws GuildhallError `not-found` when the host has no such agent
+   */
+  async stop(
+    guildId: string,
+    agentId: string,
+    options: StopHostedAgentOptions = {},
+  ): Promise<AgentInfo> {
+    const entry = this.agents.get(guildId, agentId);
+    const before = await this.#deps.manager.info(guildId, agentId);
+    if (entry === undefined) {
+      await this.#stopProcess(guildId, agentId, before.pid, options.timeoutMs);
+      return before;
+    }
+    entry.removal ??= this.#remove(entry, before.pid, options);
+    await entry.removal;
+    return before;
+  }
+
+  async #remove(
+    entry: HostedAgent,
+    pid: number | undefined,
+    options: StopHostedAgentOptions,
+  ): Promise<void> {
+    const { guild, spec } = entry;
+    const wasCreating = entry.phase === "creating";
+    entry.phase = "removing";
+    // The agent takes no more messages; the one in progress finishes and commits (within the
+    // stop timeout) before the process is told to stop, so what it did is kept.
+    await entry.session?.close(options.timeoutMs ?? this.#deps.stopTimeoutMs);
+    await this.#stopProcess(guild.id, spec.id, pid, options.timeoutMs);
+    entry.session = undefined;
+    this.agents.remove(entry);
+    this.#deps.metrics.agentLag.remove({ guild_id: guild.id, agent_id: spec.id });
+    if (options.forget === true) {
+      await this.#deps.bus.deleteAgent(guild.id, spec.id).catch((error: unknown) => {
+        this.#logger.warn(
+          { guild_id: guild.id, agent_id: spec.id, err: errorMessage(error) },
+          "could not delete the stopped agent's durable state; stopping it again deletes it",
+        );
+      });
+    }
+    // A create in progress undoes its own registration when it sees the agent was stopped.
+    if (entry.registered && options.keepRegistration !== true && !wasCreating) {
+      entry.registered = false;
+      await this.#registrations.deregister(guild.id, spec.id, entry.epoch);
+    }
+    this.#logger.info({ guild_id: guild.id, agent_id: spec.id }, "agent stopped");
+  }
+
+  #stopProcess(guildId: string, agentId: string, pid?: number, timeoutMs?: number): Promise<void> {
+    const stopTimeoutMs = this.#deps.stopTimeoutMs;
+    return stopAgentProcess(this.#deps.manager, guildId, agentId, {
+      pid,
+      timeoutMs,
+      stopTimeoutMs,
+    });
+  }
+
+  /**
+   * The host shuts down: every agent stops taking messages and commits the one in progress
+   * (within the stop timeout), then every process stops. Their durable state stays for their next
+   * placement; the registry is left to the host's deregistration.
+   */
+  async shutdown(): Promise<void> {
+    const entries = [...this.agents.values()];
+    await Promise.all(
+      entries.map((entry) => entry.session?.close(this.#deps.stopTimeoutMs) ?? Promise.resolve()),
+    );
+    await this.#deps.manager.shutdown();
+    for (const entry of entries) entry.session = undefined;
+  }
+
+  /** Stops every agent; with `keepRegistration`, leaves the registry to a host deregistration. */
+  async stopAll(options: StopHostedAgentOptions = {}): Promise<void> {
+    const infos = await this.#deps.manager.list();
+    await Promise.all(
+      infos.map((info) =>
+        this.stop(info.guildId, info.agentId, options).catch((error: unknown) => {
+          if (error instanceof GuildhallError && error.code === "not-found") return;
+          this.#logger.error(
+            { guild_id: info.guildId, agent_id: info.agentId, err: errorMessage(error) },
+            "stopping agent failed",
+          );
+        }),
+      ),
+    );
+  }
+
+  // ---- registry ------------------------------------------------------------------------------
+
+  /** Retries the deregistrations that failed; called by the heartbeat loop. */
+  retryDeregistrations(): Promise<void> {
+    return this.#registrations.retryFailed(
+      (guildId, agentId, epoch) => this.agents.get(guildId, agentId)?.epoch === epoch,
+    );
+  }
+
+  /**
+   * Stops the local copies of agents that a newer placement owns (fencing). They are not
+   * deregistered: the registry belongs to their new host now.
+   */
+  async relinquish(lost: readonly LostAgent[]): Promise<void> {
+    await Promise.all(
+      lost.map(async ({ guildId, agentId, epoch }) => {
+        const entry = this.agents.get(guildId, agentId);
+        if (entry === undefined || entry.epoch !== epoch) return;
+        entry.registered = false;
+        this.#logger.warn(
+          { guild_id: guildId, agent_id: agentId, epoch },
+          "agent is placed on another host now; stopping the local copy",
+        );
+        await this.stop(guildId, agentId, { keepRegistration: true }).catch(() => undefined);
+      }),
+    );
+  }
+
+  // ---- messaging -----------------------------------------------------------------------------
+
+  /** Publishes for an agent process; see {@link AgentSession.publish}. */
+  async publish(agent: AgentRef, request: PublishRequest): Promise<Message> {
+    const entry = this.agents.get(agent.guildId, agent.agentId);
+    // An agent being stopped still runs its onStop, which may publish (a farewell, a hand-off):
+    // only an agent whose process has ended is refused.
+    if (entry === undefined || entry.phase === "ended" || entry.session === undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        `agent "${agent.agentId}" has stopped on this host and can no longer publish`,
+      );
+    }
+    return await entry.session.publish(request);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  #onLifecycle(event: AgentLifecycleEvent): void {
+    const fields = { guild_id: event.guildId, agent_id: event.agentId };
+    switch (event.type) {
+      case "crashed":
+        this.#deps.metrics.agentCrashes.inc({ guild_id: event.guildId });
+        this.#logger.warn(
+          { ...fields, err: event.error, will_restart: event.willRestart },
+          "agent process failed",
+        );
+        if (!event.willRestart) this.#ended(event.guildId, event.agentId);
+        return;
+      case "restarted":
+        this.#deps.metrics.agentRestarts.inc({ guild_id: event.guildId });
+        this.#logger.info({ ...fields, pid: event.pid }, "agent restarted");
+        return;
+      case "ready":
+        this.#restarted(event.guildId, event.agentId, event.state);
+        return;
+      case "stopped":
+        if (!event.requested) this.#ended(event.guildId, event.agentId);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A running agent's process came back after a crash: it resumes from its last commit. */
+  #restarted(guildId: string, agentId: string, state: { value: JsonValue } | undefined): void {
+    const entry = this.agents.get(guildId, agentId);
+    // The first start of an agent is committed by create, which waits for it.
+    if (entry === undefined || entry.phase !== "running") return;
+    this.#sessionStarted(entry, state).catch((error: unknown) => {
+      this.#logger.error(
+        { guild_id: guildId, agent_id: agentId, err: errorMessage(error) },
+        "restarted agent could not resume from its committed state; stopping it",
+      );
+      void this.stop(guildId, agentId).catch(() => undefined);
+    });
+  }
+
+  /** An agent's process exited for good by itself: it leaves the bus and the registry. */
+  #ended(guildId: string, agentId: string): void {
+    const entry = this.agents.get(guildId, agentId);
+    if (entry === undefined || entry.phase === "removing" || entry.phase === "ended") return;
+    const wasCreating = entry.phase === "creating";
+    entry.phase = "ended";
+    const session = entry.session;
+    entry.session = undefined;
+    void session?.close(0);
+    if (entry.registered && !wasCreating) {
+      entry.registered = false;
+      void this.#registrations.deregister(guildId, agentId, entry.epoch);
+    }
+  }
+}

@@ -1,0 +1,352 @@
+// The host's side of one process of an agent: the start handshake, the deliveries and memory
+// requests in flight, the answers to its publish requests, and its output into the agent's log.
+// Each start of an agent gets a new channel; what was in flight with a process fails when it exits.
+import { GuildhallError, Message, type AgentSpec } from "@guildhall/core";
+import { asGuildhallError } from "./as-guildhall-error.js";
+import { describeIssues, type PublishRequestMessage, type RunnerToHost } from "./ipc-protocol.js";
+import type { LogBuffer } from "./log-buffer.js";
+import type {
+  AgentRef,
+  DurableState,
+  PublishRequest,
+  ResolvedAgentProcessManagerOptions,
+} from "./manager-options.js";
+import { readRssBytes } from "./process-memory.js";
+import type { ProcessExit } from "./restart-policy.js";
+import { describeExit, type RunnerProcess } from "./runner-process.js";
+import type { GuildContext } from "./spawn-request.js";
+
+const STATS_TIMEOUT_MS = 1_000;
+
+/**
+ * What became of one delivery: handled, skipped (the agent's own message), or failed (its handler
+ * threw, or left a state that is not JSON or over `maxStateBytes`; its state changes were dropped).
+ * `deliveryId` is the `handler` of the publish requests the agent made while handling it.
+ */
+export type DeliveryResult =
+  | {
+      readonly status: "handled";
+      readonly deliveryId: number;
+      /** The state the handler left, when it changed it; the host commits it with the handler. */
+      readonly state?: DurableState;
+    }
+  | { readonly status: "skipped"; readonly deliveryId: number }
+  | { readonly status: "failed"; readonly deliveryId: number; readonly error: string };
+
+/** The agent a channel belongs to, as far as the channel needs it. */
+export interface AgentChannelOwner {
+  readonly guild: Required<GuildContext>;
+  readonly spec: AgentSpec;
+  /** The agent's output, across its processes. */
+  readonly logs: LogBuffer;
+  readonly options: ResolvedAgentProcessManagerOptions;
+  /** An id for a delivery or memory request, unique in the manager. */
+  nextId(): number;
+  /** Keeps `message` as the agent's last error. */
+  recordError(message: string): void;
+}
+
+interface PendingStart {
+  readonly resolve: (state: DurableState | undefined) => void;
+  readonly reject: (error: GuildhallError) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Why the start failed, once known; the start rejects with it when the process is gone. */
+  failure: GuildhallError | undefined;
+}
+
+interface PendingDelivery {
+  readonly messageId: string;
+  readonly resolve: (result: DeliveryResult) => void;
+  readonly reject: (error: GuildhallError) => void;
+}
+
+/** One agent process as its supervisor talks to it. */
+export class AgentChannel {
+  /** The process. */
+  readonly runner: RunnerProcess;
+  readonly #owner: AgentChannelOwner;
+  readonly #deliveries = new Map<number, PendingDelivery>();
+  readonly #statsRequests = new Map<number, (rssBytes: number | undefined) => void>();
+  #start: PendingStart | undefined;
+  /** The process's `fatal` report, kept as the reason of its exit. */
+  #fatal: string | undefined;
+
+  /** Takes over `runner`'s messages and output. */
+  constructor(runner: RunnerProcess, owner: AgentChannelOwner) {
+    this.runner = runner;
+    this.#owner = owner;
+    runner.attach({
+      message: (message) => this.#onMessage(message),
+      invalid: (description, raw) => this.#onInvalid(description, raw),
+      line: (stream, text) => owner.logs.append(stream, runner.pid, text),
+    });
+  }
+
+  /**
+   * Sends `start` once the runner has reported in and `prepared` has resolved, and resolves when
+   * the agent is ready, with the state its onStart left when changed. Rejects only after the
+   * process has exited ({@link close}): with the failure it reported, `prepared`'s rejection or the
+   * missed `startTimeoutMs` (either kills it), or else what its exit says.
+   */
+  start(
+    prepared: Promise<DurableState | undefined>,
+    requestedAt: number,
+  ): Promise<DurableState | undefined> {
+    const { guild, spec, options } = this.#owner;
+    return new Promise<DurableState | undefined>((resolve, reject) => {
+      const pending: PendingStart = {
+        resolve,
+        reject,
+        failure: undefined,
+        timer: setTimeout(
+          () =>
+            this.#failStart(
+              pending,
+              new GuildhallError(
+                "deadline-exceeded",
+                `agent "${spec.id}" was not ready within startTimeoutMs=${options.startTimeoutMs} ms (slow module load or onStart); make onStart return sooner or raise startTimeoutMs`,
+              ),
+            ),
+          options.startTimeoutMs - (Date.now() - requestedAt),
+        ),
+      };
+      this.#start = pending;
+      prepared.catch((error: unknown) => {
+        if (this.#start === pending) this.#failStart(pending, asGuildhallError(error));
+      });
+      Promise.all([this.runner.hello, prepared]).then(
+        ([, state]) => {
+          if (this.#start !== pending) return;
+          this.runner.send({
+            type: "start",
+            guild,
+            agent: spec,
+            agentModules: [...options.agentModules],
+            stopTimeoutMs: options.stopTimeoutMs,
+            ...(state !== undefined && { state }),
+            maxStateBytes: options.maxStateBytes,
+          });
+        },
+        // The exit rejects the start.
+        () => undefined,
+      );
+    });
+  }
+
+  /**
+   * Hands `message` (already validated) to the agent; resolves when it has been handled.
+   *
+   * @throws GuildhallError `unavailable` when the process exits first
+   */
+  deliver(message: Message): Promise<DeliveryResult> {
+    const { guild, spec } = this.#owner;
+    const deliveryId = this.#owner.nextId();
+    return new Promise<DeliveryResult>((resolve, reject) => {
+      this.#deliveries.set(deliveryId, { messageId: message.id, resolve, reject });
+      if (!this.runner.send({ type: "deliver", deliveryId, message })) {
+        this.#deliveries.delete(deliveryId);
+        reject(
+          new GuildhallError(
+            "unavailable",
+            `agent "${spec.id}" of guild "${guild.id}" is exiting; deliver again once it is ready`,
+          ),
+        );
+      }
+    });
+  }
+
+  /**
+   * The process's resident memory: read from /proc, else asked of the runner; undefined when
+   * neither answers within a second.
+   */
+  rssBytes(): Promise<number | undefined> {
+    const fromProc = readRssBytes(this.runner.pid);
+    if (fromProc !== undefined) return Promise.resolve(fromProc);
+    const requestId = this.#owner.nextId();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#statsRequests.delete(requestId);
+        resolve(undefined);
+      }, STATS_TIMEOUT_MS);
+      this.#statsRequests.set(requestId, (rss) => {
+        clearTimeout(timer);
+        resolve(rss);
+      });
+      if (!this.runner.send({ type: "stats-request", requestId })) {
+        clearTimeout(timer);
+        this.#statsRequests.delete(requestId);
+        resolve(undefined);
+      }
+    });
+  }
+
+  /** Why the process of a ready agent ended: its `fatal` report, else its exit and last stderr. */
+  exitReason(exit: ProcessExit): string {
+    return (
+      this.#fatal ??
+      `agent process ${this.runner.pid} exited unexpectedly (${describeExit(exit)})${this.#stderrTail()}`
+    );
+  }
+
+  /** Ends what was in flight with the exited process: deliveries, memory requests, the start. */
+  close(exit: ProcessExit): void {
+    const spec = this.#owner.spec;
+    for (const pending of this.#deliveries.values()) {
+      pending.reject(
+        new GuildhallError(
+          "unavailable",
+          `agent "${spec.id}" exited (${describeExit(exit)}) before it handled message ${pending.messageId}; deliver it again when the agent is ready`,
+        ),
+      );
+    }
+    this.#deliveries.clear();
+    for (const resolve of this.#statsRequests.values()) resolve(undefined);
+    this.#statsRequests.clear();
+    const pending = this.#start;
+    if (pending === undefined) return;
+    this.#start = undefined;
+    clearTimeout(pending.timer);
+    pending.reject(
+      pending.failure ??
+        new GuildhallError(
+          "internal",
+          `agent process ${this.runner.pid} exited (${describeExit(exit)}) before agent "${spec.id}" was ready${this.#stderrTail()}`,
+        ),
+    );
+  }
+
+  #failStart(pending: PendingStart, failure: GuildhallError): void {
+    pending.failure ??= failure;
+    // The start rejects in close, once the process is gone.
+    this.runner.kill("SIGKILL");
+  }
+
+  #onMessage(message: RunnerToHost): void {
+    switch (message.type) {
+      case "ready": {
+        const pending = this.#start;
+        if (pending === undefined) return;
+        this.#start = undefined;
+        clearTimeout(pending.timer);
+        pending.resolve(message.state);
+        return;
+      }
+      case "failed":
+        if (this.#start !== undefined) {
+          this.#start.failure = new GuildhallError(message.code, message.message);
+        }
+        return;
+      case "fatal":
+        this.#fatal = message.message;
+        this.#owner.recordError(message.message);
+        return;
+      case "publish":
+        void this.#answerPublish(message);
+        return;
+      case "delivered": {
+        const pending = this.#deliveries.get(message.deliveryId);
+        if (pending === undefined) return;
+        this.#deliveries.delete(message.deliveryId);
+        const deliveryId = message.deliveryId;
+        if (message.status === "failed") {
+          const error = message.error ?? "unknown error";
+          this.#owner.recordError(`onMessage failed on message ${pending.messageId}: ${error}`);
+          pending.resolve({ status: "failed", deliveryId, error });
+        } else if (message.status === "handled") {
+          const state = message.state;
+          pending.resolve({ status: "handled", deliveryId, ...(state !== undefined && { state }) });
+        } else {
+          pending.resolve({ status: "skipped", deliveryId });
+        }
+        return;
+      }
+      case "stats": {
+        const resolve = this.#statsRequests.get(message.requestId);
+        this.#statsRequests.delete(message.requestId);
+        resolve?.(message.rssBytes);
+        return;
+      }
+      case "hello":
+        return;
+    }
+  }
+
+  #onInvalid(description: string, raw: unknown): void {
+    this.#owner.recordError(
+      `agent process ${this.runner.pid} sent an invalid IPC message: ${description}`,
+    );
+    // A publish request that fails validation still gets an answer, or the agent's send would hang.
+    const candidate = raw as { type?: unknown; requestId?: unknown } | null;
+    if (
+      typeof candidate === "object" &&
+      candidate !== null &&
+      candidate.type === "publish" &&
+      typeof candidate.requestId === "number" &&
+      Number.isSafeInteger(candidate.requestId) &&
+      candidate.requestId >= 0
+    ) {
+      this.runner.send({
+        type: "publish-failed",
+        requestId: candidate.requestId,
+        code: "invalid-argument",
+        message: `invalid publish request: ${description}`,
+      });
+    }
+  }
+
+  async #answerPublish(message: PublishRequestMessage): Promise<void> {
+    const { guild, spec, options } = this.#owner;
+    const agent: AgentRef = {
+      guildId: guild.id,
+      agentId: spec.id,
+      agentName: spec.name,
+      pid: this.runner.pid,
+    };
+    const request: PublishRequest = {
+      topic: message.topic,
+      payload: message.payload,
+      format: message.format,
+      ...(message.threadId !== undefined && { threadId: message.threadId }),
+      ...(message.inResponseTo !== undefined && { inResponseTo: message.inResponseTo }),
+      ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
+      ...(message.handler !== undefined && { handler: message.handler }),
+    };
+    try {
+      if (options.onPublish === undefined) {
+        throw new GuildhallError(
+          "unavailable",
+          "this AgentProcessManager has no onPublish handler, so agents cannot publish; pass onPublish in its options",
+        );
+      }
+      const published = Message.safeParse(await options.onPublish(agent, request));
+      if (!published.success) {
+        throw new GuildhallError(
+          "internal",
+          `onPublish resolved with an invalid Message (${describeIssues(published.error)}); resolve with the message as published`,
+        );
+      }
+      this.runner.send({
+        type: "published",
+        requestId: message.requestId,
+        message: published.data,
+      });
+    } catch (error) {
+      const failure = asGuildhallError(error);
+      this.runner.send({
+        type: "publish-failed",
+        requestId: message.requestId,
+        code: failure.code,
+        message: failure.message.slice(0, 65_536),
+      });
+    }
+  }
+
+  #stderrTail(): string {
+    const lines = this.#owner.logs
+      .lines(50)
+      .filter((line) => line.pid === this.runner.pid && line.stream === "stderr")
+      .slice(-5)
+      .map((line) => line.text);
+    return lines.length > 0 ? `; its last stderr lines: ${lines.join(" | ")}` : "";
+  }
+}

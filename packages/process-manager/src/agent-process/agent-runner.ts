@@ -1,0 +1,393 @@
+// The program inside every agent process, forked by AgentProcessManager. It reports in as soon as
+// its modules are loaded (a pool runner also warms up its validators first, so that a pooled
+// process only waits for a spec), then loads the one agent it is given, runs it, and speaks the
+// IPC protocol of ipc-protocol.ts.
+//
+// Start-up time is the cost of every cold spawn, so this file imports only what an agent needs
+// anyway (@guildhall/core, which loads zod only on first use), the validators the build compiled
+// from the protocol's schemas, and Node.js built-ins.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  GuildhallError,
+  type Agent,
+  type AgentContext,
+  type ErrorCode,
+  type Message,
+  errorMessage,
+} from "@guildhall/core";
+import {
+  createAgentContext,
+  createAgentLogger,
+  createMessageContext,
+  type AgentIdentity,
+  type PublishFn,
+} from "./ipc-agent-context.js";
+import type { CommittedState } from "./durable-state.js";
+import { PROTOCOL_VERSION, WARM_UP_FLAG } from "../ipc-constants.js";
+import type { HostToRunner, RunnerToHost, StartCommand } from "../ipc-protocol.js";
+import type { DurableState, PublishRequest } from "../manager-options.js";
+import { loadAgent, loadState } from "./load-agent.js";
+import { jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
+
+type RunnerState = "idle" | "starting" | "ready" | "stopping";
+type Delivery = Extract<HostToRunner, { type: "deliver" }>;
+type Handler = NonNullable<PublishRequest["handler"]>;
+
+let state: RunnerState = "idle";
+let agent: Agent | undefined;
+let identity: AgentIdentity | undefined;
+let baseContext: AgentContext | undefined;
+let stopTimeoutMs = 10_000;
+let committed: CommittedState | undefined;
+/** The handler running now: `"start"` while onStart runs, a delivery's id while it is handled. */
+let running: Handler | undefined;
+const deliveries: Delivery[] = [];
+let draining: Promise<void> | undefined;
+const pendingPublishes = new Map<
+  number,
+  { resolve: (message: Message) => void; reject: (error: Error) => void }
+>();
+let nextRequestId = 0;
+
+function send(message: RunnerToHost): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || process.send === undefined) {
+      resolve();
+      return;
+    }
+    process.send(message, undefined, undefined, () => resolve());
+  });
+}
+
+function warn(text: string): void {
+  process.stderr.write(`[guildhall agent-runner] ${text}\n`);
+}
+
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof GuildhallError ? error.code : "internal";
+}
+
+let exiting = false;
+
+async function exit(code: number): Promise<never> {
+  exiting = true;
+  const flush = (stream: NodeJS.WriteStream): Promise<void> =>
+    new Promise((resolve) => {
+      if (stream.destroyed || !stream.writable) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, 1_000);
+      stream.write("", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  await Promise.all([flush(process.stdout), flush(process.stderr)]);
+  process.exit(code);
+}
+
+// ---- starting the agent -----------------------------------------------------------------------
+
+async function start(command: StartCommand): Promise<void> {
+  if (state !== "idle") {
+    warn(`ignored a second start command (state ${state})`);
+    return;
+  }
+  state = "starting";
+  // Operators see which agent a process runs (ps, top) rather than the runner's arguments.
+  process.title = `guildhall-agent ${command.guild.id}/${command.agent.id}`;
+  stopTimeoutMs = command.stopTimeoutMs;
+  identity = {
+    agentId: command.agent.id,
+    guildId: command.guild.id,
+    defaultTopic: command.guild.defaultTopic,
+  };
+  try {
+    const instance = await loadAgent(command);
+    agent = instance;
+    committed = loadState(instance, command);
+    baseContext = createAgentContext(
+      identity,
+      publisher("start"),
+      createAgentLogger(identity.agentId, identity.guildId),
+    );
+    if (typeof instance.onStart === "function") {
+      running = "start";
+      try {
+        await instance.onStart(baseContext);
+      } catch (error) {
+        throw new GuildhallError(
+          "internal",
+          `agent ${command.agent.id} (${command.agent.className}) onStart threw: ${errorMessage(error)}`,
+        );
+      } finally {
+        running = undefined;
+      }
+    }
+    // A stop that arrived during onStart wins: the host is no longer waiting for ready.
+    if (state !== "starting") return;
+    const changed = committed.commit(instance.state);
+    state = "ready";
+    await send({ type: "ready", ...(changed !== undefined && { state: changed }) });
+    drain();
+  } catch (error) {
+    await fail(error);
+  }
+}
+
+async function fail(error: unknown): Promise<void> {
+  if (state === "stopping") return;
+  state = "stopping";
+  await send({ type: "failed", code: codeOf(error), message: errorMessage(error) });
+  await exit(1);
+}
+
+// ---- running it -------------------------------------------------------------------------------
+
+function publish(message: PublishRequest): Promise<Message> {
+  const problem = jsonPayloadProblem(message.payload);
+  if (problem !== undefined) {
+    return Promise.reject(
+      new GuildhallError(
+        "invalid-argument",
+        `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+      ),
+    );
+  }
+  if (!process.connected) {
+    return Promise.reject(
+      new GuildhallError("unavailable", "the host has gone away; the agent is shutting down"),
+    );
+  }
+  const requestId = nextRequestId++;
+  return new Promise<Message>((resolve, reject) => {
+    pendingPublishes.set(requestId, { resolve, reject });
+    void send({ type: "publish", requestId, ...message });
+  });
+}
+
+/**
+ * The publish function of a context made for `handler`: its sends carry the handler's tag while
+ * that handler runs, and none once it has returned (a timer, a promise left running).
+ */
+function publisher(handler: Handler): PublishFn {
+  return (message) => publish(running === handler ? { ...message, handler } : message);
+}
+
+function drain(): void {
+  if (draining !== undefined) return;
+  draining = (async () => {
+    while (state === "ready") {
+      const next = deliveries.shift();
+      if (next === undefined) break;
+      await handle(next);
+    }
+  })().finally(() => {
+    draining = undefined;
+    // A delivery that arrived while the loop was finishing its last await would otherwise wait.
+    if (state === "ready" && deliveries.length > 0) drain();
+  });
+}
+
+async function handle(delivery: Delivery): Promise<void> {
+  const { message, deliveryId } = delivery;
+  if (
+    agent === undefined ||
+    baseContext === undefined ||
+    identity === undefined ||
+    committed === undefined
+  ) {
+    return;
+  }
+  // An agent never receives what it sent itself, whatever topic it sent to.
+  if (message.sender.id === identity.agentId) {
+    await send({ type: "delivered", deliveryId, status: "skipped" });
+    return;
+  }
+  let changed: DurableState | undefined;
+  running = deliveryId;
+  try {
+    try {
+      await agent.onMessage(
+        createMessageContext(identity, baseContext.log, message, publisher(deliveryId)),
+      );
+    } finally {
+      running = undefined;
+    }
+    changed = committed.commit(agent.state);
+  } catch (error) {
+    // The host commits nothing of a failed handler, so the next one must not see its changes.
+    agent.state = committed.restore();
+    const text = errorMessage(error);
+    baseContext.log.error("onMessage failed", { messageId: message.id, error: text });
+    await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
+    return;
+  }
+  await send({
+    type: "delivered",
+    deliveryId,
+    status: "handled",
+    ...(changed !== undefined && { state: changed }),
+  });
+}
+
+async function stop(hostGone: boolean): Promise<void> {
+  if (state === "stopping") return;
+  const previous = state;
+  state = "stopping";
+  if (hostGone) {
+    // Nobody is left to SIGKILL this process if onStop hangs, so it bounds itself.
+    setTimeout(() => process.exit(1), stopTimeoutMs).unref();
+  }
+  let code = 0;
+  if (previous === "ready" && agent !== undefined) {
+    await draining;
+    if (typeof agent.onStop === "function") {
+      try {
+        await agent.onStop();
+      } catch (error) {
+        baseContext?.log.error("onStop threw", { error: errorMessage(error) });
+        code = 1;
+      }
+    }
+  }
+  for (const pending of pendingPublishes.values()) {
+    pending.reject(new GuildhallError("unavailable", "the agent is stopping"));
+  }
+  pendingPublishes.clear();
+  await exit(code);
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+function onHostMessage(raw: unknown): void {
+  const parsed = parseHostMessage(raw);
+  if (!parsed.ok) {
+    warn(`ignored an invalid message from the host: ${parsed.problem}`);
+    return;
+  }
+  const message = parsed.message;
+  switch (message.type) {
+    case "start":
+      void start(message);
+      return;
+    case "deliver":
+      if (state === "stopping") return;
+      deliveries.push(message);
+      if (state === "ready") drain();
+      return;
+    case "published":
+    case "publish-failed": {
+      const pending = pendingPublishes.get(message.requestId);
+      if (pending === undefined) return;
+      pendingPublishes.delete(message.requestId);
+      if (message.type === "published") pending.resolve(message.message);
+      else pending.reject(new GuildhallError(message.code, message.message));
+      return;
+    }
+    case "stop":
+      void stop(false);
+      return;
+    case "stats-request":
+      void send({
+        type: "stats",
+        requestId: message.requestId,
+        rssBytes: process.memoryUsage.rss(),
+      });
+      return;
+  }
+}
+
+if (typeof process.send !== "function") {
+  process.stderr.write(
+    "agent-runner runs agents for @guildhall/process-manager and must be started by it (with an IPC channel)\n",
+  );
+  process.exit(2);
+}
+
+process.on("message", onHostMessage);
+process.on("SIGTERM", () => void stop(false));
+// Ctrl-C in a terminal reaches the whole process group; the host decides when its agents stop.
+process.on("SIGINT", () => undefined);
+process.on("disconnect", () => void stop(true));
+// Without a host reading them, the pipes fail with EPIPE; that is not the agent's fault and must
+// not reach the uncaught-exception path (which writes to those very pipes).
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+process.on("uncaughtException", (error) => {
+  if (exiting) return;
+  const text = `uncaught exception in agent code: ${error.stack ?? errorMessage(error)}`;
+  if (!process.stderr.destroyed) process.stderr.write(`${text}\n`);
+  if (state === "starting") {
+    void fail(new GuildhallError("internal", `agent threw while starting: ${errorMessage(error)}`));
+    return;
+  }
+  state = "stopping";
+  void send({ type: "fatal", message: text.slice(0, 65_536) }).then(() => exit(1));
+});
+
+/**
+ * Runs, once, the code a spawn and its first messages need: V8 compiles a function when it is first
+ * called, and the first import of an agent module resolves and links @guildhall/core from a file.
+ * An idle pool process pays for both here instead of on the path of the spawn that takes it.
+ */
+async function warmUp(): Promise<void> {
+  const timestamp = Date.now();
+  const message = {
+    id: "warm-up",
+    topic: "warm-up",
+    sender: { id: "warm-up", name: "warm-up" },
+    format: "json",
+    payload: { list: [1, "two", true, null], nested: { value: 1.5 } },
+    timestamp,
+    threadId: "warm-up",
+    inResponseTo: "warm-up",
+  };
+  const start: StartCommand = {
+    type: "start",
+    guild: { id: "warm-up", name: "warm-up", defaultTopic: "warm-up" },
+    agent: {
+      id: "warm-up",
+      name: "warm-up",
+      description: "warm-up",
+      className: "/warm-up.mjs#WarmUp",
+      properties: { key: "value" },
+      additionalTopics: ["warm-up"],
+      listenToDefaultTopic: true,
+      restartPolicy: { mode: "on-failure", maxRestarts: 1, backoffMs: 1 },
+      resources: { memoryMb: 64 },
+    },
+    agentModules: ["/warm-up"],
+    stopTimeoutMs: 1,
+    state: { value: { count: 1, seen: ["warm-up"] } },
+    maxStateBytes: 1_048_576,
+  };
+  const samples: unknown[] = [
+    start,
+    { type: "deliver", deliveryId: 0, message },
+    { type: "published", requestId: 0, message },
+    { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
+    { ...start, state: undefined },
+  ];
+  for (const sample of samples) parseHostMessage(sample);
+  jsonPayloadProblem(message.payload);
+  // The start path itself, short of onStart and `ready`: checking, resolving, importing and
+  // constructing an agent, loading its state, then its context and logger (which write nothing
+  // until used), and what follows each handler: comparing the state with the committed one.
+  const module = fileURLToPath(new URL("./warm-up-agent.js", import.meta.url));
+  const warmUpAgent = await loadAgent({
+    ...start,
+    agent: { ...start.agent, className: `${module}#WarmUpAgent` },
+    agentModules: [path.dirname(module)],
+  });
+  const warmUpState = loadState(warmUpAgent, start);
+  warmUpState.commit({ ...(warmUpAgent.state as object), count: 2 });
+  warmUpAgent.state = warmUpState.restore();
+  const warmUpIdentity = { agentId: "warm-up", guildId: "warm-up", defaultTopic: "warm-up" };
+  createAgentContext(warmUpIdentity, publisher("start"), createAgentLogger("warm-up", "warm-up"));
+}
+
+// A pool runner reports in only once warm, so the pool never hands out one still warming up.
+if (process.argv.includes(WARM_UP_FLAG)) await warmUp();
+void send({ type: "hello", protocol: PROTOCOL_VERSION, pid: process.pid });
