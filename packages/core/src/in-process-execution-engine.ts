@@ -102,7 +102,9 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     const start = (async () => {
       const agentClass = await loadAgentClass(
         spec.className,
-        this.#options.agentModules === undefined ? {} : { agentModules: this.#options.agentModules },
+        this.#options.agentModules === undefined
+          ? {}
+          : { agentModules: this.#options.agentModules },
       );
       const running = await startAgent({
         bus: this.#bus,
