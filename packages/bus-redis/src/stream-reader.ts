@@ -1,39 +1,7 @@
 // The reading side of a RedisBus: one connection, one loop, one blocking multi-stream XREAD for
-// every subscription of the bus, however many topics they cover.
-//
-// Cursors. Each stream has one cursor, the id of the last entry handed to its subscriptions. After
-// a dropped connection the loop resumes from the cursors, so an entry Redis kept is delivered once
-// and never twice (entries already read were queued in this process and are not lost with the
-// connection). Each subscription also has a cursor of its own, the last entry it took. A
-// subscription that resumes `after` an older position than its stream's cursor lowers the stream's
-// cursor to it and wakes the read: the older entries are read again, and only the subscriptions
-// whose cursors are before them take them. A read issued before its stream's cursor was lowered
-// (or the stream removed and added again) is stale for that stream: its entries are dropped and
-// read again from the new cursor, so none is skipped.
-//
-// Trimmed entries. Entries are read into this process promptly while connected, but a reader
-// away for long can find that the hard cap trimmed entries it had not read. After every reconnect
-// the stream's XINFO tells (see lostAfter): each subscription that lost entries is told (its
-// `onTrimmed`, else a `trimmed-unread` warning) rather than skipped silently.
-//
-// Redis that lost its data. Stream ids are `<ms>-<seq>` and Redis only promises that they grow
-// within a stream's life. A Redis restarted empty (no persistence), or a failover to a replica
-// that lagged, starts the stream again: its new ids can be lower than our cursor (its clock is
-// behind the old one, or the old ids were ahead), and "read after the cursor" would then skip them
-// for as long as the difference lasts. So after every reconnect the loop asks each stream's
-// last-generated id (XINFO STREAM): a stream that is gone, or whose last id is below the cursor,
-// is read again from its start, and its subscriptions accept every entry of it, since all were
-// published after the data was lost. The case this cannot see: a new stream whose ids already
-// passed the old cursor by the time we reconnect, while its first ids were below it (the new clock
-// was behind by less than the outage lasted); those first entries would be missed, never
-// duplicated.
-//
-// New subscriptions while a read blocks. A stream that is not in the read in flight is added by
-// interrupting it with CLIENT UNBLOCK, sent on the bus's command connection. The two connections
-// are not ordered: the unblock can reach Redis before the read does, and then unblocks nothing
-// (it answers 0), so it is retried a few times with a short backoff while that read is still in
-// flight. `blockMs` bounds the wait should every retry miss. A short block timeout alone would
-// also work, but it costs a round trip per timeout on every idle bus to buy the same latency.
+// every subscription of the bus, however many topics they cover. Why it resumes from per-stream
+// cursors, how it notices trimmed entries and a Redis that lost its data, and why new streams
+// interrupt the read with CLIENT UNBLOCK: docs/decisions/0009-one-blocking-read-per-bus.md.
 import { setTimeout as delay } from "node:timers/promises";
 import { Message, formatZodIssues } from "@guildhall/core";
 import type { RedisErrorMapper } from "@guildhall/registry";
