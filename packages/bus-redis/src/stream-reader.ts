@@ -1,7 +1,7 @@
 // The reading side of a RedisBus: one connection, one loop, one blocking multi-stream XREAD for
 // every subscription of the bus, however many topics they cover. Why it resumes from per-stream
 // cursors, how it notices trimmed entries and a Redis that lost its data, and why new streams
-// interrupt the read with CLIENT UNBLOCK: docs/decisions/0009-one-blocking-read-per-bus.md.
+// interrupt the read with CLIENT UNBLOCK: docs/decisions/0011-one-blocking-read-per-bus.md.
 import { setTimeout as delay } from "node:timers/promises";
 import { Message, formatZodIssues } from "@guildhall/core";
 import type { RedisErrorMapper } from "@guildhall/registry";
