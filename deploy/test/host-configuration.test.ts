@@ -14,8 +14,17 @@ import { isRecord, type KubernetesObject } from "./manifests.js";
 
 const builds = buildAll();
 
-/** `guildhall host` gives up on a graceful shutdown this long after the agents' stop timeout (packages/cli README). */
+/**
+ * `guildhall host` gives up on a graceful shutdown this long after its drain timeout and the
+ * agents' stop timeout (packages/cli README).
+ */
 const CLI_SHUTDOWN_SLACK_MS = 10_000;
+
+/**
+ * How much longer than the host's own shutdown deadline the kubelet may wait: enough for the
+ * process to exit, not so much that a stuck pod holds a rolling update up for long.
+ */
+const GRACE_MARGIN_MS = 15_000;
 
 /** The pod IP the downward API would give, for expanding `$(POD_IP)`. */
 const POD_IP = "10.1.2.3";
@@ -126,13 +135,18 @@ describe.each([...builds])("%s host Deployment", (name, objects) => {
     expect(options.advertiseAddress).toBe(`${POD_IP}:${options.port}`);
   });
 
-  it("waits longer than the host's own shutdown deadline before SIGKILL", () => {
-    const { options } = configureHost(env);
+  it("waits a little longer than the host's own shutdown deadline (drain, then stop) before SIGKILL", () => {
+    const { options, read } = configureHost(env);
+    // Set in the manifest, so the grace period below is read against the value the pods run with.
+    expect(env.has("GUILDHALL_DRAIN_TIMEOUT_MS")).toBe(true);
+    expect(read.has("GUILDHALL_DRAIN_TIMEOUT_MS")).toBe(true);
     const grace = podSpec(find(objects, "Deployment", "guildhall-host"))?.[
       "terminationGracePeriodSeconds"
     ];
     expect(typeof grace).toBe("number");
-    expect((grace as number) * 1000).toBeGreaterThan(options.stopTimeoutMs + CLI_SHUTDOWN_SLACK_MS);
+    const deadlineMs = options.drainTimeoutMs + options.stopTimeoutMs + CLI_SHUTDOWN_SLACK_MS;
+    expect((grace as number) * 1000).toBeGreaterThan(deadlineMs);
+    expect((grace as number) * 1000).toBeLessThanOrEqual(deadlineMs + GRACE_MARGIN_MS);
   });
 
   it("probes the agent host API port with gRPC", () => {

@@ -1,6 +1,6 @@
 // The whole benchmark, as `npm run bench` runs it (after building the packages and this harness):
 // agent create / stop latency through local and Redis-backed clusters, create throughput, lookups,
-// host calls, failover, agent-to-agent messaging, durable handling and memory, each next to its
+// host calls, failover, agent-to-agent messaging, durable handling, moves and memory, each next to its
 // physical limit measured in the same run. Writes bench/report.json and bench/report.md.
 //
 //   node tools/bench/dist/bench/run.js [--rounds 60] [--failover-rounds 1] … (see --help)
@@ -24,6 +24,7 @@ import { measureDurableHandling } from "./durable.js";
 import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./failover.js";
 import { readRunContext } from "./machine.js";
 import { agentPidsOf, memoryFigure } from "./memory.js";
+import { measureMove, type MoveSamples } from "./move.js";
 import { agentClass, benchFile } from "./paths.js";
 import { childPids, rssBytes } from "./proc.js";
 import { compareLookups } from "./registry.js";
@@ -49,6 +50,9 @@ const OPTIONS = {
   "durable-rounds": [200, "publish → reply round trips of each durable-handling agent"],
   "durable-messages": [300, "messages of each durable-handling throughput round, per agent"],
   "durable-bursts": [7, "durable-handling throughput rounds (each agent in turn)"],
+  "move-rounds": [30, "moves, each next to a warm create and a stop (a fresh 2-host cluster)"],
+  "move-agents": [4, "agents under a steady stream of messages, moved in turn"],
+  "move-rate": [80, "messages per second of that stream, over all its agents"],
   "failover-rounds": [1, "failovers (each a fresh 2-host cluster)"],
   "failover-agents": [30, "agents on the host that is killed"],
 } as const;
@@ -65,6 +69,7 @@ const SECTIONS = {
   throughput: "create throughput, then memory and lookups with its agents",
   messaging: "agent → agent round trips and messages/s",
   durable: "commit vs bare EVALSHA, durable handling vs handling without commits",
+  move: "moveAgent under a steady stream vs a warm create, on a fresh 2-host Redis cluster",
   failover: "kill -9 of a host",
 } as const;
 type SectionName = keyof typeof SECTIONS;
@@ -552,6 +557,49 @@ async function main(): Promise<void> {
       );
       notes.push(
         `Durable handling: a bare EVALSHA of \`return 1\` took ${formatMs(bareEvalsha.p50)} at p50 and ${formatMs(bareEvalsha.p95)} at p95, a commit ${formatMs(commit.p50)} and ${formatMs(commit.p95)} (${commit.n} each, interleaved); of which Redis ran the script for ${durable.serverUs.bareEvalsha.toFixed(1)} µs and ${durable.serverUs.commit.toFixed(1)} µs on average (INFO commandstats). The host without commits is the same host and agent code on a bus whose commit only publishes the handler's sends (tools/bench/handling-host.ts); it still hands the agent one message at a time, as the durable host does.`,
+      );
+    }
+
+    if (runs("move")) {
+      log(
+        `move: ${options["move-rounds"]} rounds of a bare fork, a warm create, a stop and a move, ${options["move-agents"]} agents under ${options["move-rate"]} msg/s`,
+      );
+      const move: MoveSamples = await measureMove(teardown, redis.url, quiet, {
+        rounds: options["move-rounds"],
+        agents: options["move-agents"],
+        rate: options["move-rate"],
+      });
+      const stream = `${options["move-agents"]} agents under ${options["move-rate"]} msg/s`;
+      const warmCreate = percentiles(move.warmCreateMs);
+      const limit = `warm create (runAgent → ready), same cluster and stream`;
+      const stop = percentiles(move.stopMs);
+      const bareExit = percentiles(move.bareExitMs);
+      figures.push(
+        latency(
+          "move.answered",
+          `Agent move (moveAgent → the new copy's first answer to a message sent since), ${stream}`,
+          percentiles(move.moveAnsweredMs),
+          limit,
+          warmCreate,
+        ),
+        latency(
+          "move.ready",
+          `Agent move (moveAgent → resolved: stopped, then ready on the other host), ${stream}`,
+          percentiles(move.moveResolvedMs),
+          limit,
+          warmCreate,
+        ),
+        latency(
+          "move.stop",
+          `Agent stop (stopAgent → stopped), same cluster and stream`,
+          stop,
+          "bare child told to exit → exited, same stream",
+          bareExit,
+        ),
+      );
+      settings["move cluster warm pool (per host)"] = move.warmPoolSize;
+      notes.push(
+        `Move: on a fresh cluster of 2 \`guildhall host\` processes (default warm pool: ${move.warmPoolSize} runners each), ${options["move-agents"]} durable counters were fed ${options["move-rate"]} messages a second in all while, round by round and each from a quiet machine, a fresh agent was created (the warm create: ${formatMs(warmCreate.p50)} at p50) and stopped (${formatMs(stop.p50)}), and one of the counters was moved to the other host with \`moveAgent\` (no target named). A move is timed until the counter's new copy answered a message published since the call (${formatMs(percentiles(move.moveAnsweredMs).p50)} at p50); \`moveAgent\` itself resolves once the agent is ready on its new host (${formatMs(percentiles(move.moveResolvedMs).p50)}). A move stops the old copy (it finishes and commits the message in hand) before it starts the new one, so it takes at least a process's exit (a bare child told to exit: ${formatMs(bareExit.p50)}) and a create. After ${move.moveResolvedMs.length} moves every counter held exactly the ${move.messages} messages sent, none lost or counted twice.`,
       );
     }
 

@@ -69,6 +69,31 @@ export function evaluateTargets(
     });
   }
 
+  // A move stops the old copy before it starts the new one: at least a process's exit and a
+  // create. Judged on the new copy's first answer; when moveAgent resolved (ready there) is shown
+  // too.
+  const move = latencyOf("move.answered");
+  const moveReady = latencyOf("move.ready");
+  const bareExit = latencyOf("move.stop")?.limit.ms.p50;
+  const moveFloor =
+    move === undefined || bareExit === undefined
+      ? undefined
+      : (bareExit + move.limit.ms.p50) / move.limit.ms.p50;
+  targets.push({
+    target: "Move ≤ 2× warm create (p50), Redis cluster, under a steady stream",
+    figure: "move.answered",
+    measured:
+      move === undefined
+        ? "not measured"
+        : `${vsLimit(move)} to the new copy's first answer${moveReady === undefined ? "" : `; moveAgent resolved (ready there) at ${vsLimit(moveReady)}`}`,
+    bestPossible:
+      moveFloor === undefined || move === undefined || bareExit === undefined
+        ? undefined
+        : `${moveFloor.toFixed(2)}× (a bare child's exit ${formatMs(bareExit)} then the warm create ${formatMs(move.limit.ms.p50)}, same rounds, over the warm create: the old copy stops before the new one starts)`,
+    reachable: moveFloor === undefined ? undefined : moveFloor <= 2,
+    met: move === undefined ? undefined : move.ratio.p50 <= 2,
+  });
+
   const lookup = latencyOf("lookup.registry");
   targets.push({
     target: "Lookup ≤ 1.5× bare GET (p50)",

@@ -124,6 +124,64 @@ describe("guildhall against a Redis-backed cluster", () => {
     expect(agents.map((a) => a.pid).filter(isRunning)).toEqual([]);
   });
 
+  it("agents move moves an agent to the other host, by choice or by name, and refuses bad targets", async () => {
+    const addresses = hosts.map((h) => h.address);
+    const run = await runCli(["run", "examples/hello/guild.yaml", ...cluster]);
+    expect(run.code).toBe(0);
+    const before = (await listAgents()).find((a) => a.agentId === "initiator")!;
+    const other = addresses.find((a) => a !== before.host)!;
+
+    const away = await runCli(["agents", "move", "initiator", ...cluster]);
+    expect(away.stderr).toBe("");
+    expect(away.stdout).toBe(`moved hello/initiator from ${before.host} to ${other}\n`);
+    expect(away.code).toBe(0);
+    const moved = (await listAgents()).find((a) => a.agentId === "initiator")!;
+    expect(moved).toMatchObject({ host: other, state: "ready" });
+    expect(isRunning(before.pid)).toBe(false);
+
+    const refusals: [args: string[], code: number, says: string][] = [
+      [["--to", other], 2, `already runs on host ${other}`],
+      [["--to", "127.0.0.1:1"], 5, "no live agent host has that address"],
+    ];
+    for (const [args, code, says] of refusals) {
+      const refused = await runCli(["agents", "move", "initiator", ...args, ...cluster]);
+      expect(refused.stderr).toContain(says);
+      expect(refused.code).toBe(code);
+    }
+    const nobody = await runCli(["agents", "move", "nobody", ...cluster]);
+    expect(nobody.code).toBe(5);
+    expect(nobody.stderr).toContain('no guild has an agent "nobody"');
+    // Refused moves changed nothing: the same process on the same host.
+    expect((await listAgents()).find((a) => a.agentId === "initiator")).toMatchObject({
+      host: moved.host,
+      pid: moved.pid,
+    });
+
+    const back = await runCli([
+      "agents",
+      "move",
+      "initiator",
+      "--to",
+      before.host,
+      "--guild",
+      "hello",
+      "--json",
+      ...cluster,
+    ]);
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toEqual({
+      guildId: "hello",
+      agentId: "initiator",
+      from: other,
+      to: before.host,
+    });
+    expect((await listAgents()).find((a) => a.agentId === "initiator")?.host).toBe(before.host);
+
+    const stop = await runCli(["agents", "stop", "initiator", "responder", ...cluster]);
+    expect(stop.code).toBe(0);
+    expect(await listAgents()).toEqual([]);
+  });
+
   it("says what is missing: no such agent (5), Redis unreachable (4), no Redis given (2)", async () => {
     const missing = await runCli(["agents", "stop", "nobody", ...cluster]);
     expect(missing.code).toBe(5);

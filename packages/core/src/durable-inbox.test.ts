@@ -56,6 +56,26 @@ async function openInbox(
 }
 
 describe("DurableInbox", () => {
+  it("close gives up on a handler stuck past its timeout, says so, and commits nothing of it", async () => {
+    const bus = new MemoryBus();
+    let started!: () => void;
+    const handling = new Promise<void>((resolve) => (started = resolve));
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const inbox = await openInbox(bus, async () => {
+      started();
+      await stuck;
+      return { state: '"too late"', messages: [] };
+    });
+    await bus.publish("g", message("t", 1));
+    await handling;
+    expect(await inbox.close(20), "close gave up waiting").toBe(false);
+    // Once the handler does finish, what it returns is dropped: its message is the next copy's.
+    release();
+    expect(await inbox.close()).toBe(true);
+    expect((await bus.readAgent("g", "a"))?.state).toBeUndefined();
+  });
+
   it("commits each handled message with its state and sends before handing over the next", async () => {
     const bus = new MemoryBus();
     const order: string[] = [];
@@ -128,7 +148,7 @@ describe("DurableInbox", () => {
     await handling;
     const closing = inbox.close();
     release();
-    await closing;
+    expect(await closing, "close settled: the handler and its commit finished").toBe(true);
     expect((await bus.readAgent("g", "a"))?.state).toBe('"kept"');
 
     let releaseAgain!: () => void;

@@ -195,8 +195,12 @@ export class DurableInbox {
    * Stops taking messages, then waits for the message being handled and its commit, at most
    * `timeoutMs` (default: no bound). Past it, a commit still retrying is abandoned: its message
    * is handled again by the agent's next copy. Idempotent.
+   *
+   * @returns true when the handler in progress and every commit settled; false when it gave up
+   *   at `timeoutMs`, so a handler may still run: its owner should end the copy rather than wait
+   *   for it again, since nothing it does now can be committed.
    */
-  async close(timeoutMs?: number): Promise<void> {
+  async close(timeoutMs?: number): Promise<boolean> {
     this.#closed = true;
     await this.#unsubscribe();
     const settled = this.#tail
@@ -206,14 +210,17 @@ export class DurableInbox {
       .then(() => this.#commits.catch(() => undefined));
     if (timeoutMs === undefined) {
       await settled;
-      return;
+      return true;
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timed out">(
       (resolve) => (timer = setTimeout(() => resolve("timed out"), timeoutMs)),
     );
-    if ((await Promise.race([settled, timedOut])) === "timed out") this.#abandoned.abort();
+    const outcome = await Promise.race([settled.then(() => "settled" as const), timedOut]);
     clearTimeout(timer);
+    if (outcome === "settled") return true;
+    this.#abandoned.abort();
+    return false;
   }
 
   async #unsubscribe(): Promise<void> {

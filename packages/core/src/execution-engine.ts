@@ -24,6 +24,24 @@ export interface ShutdownOptions {
   stopAgents?: boolean;
 }
 
+/** Options of {@link ExecutionEngine.moveAgent}. */
+export interface MoveAgentOptions {
+  /**
+   * The host to move the agent to, by the address it registered with (`10.0.0.8:50051`).
+   * Default: one the engine's placement picks among the eligible hosts (live, not draining, not
+   * full) other than the agent's current one.
+   */
+  toHost?: string;
+}
+
+/** Where {@link ExecutionEngine.moveAgent} moved an agent from and to (host addresses). */
+export interface MoveAgentResult {
+  /** The host the agent ran on before the move. */
+  from: string;
+  /** The host it runs on now; never `from`. */
+  to: string;
+}
+
 /**
  * Runs the agents of guilds: inside this process (`InProcessExecutionEngine`) or on a fleet of
  * agent hosts (`ClusterExecutionEngine`). Agents are identified by guild id and agent id: the
@@ -45,6 +63,20 @@ export interface ExecutionEngine {
    * listed. Idempotent: stopping an unknown or already stopped agent resolves.
    */
   stopAgent(guildId: string, agentId: string): Promise<void>;
+  /**
+   * Moves a running agent to another host and resolves once it is ready there: it stops taking
+   * messages where it runs, its handler in progress finishes and commits, and it starts on the
+   * other host from that state and those read positions, so no message is lost and none is
+   * handled twice. The agent stays wanted throughout (nothing else places it meanwhile).
+   *
+   * Engines with a single place to run agents (InProcessExecutionEngine) refuse every move of a
+   * running agent with `failed-precondition` and change nothing.
+   *
+   * @throws GuildhallError `not-found` (the agent does not run), `invalid-argument` (malformed
+   *   ids, or `toHost` is where it runs), `failed-precondition` (no other host); a cluster engine
+   *   adds the codes of its placement (see its documentation).
+   */
+  moveAgent(guildId: string, agentId: string, opts?: MoveAgentOptions): Promise<MoveAgentResult>;
   /** Whether the agent is running (ready and not stopped). */
   isAgentRunning(guildId: string, agentId: string): Promise<boolean>;
   /** The running agents of a guild by id, with their full specs as given to `runAgent`. */

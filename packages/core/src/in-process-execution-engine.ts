@@ -3,11 +3,17 @@
 import type { AgentLogger } from "./agent.js";
 import { loadAgentClass } from "./agent-loader.js";
 import { GuildhallError } from "./errors.js";
-import type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
+import type {
+  ExecutionEngine,
+  MoveAgentOptions,
+  MoveAgentResult,
+  RunAgentOptions,
+  ShutdownOptions,
+} from "./execution-engine.js";
 import { agentKey, type MessageIdGenerator } from "./ids.js";
 import { createJsonLogger } from "./logger.js";
 import { isDurableBus, type DurableMessageBus } from "./agent-store.js";
-import type { AgentSpec, GuildSpec } from "./spec.js";
+import { ID_PATTERN, type AgentSpec, type GuildSpec } from "./spec.js";
 import { startAgent } from "./start-agent.js";
 import type { RunningAgent } from "./start-agent.js";
 import { validateAgentSpec, validateGuildReference } from "./validation.js";
@@ -149,6 +155,42 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     this.#checkOpen();
     await this.#stop(guildId, agentId);
     await this.#bus.deleteAgent(guildId, agentId);
+  }
+
+  /**
+   * Refuses: every agent of this engine runs in this one process, so there is no other host to
+   * move it to. The agent keeps running as it was.
+   *
+   * @throws GuildhallError `invalid-argument` (malformed ids), `not-found` (the agent does not
+   *   run), else `failed-precondition`
+   */
+  async moveAgent(
+    guildId: string,
+    agentId: string,
+    _opts: MoveAgentOptions = {},
+  ): Promise<MoveAgentResult> {
+    this.#checkOpen();
+    for (const [what, value] of [
+      ["guild id", guildId],
+      ["agent id", agentId],
+    ] as const) {
+      if (typeof value !== "string" || !ID_PATTERN.test(value)) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `moveAgent: ${what} ${JSON.stringify(value)} must match ${ID_PATTERN.source}`,
+        );
+      }
+    }
+    if (!(this.#guilds.get(guildId)?.has(agentId) ?? false)) {
+      throw new GuildhallError(
+        "not-found",
+        `agent "${agentId}" is not running in guild "${guildId}"; nothing to move`,
+      );
+    }
+    throw new GuildhallError(
+      "failed-precondition",
+      `cannot move agent "${agentId}" of guild "${guildId}": InProcessExecutionEngine runs every agent in this one process, which has no other host; run the guild on a ClusterExecutionEngine (startLocalCluster) to move agents. The agent keeps running here`,
+    );
   }
 
   isAgentRunning(guildId: string, agentId: string): Promise<boolean> {

@@ -81,7 +81,13 @@ export type {
   DurableMessageBus,
   TopicPosition,
 } from "./agent-store.js";
-export type { ExecutionEngine, RunAgentOptions, ShutdownOptions } from "./execution-engine.js";
+export type {
+  ExecutionEngine,
+  MoveAgentOptions,
+  MoveAgentResult,
+  RunAgentOptions,
+  ShutdownOptions,
+} from "./execution-engine.js";
 export { startAgent } from "./start-agent.js";
 export type { RunningAgent, StartAgentOptions, StopAgentOptions } from "./start-agent.js";
 export { loadAgentClass, parseClassName } from "./agent-loader.js";

@@ -520,6 +520,19 @@ describe("InProcessExecutionEngine", () => {
     await engine.runAgent(newGuild(), spec);
   });
 
+  it("refuses to move an agent, having no other host, and leaves it running", async () => {
+    const { engine } = setup();
+    const guild = newGuild();
+    const spec = { id: "settled", name: "Settled", className: className("MinimalAgent") };
+    expect((await refusal(engine.moveAgent(guild.id, "settled"))).code).toBe("not-found");
+    expect((await refusal(engine.moveAgent(guild.id, "not an id!"))).code).toBe("invalid-argument");
+    await engine.runAgent(guild, spec);
+    const refused = await refusal(engine.moveAgent(guild.id, "settled", { toHost: "elsewhere" }));
+    expect(refused.code).toBe("failed-precondition");
+    expect(refused.message).toContain("no other host");
+    expect(await engine.isAgentRunning(guild.id, "settled")).toBe(true);
+  });
+
   it("runs an id again once its previous run stopped, even if stopping is still under way", async () => {
     const { engine } = setup();
     const guild = newGuild();

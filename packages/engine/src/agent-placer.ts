@@ -20,6 +20,16 @@ export interface Placed {
   readonly epoch: number;
 }
 
+/** Which hosts one placement may use, beyond what the placement strategy decides. */
+export interface PlaceOptions {
+  /** The registry's host list for the first attempt, when the caller already asked for it. */
+  readonly hosts?: Promise<HostStatus[]>;
+  /** Hosts never to ask (a move's source host). Default: none. */
+  readonly exclude?: ReadonlySet<string>;
+  /** Ask only this host (a move to a named host). Default: any eligible host. */
+  readonly only?: string;
+}
+
 /** What {@link AgentPlacer} reads and calls. */
 export interface AgentPlacerOptions {
   readonly registry: LocationRegistry;
@@ -66,25 +76,28 @@ export class AgentPlacer {
 
   /**
    * Asks hosts chosen by the placement strategy until one runs the agent. A full host is never
-   * asked twice; an unavailable one again only after every other host refused too. `hosts`, when
-   * given, is the registry's host list for the first attempt.
+   * asked twice; an unavailable one again only after every other host refused too.
    */
   async place(
     guild: GuildContext,
     spec: AgentSpec,
     run: PlacementRun,
-    hosts?: Promise<HostStatus[]>,
+    options: PlaceOptions = {},
   ): Promise<Placed> {
     const { registry, discovery, placement, retry, clients } = this.#options;
     await run.within(discovery.ready());
-    const excluded = new Set<string>();
+    const never = options.exclude ?? new Set<string>();
+    const only = options.only;
+    const excluded = new Set<string>(never);
     const refusals = new Map<string, GuildhallError>();
     let unavailable = 0;
     let reopened = false;
-    let firstHosts = hosts;
+    let firstHosts = options.hosts;
     for (;;) {
       run.check();
-      const discovered = discovery.hosts();
+      const discovered = discovery
+        .hosts()
+        .filter((address) => only === undefined || address === only);
       const live = await run.within(firstHosts ?? registry.listHosts());
       firstHosts = undefined;
       let candidates = eligibleHosts(discovered, live, {
@@ -94,7 +107,9 @@ export class AgentPlacer {
       if (candidates.length === 0) candidates = fullHosts(discovered, live, excluded);
       if (candidates.length === 0) {
         // Hosts that were only unavailable (draining, restarting, unreachable) get one more round.
-        const retriable = [...refusals].filter(([, e]) => e.code === "unavailable");
+        const retriable = [...refusals].filter(
+          ([address, e]) => e.code === "unavailable" && !never.has(address),
+        );
         if (!reopened && retriable.length > 0) {
           reopened = true;
           for (const [address] of retriable) excluded.delete(address);

@@ -13,6 +13,8 @@ import {
   type ExecutionEngine,
   type GuildSpec,
   type MessageBus,
+  type MoveAgentOptions,
+  type MoveAgentResult,
   type RunAgentOptions,
   type ShutdownOptions,
   errorMessage,
@@ -20,6 +22,7 @@ import {
 } from "@guildhall/core";
 import { AgentState } from "@guildhall/proto";
 import type { AgentLocation, DesiredAgent, GuildContext } from "@guildhall/registry";
+import { AgentMover } from "./agent-mover.js";
 import { AgentPlacer, type Placed } from "./agent-placer.js";
 import { settleWithConcurrency } from "./bounded-concurrency.js";
 import {
@@ -60,6 +63,8 @@ function checkId(what: string, value: unknown): asserts value is string {
  * - Listings (`getAgentsInGuild`, `findAgentsByName`, `isAgentRunning`) read the registry's guild
  *   index: full specs, no call to any host.
  * - `stopAgent` forgets the desired agent first, then stops it on its host; it is idempotent.
+ * - `moveAgent` stops an agent on its host keeping its durable state, then starts it on another
+ *   host from that state (see its documentation).
  * - A reconciler re-places desired agents whose host died (its lease expired) on another host.
  * - `shutdown()` leaves the agents running (they belong to the cluster, not to this process): a
  *   new engine on the same registry finds them. `shutdown({ stopAgents: true })` stops the agents
@@ -86,6 +91,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   readonly #options: ResolvedClusterExecutionEngineOptions;
   readonly #clients: HostClients;
   readonly #placer: AgentPlacer;
+  readonly #mover: AgentMover;
   readonly #locks = new KeyedLock();
   /** The agents this engine started and has not stopped: what `shutdown({ stopAgents })` stops. */
   readonly #started = new Map<string, { guildId: string; agentId: string }>();
@@ -112,6 +118,18 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       retry,
       clients: this.#clients,
     });
+    this.#mover = new AgentMover({
+      registry,
+      discovery,
+      placer: this.#placer,
+      clients: this.#clients,
+      retry,
+      rpcTimeoutMs: this.#options.rpcTimeoutMs,
+      logger: this.#options.logger,
+      signal: this.#shutdown.signal,
+      placed: (guildId, agentId, address) =>
+        this.#reconciler?.noteRunning(guildId, agentId, address),
+    });
     // Connections to hosts that left discovery are closed; a later call reopens one if needed.
     this.#stopWatchingHosts = discovery.onChange((hosts) => this.#clients.retain(new Set(hosts)));
     const reconcile = this.#options.reconcile;
@@ -123,6 +141,8 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         busy: (guildId, agentId) => this.#locks.isLocked(agentKey(guildId, agentId)),
         replace: (desired) => this.#replace(desired),
         probe: (address, guildId, agentId) => this.#probe(address, guildId, agentId),
+        // Draining hosts are emptied with the same move a caller makes (DESIGN section 14).
+        moveAgent: (guildId, agentId) => this.moveAgent(guildId, agentId),
       });
       this.#reconciler.start();
     }
@@ -179,6 +199,63 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       checkId("guild id", guildId);
       checkId("agent id", agentId);
       await this.#stop(guildId, agentId);
+    });
+  }
+
+  /**
+   * Moves a running agent to another host and resolves with where it ran and where it runs now,
+   * once it is ready there. Its host stops handing it messages, lets the handler in progress
+   * finish and commit, and stops its process keeping its durable state and read positions; then
+   * the new host claims that state under a newer placement epoch and starts it. Stop first,
+   * then start: at no moment do two copies handle its messages, and messages published
+   * meanwhile wait on the bus for the new copy. None is lost and none is handled twice.
+   *
+   * - `toHost` names the host (as it registered, `10.0.0.8:50051`); without it, placement picks
+   *   an eligible host other than the agent's own.
+   * - The agent stays desired throughout, and the engine holds its lock, so this engine's
+   *   reconciler never places it meanwhile. Between the stop and the start (a warm start's time)
+   *   `isAgentRunning` is false and listings omit it; other engines' reconcilers may place it in
+   *   that window, as after any loss, and epochs then leave one copy.
+   * - A handler stuck past its host's stop timeout is killed there; its message is handled again
+   *   on the new host, whose copy starts from the last commit. The move then takes the stop
+   *   timeout plus a start.
+   * - Everything is checked before the agent is stopped: a refused move changes nothing.
+   * - When the start on the new host fails after the stop, the agent is started again on its
+   *   old host if it can (it ran there a moment ago), else wherever placement finds room, and the
+   *   move still rejects with the code of that failure, its message naming where the agent runs
+   *   now. Only if no host at all can take it does it stay stopped, still desired with its
+   *   state, for a reconciler to place later.
+   * - Shutting the engine down waits for a move in progress: a move is never left halfway.
+   *
+   * @throws GuildhallError `invalid-argument` (malformed ids or `toHost`, or `toHost` is the
+   *   host the agent runs on), `not-found` (the agent does not run, or `toHost` is no live host
+   *   of this engine's discovery), `unavailable` (`toHost` or every other host is draining; the
+   *   agent's host cannot be reached to stop it; after shutdown), `resource-exhausted` (`toHost`
+   *   or every other host is full), `failed-precondition` (no other host; the agent was not
+   *   started through an engine), `aborted` (another engine placed it meanwhile), or the new
+   *   host's refusal after the agent was put back
+   */
+  moveAgent(
+    guildId: string,
+    agentId: string,
+    opts: MoveAgentOptions = {},
+  ): Promise<MoveAgentResult> {
+    return this.#track(async () => {
+      this.#assertOpen("move an agent");
+      checkId("guild id", guildId);
+      checkId("agent id", agentId);
+      const toHost: unknown = opts.toHost;
+      if (toHost !== undefined && (typeof toHost !== "string" || toHost.trim() === "")) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `moveAgent: toHost must be a host address as the host registered it (e.g. "10.0.0.8:50051"), got ${JSON.stringify(toHost)}`,
+        );
+      }
+      return this.#locks.run(agentKey(guildId, agentId), async () => {
+        this.#assertOpen("move an agent");
+        const moved = await this.#mover.move(guildId, agentId, toHost);
+        return { from: moved.from, to: moved.to };
+      });
     });
   }
 
@@ -259,7 +336,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     await registry.setDesiredAgent(guild, spec);
     let placed: Placed;
     try {
-      placed = await this.#placer.place(guild, spec, run, hosts);
+      placed = await this.#placer.place(guild, spec, run, { hosts });
     } catch (error) {
       await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
         this.#options.logger.error(

@@ -30,6 +30,7 @@ describe("resolveClusterExecutionEngineOptions", () => {
       intervalMs: 2_000,
       leaseMs: 6_000,
       concurrency: 8,
+      drainMoveConcurrency: 4,
       placementGraceMs: 60_000,
     });
     expect(o.retry).toEqual({ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2_000 });
@@ -49,6 +50,7 @@ describe("resolveClusterExecutionEngineOptions", () => {
       intervalMs: 100,
       leaseMs: 5_000,
       concurrency: 8,
+      drainMoveConcurrency: 4,
       placementGraceMs: 5_000,
     });
     expect(
@@ -67,6 +69,9 @@ describe("resolveClusterExecutionEngineOptions", () => {
     expect(
       refusal({ registry, discovery, reconcile: { intervalMs: 1_000, leaseMs: 500 } }),
     ).toContain("must be longer than reconcile.intervalMs");
+    expect(refusal({ registry, discovery, reconcile: { drainMoveConcurrency: 0 } })).toContain(
+      "reconcile.drainMoveConcurrency",
+    );
     expect(refusal({ registry, discovery, reconcile: "yes" })).toContain(
       "option reconcile must be an object",
     );

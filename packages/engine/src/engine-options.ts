@@ -22,7 +22,15 @@ export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 2_000;
 
-/** How the engine heals agents whose host died (DESIGN section 9). */
+/** The default of {@link ReconcileOptions.drainMoveConcurrency}. */
+export const DEFAULT_DRAIN_MOVE_CONCURRENCY = 4;
+/**
+ * How soon the reconciler passes again while a draining host still has agents another host can
+ * take, in milliseconds: the next few of them move then, rather than a whole interval later.
+ */
+export const DRAIN_PASS_DELAY_MS = 250;
+
+/** How the engine heals agents whose host died (DESIGN section 9), and empties draining hosts (section 14). */
 export interface ReconcileOptions {
   /**
    * The longest time between two passes, in milliseconds. A pass also runs as soon as the lease
@@ -40,6 +48,15 @@ export interface ReconcileOptions {
   readonly leaseMs?: number;
   /** Agents re-placed at once. Default 8. */
   readonly concurrency?: number;
+  /**
+   * Agents moved at once off a host that drains (SIGTERM, `DrainHost`): each pass moves up to
+   * this many of them to other eligible hosts, with `moveAgent`, and passes again within about
+   * 250 ms while a draining host still has agents that another host can take, so a drain ends in
+   * about the time of its moves. Agents no other host can take stay
+   * where they are (their host stops them at its drain timeout, and they are placed again once a
+   * host has room). Default 4.
+   */
+  readonly drainMoveConcurrency?: number;
   /**
    * How long a desired agent that this engine never saw running is left unplaced before the
    * reconciler places it, in milliseconds: another engine may be starting it right now. Agents
@@ -82,8 +99,9 @@ export interface ClusterExecutionEngineOptions {
    */
   readonly rpcTimeoutMs?: number;
   /**
-   * Self-healing: re-place agents whose host's lease expired. `false` disables it (agents of a
-   * dead host stay gone until run again). Default `{ intervalMs: 2000 }`.
+   * Self-healing: re-place agents whose host's lease expired, and move the agents of draining
+   * hosts to others. `false` disables it (agents of a dead host stay gone until run again, and a
+   * draining host stops its agents instead of handing them over). Default `{ intervalMs: 2000 }`.
    */
   readonly reconcile?: ReconcileOptions | false;
   /** Retries of host calls that fail with UNAVAILABLE. Default `{ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2000 }`. */
@@ -100,6 +118,7 @@ export interface ResolvedReconcileOptions {
   readonly intervalMs: number;
   readonly leaseMs: number;
   readonly concurrency: number;
+  readonly drainMoveConcurrency: number;
   readonly placementGraceMs: number;
 }
 
@@ -184,6 +203,13 @@ function checkReconcile(value: unknown, rpcTimeoutMs: number): ResolvedReconcile
     intervalMs,
     leaseMs,
     concurrency: integer("reconcile.concurrency", options["concurrency"], 8, 1, 1_000),
+    drainMoveConcurrency: integer(
+      "reconcile.drainMoveConcurrency",
+      options["drainMoveConcurrency"],
+      DEFAULT_DRAIN_MOVE_CONCURRENCY,
+      1,
+      1_000,
+    ),
     placementGraceMs: integer(
       "reconcile.placementGraceMs",
       options["placementGraceMs"],

@@ -1,8 +1,13 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { AgentSpec } from "@guildhall/core";
-import { CreateAgentRequestSchema, RestartMode, agentSpecToProto } from "@guildhall/proto";
+import {
+  CreateAgentRequestSchema,
+  RestartMode,
+  StopAgentRequestSchema,
+  agentSpecToProto,
+} from "@guildhall/proto";
 import { describe, expect, it } from "vitest";
-import { createAgentRequest } from "./proto-conversion.js";
+import { createAgentRequest, stopAgentRequest } from "./proto-conversion.js";
 
 describe("createAgentRequest", () => {
   it("carries every field of AgentSpec and the guild over the wire", () => {
@@ -58,5 +63,16 @@ describe("createAgentRequest", () => {
       expect(policy?.mode).toBe(mode === "always" ? RestartMode.ALWAYS : RestartMode.NEVER);
       expect(policy?.maxRestarts).toBeUndefined();
     }
+  });
+});
+
+describe("stopAgentRequest", () => {
+  it("asks the host to delete the agent's state unless it is kept for a move", () => {
+    const stop = fromBinary(
+      StopAgentRequestSchema,
+      toBinary(StopAgentRequestSchema, stopAgentRequest("g", "a")),
+    );
+    expect(stop).toMatchObject({ guildId: "g", agentId: "a", keepState: false });
+    expect(stopAgentRequest("g", "a", { keepState: true }).keepState).toBe(true);
   });
 });

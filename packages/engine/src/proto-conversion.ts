@@ -34,9 +34,20 @@ export function createAgentRequest(guild: GuildContext, spec: AgentSpec): Create
   });
 }
 
-/** The StopAgent request of one agent. */
-export function stopAgentRequest(guildId: string, agentId: string): StopAgentRequest {
-  return create(StopAgentRequestSchema, { guildId, agentId });
+/**
+ * The StopAgent request of one agent. By default the host deletes the agent's durable state
+ * with it; `keepState` keeps it for the agent's next host (a move).
+ */
+export function stopAgentRequest(
+  guildId: string,
+  agentId: string,
+  options: { keepState?: boolean } = {},
+): StopAgentRequest {
+  return create(StopAgentRequestSchema, {
+    guildId,
+    agentId,
+    keepState: options.keepState === true,
+  });
 }
 
 /** The guild of a GuildSpec without its agent list, as desired state records it. */

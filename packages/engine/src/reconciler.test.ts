@@ -1,9 +1,10 @@
 // The reconciler's decisions against a real MemoryLocationRegistry: hosts register and vanish,
 // and the engine's side (placing, asking a host) is recorded.
-import type { AgentLogger, AgentSpec } from "@guildhall/core";
+import { GuildhallError, type AgentLogger, type AgentSpec } from "@guildhall/core";
 import { MemoryLocationRegistry, type DesiredAgent } from "@guildhall/registry";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "@guildhall/testing";
+import { DRAIN_PASS_DELAY_MS } from "./engine-options.js";
 import {
   LEASE_EXPIRY_MARGIN_MS,
   Reconciler,
@@ -25,6 +26,8 @@ interface Harness {
   reconciler: Reconciler;
   placed: string[];
   probed: string[];
+  /** The agents moved off draining hosts, in the order their moves began. */
+  moved: string[];
 }
 
 function harness(
@@ -34,11 +37,15 @@ function harness(
     probe?: AgentOnHost;
     replace?: (d: DesiredAgent) => Promise<string | undefined>;
     busy?: ReconcilerDependencies["busy"];
+    drainMoveConcurrency?: number;
+    /** Instead of moving the agent to `to:1` in the registry. */
+    moveAgent?: ReconcilerDependencies["moveAgent"];
   } = {},
 ): Harness {
   const registry = options.registry ?? new MemoryLocationRegistry();
   const placed: string[] = [];
   const probed: string[] = [];
+  const moved: string[] = [];
   const reconciler = new Reconciler({
     registry,
     // Passes run only when the test asks: the interval is never reached.
@@ -46,6 +53,7 @@ function harness(
       intervalMs: 3_600_000,
       leaseMs: 7_200_000,
       concurrency: 4,
+      drainMoveConcurrency: options.drainMoveConcurrency ?? 4,
       placementGraceMs: options.graceMs ?? 0,
     },
     logger: quiet,
@@ -60,10 +68,36 @@ function harness(
       probed.push(`${agentId}@${host}`);
       return options.probe ?? "unknown";
     },
+    moveAgent: async (guildId, agentId) => {
+      moved.push(agentId);
+      if (options.moveAgent !== undefined) return options.moveAgent(guildId, agentId);
+      const from = (await registry.getLocation(guildId, agentId))?.hostAddress ?? "";
+      // Registering it elsewhere takes it from its old host in the same step, as a move ends.
+      await registry.registerAgent({ guildId, spec: spec(agentId), hostAddress: "to:1" });
+      return { from, to: "to:1" };
+    },
   });
   reconciler.start();
   reconcilers.push(reconciler);
-  return { registry, reconciler, placed, probed };
+  return { registry, reconciler, placed, probed, moved };
+}
+
+/** Host leases longer than the interval, so only a drain sets an early pass. */
+const LONG_LEASE_MS = 7_200_000;
+
+/** Runs `ids` on `host`, then marks the host draining. */
+async function drainWith(registry: MemoryLocationRegistry, host: string, ids: string[]) {
+  await registry.registerHost({ address: host, maxAgents: 10, leaseMs: LONG_LEASE_MS });
+  for (const id of ids) {
+    await registry.setDesiredAgent(guild, spec(id));
+    await registry.registerAgent({ guildId: guild.id, spec: spec(id), hostAddress: host });
+  }
+  await registry.setHostDraining(host, true);
+}
+
+async function agentsOn(registry: MemoryLocationRegistry, host: string): Promise<string[]> {
+  const agents = await registry.listGuildAgents(guild.id);
+  return agents.filter((a) => a.hostAddress === host).map((a) => a.agentId);
 }
 
 async function runOn(registry: MemoryLocationRegistry, host: string, ids: string[]): Promise<void> {
@@ -189,6 +223,79 @@ describe("Reconciler", () => {
     await h.reconciler.runOnce();
     await h.reconciler.runOnce();
     expect(attempts).toBe(1);
+  });
+
+  it("moves a draining host's agents a few per pass, passing again soon until none is left", async () => {
+    const h = harness({ drainMoveConcurrency: 2 });
+    await h.registry.registerHost({ address: "to:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    // Agents wanted but created on a host directly are not the engine's to move.
+    await h.registry.registerHost({ address: "serving:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    await h.registry.registerAgent({
+      guildId: guild.id,
+      spec: spec("stay"),
+      hostAddress: "serving:1",
+    });
+    await h.registry.setDesiredAgent(guild, spec("stay"));
+    await drainWith(h.registry, "draining:1", ["a", "b", "c", "d", "e"]);
+    await h.reconciler.runOnce();
+    expect(h.moved).toHaveLength(2);
+    expect(await agentsOn(h.registry, "draining:1")).toHaveLength(3);
+    expect(h.reconciler.nextPassDelayMs()).toBeLessThanOrEqual(DRAIN_PASS_DELAY_MS);
+    // Nobody calls runOnce: the reconciler passes again by itself until the host is empty.
+    await waitFor(async () => (await agentsOn(h.registry, "draining:1")).length === 0, {
+      description: "the draining host to be emptied",
+    });
+    expect(h.moved.sort()).toEqual(["a", "b", "c", "d", "e"]);
+    expect((await agentsOn(h.registry, "to:1")).sort()).toEqual(["a", "b", "c", "d", "e"]);
+    expect(await agentsOn(h.registry, "serving:1")).toEqual(["stay"]);
+    expect(h.placed).toEqual([]);
+    await h.reconciler.runOnce();
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+  });
+
+  it("takes from each draining host in turn, and moves no more than the other hosts have room for", async () => {
+    const h = harness({ drainMoveConcurrency: 10 });
+    await h.registry.registerHost({ address: "to:1", maxAgents: 3, leaseMs: LONG_LEASE_MS });
+    await drainWith(h.registry, "draining:1", ["a1", "a2", "a3"]);
+    await drainWith(h.registry, "draining:2", ["b1", "b2", "b3"]);
+    await h.reconciler.runOnce();
+    expect(h.moved).toEqual(["a1", "b1", "a2"]);
+    // The other host is full now: the rest wait for room, and the next pass is not hurried.
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+    await h.reconciler.runOnce();
+    expect(h.moved).toHaveLength(3);
+  });
+
+  it("leaves a draining host's agents where they are when no other host can take them", async () => {
+    const h = harness();
+    await drainWith(h.registry, "draining:1", ["a", "b"]);
+    await h.reconciler.runOnce();
+    expect(h.moved).toEqual([]);
+    expect(h.placed).toEqual([]);
+    expect((await agentsOn(h.registry, "draining:1")).sort()).toEqual(["a", "b"]);
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+  });
+
+  it("skips agents the engine is busy with, and waits an interval before moving one again after a refusal", async () => {
+    const refusing = new Set(["a"]);
+    const h = harness({
+      busy: (_guildId, agentId) => agentId === "busy",
+      moveAgent: async (guildId, agentId) => {
+        if (refusing.has(agentId)) {
+          throw new GuildhallError("resource-exhausted", "every other agent host is full");
+        }
+        await h.registry.registerAgent({ guildId, spec: spec(agentId), hostAddress: "to:1" });
+        return { from: "draining:1", to: "to:1" };
+      },
+    });
+    await h.registry.registerHost({ address: "to:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    await drainWith(h.registry, "draining:1", ["a", "b", "busy"]);
+    await h.reconciler.runOnce();
+    expect(h.moved.sort()).toEqual(["a", "b"]);
+    refusing.clear();
+    await h.reconciler.runOnce();
+    expect(h.moved.sort()).toEqual(["a", "b"]);
+    expect((await agentsOn(h.registry, "draining:1")).sort()).toEqual(["a", "busy"]);
   });
 
   it("lets one reconciler per registry work at a time, and hands over when it stops", async () => {

@@ -1,8 +1,10 @@
 // Self-healing (DESIGN section 9): the desired agents that have no live location are placed again.
 // One reconciler per registry is active at a time, by lease, so engines that share a registry do
 // not place the same lost agent twice; should two placements still race, the registry's epochs
-// leave one owner and the other host stops its copy on its next heartbeat.
-import { errorMessage, agentKey } from "@guildhall/core";
+// leave one owner and the other host stops its copy on its next heartbeat. The active reconciler
+// also empties draining hosts (DESIGN section 14): hosts have no client for each other and
+// placement lives in the engine, so it moves their agents on their behalf.
+import { GuildhallError, errorMessage, agentKey } from "@guildhall/core";
 import type { AgentLogger } from "@guildhall/core";
 import type {
   DesiredAgent,
@@ -11,7 +13,8 @@ import type {
   ReconcilerLease,
 } from "@guildhall/registry";
 import { settleWithConcurrency } from "./bounded-concurrency.js";
-import type { ResolvedReconcileOptions } from "./engine-options.js";
+import { pickDrainMoves, spareCapacity, type AgentOnDrainingHost } from "./drain-moves.js";
+import { DRAIN_PASS_DELAY_MS, type ResolvedReconcileOptions } from "./engine-options.js";
 import { backoffDelayMs } from "./retry-policy.js";
 
 /** What the reconciler needs of its engine. */
@@ -28,6 +31,24 @@ export interface ReconcilerDependencies {
   readonly replace: (desired: DesiredAgent) => Promise<string | undefined>;
   /** What a live host says of an agent it ran (see {@link AgentOnHost}). */
   readonly probe: (hostAddress: string, guildId: string, agentId: string) => Promise<AgentOnHost>;
+  /**
+   * Moves a running agent to a host placement picks other than its own (the engine's
+   * `moveAgent`). Rejects, changing nothing, when no other host can take it.
+   */
+  readonly moveAgent: (
+    guildId: string,
+    agentId: string,
+  ) => Promise<{ readonly from: string; readonly to: string }>;
+}
+
+/** What a pass found to do. */
+interface PassPlan {
+  /** Desired agents to place again. */
+  readonly lost: DesiredAgent[];
+  /** Desired agents running on draining hosts, to move elsewhere. */
+  readonly onDraining: AgentOnDrainingHost[];
+  /** The live hosts, as read for this pass. */
+  readonly hosts: readonly HostStatus[];
 }
 
 /**
@@ -66,7 +87,19 @@ export const LEASE_EXPIRY_MARGIN_MS = 25;
 const REGISTRY_STALL_SHARE_OF_LEASE = 0.5;
 
 /**
- * Re-places desired agents whose host's lease expired. A pass runs every `intervalMs`, and also
+ * The codes with which a move is refused before anything changed because no other host can take
+ * the agent now (see ClusterExecutionEngine.moveAgent): the agent waits on its draining host.
+ */
+const NO_ROOM_CODES: ReadonlySet<string> = new Set([
+  "unavailable",
+  "resource-exhausted",
+  "failed-precondition",
+]);
+
+/**
+ * Re-places desired agents whose host's lease expired, and moves desired agents off draining
+ * hosts, `drainMoveConcurrency` per pass, passing again {@link DRAIN_PASS_DELAY_MS} later while
+ * more of them can move. A pass runs every `intervalMs`, and also
  * as soon as the earliest lease of a host that runs agents lapses (plus
  * {@link LEASE_EXPIRY_MARGIN_MS}), so the agents of a dead host are placed again right after its
  * lease, not up to an interval later. Nothing is re-placed before a lease lapsed: a host that is
@@ -86,6 +119,8 @@ export class Reconciler {
   readonly #failures = new Map<string, Failures>();
   /** Agents reported as ended on their host, so the report is logged once. */
   readonly #ended = new Set<string>();
+  /** When an agent whose move off a draining host failed may be tried again. */
+  readonly #moveRetryAt = new Map<string, number>();
   #lease: ReconcilerLease | undefined;
   /**
    * When the next pass is due before the interval ends, by this process's clock: when the
@@ -144,7 +179,14 @@ export class Reconciler {
   }
 
   #tracked(): { delete(key: string): boolean; keys(): Iterable<string> }[] {
-    return [this.#seen, this.#lastHost, this.#missingSince, this.#failures, this.#ended];
+    return [
+      this.#seen,
+      this.#lastHost,
+      this.#missingSince,
+      this.#failures,
+      this.#ended,
+      this.#moveRetryAt,
+    ];
   }
 
   /** Runs one pass now, or joins the one in progress. Never rejects. */
@@ -191,12 +233,16 @@ export class Reconciler {
       // A pass that places many agents outlasts the lease; it is renewed while the pass runs.
       const every = Math.max(10, Math.floor(this.#deps.options.leaseMs / 3));
       renewal = setInterval(() => void this.#renewLease(), every);
-      const due = await this.#findLost();
-      if (due.length === 0) return;
-      this.#deps.logger.info("re-placing agents whose host was lost", { agents: due.length });
-      await settleWithConcurrency(due, this.#deps.options.concurrency, (desired) =>
-        this.#replace(desired),
-      );
+      const plan = await this.#plan();
+      if (plan.lost.length > 0) {
+        this.#deps.logger.info("re-placing agents whose host was lost", {
+          agents: plan.lost.length,
+        });
+        await settleWithConcurrency(plan.lost, this.#deps.options.concurrency, (desired) =>
+          this.#replace(desired),
+        );
+      }
+      await this.#moveOffDraining(plan);
     } catch (error) {
       this.#registrySteadySince = undefined;
       this.#deps.logger.warn("reconcile pass failed; retrying next interval", {
@@ -243,10 +289,11 @@ export class Reconciler {
   }
 
   /**
-   * The desired agents to place now: not live, not busy, past their grace period and backoff,
-   * and not still on (or ended by) a host that is live.
+   * What to do in this pass: the desired agents to place now (not live, not busy, past their
+   * grace period and backoff, and not still on, or ended by, a host that is live), and the
+   * desired agents that run on draining hosts.
    */
-  async #findLost(): Promise<DesiredAgent[]> {
+  async #plan(): Promise<PassPlan> {
     const { registry, options, busy } = this.#deps;
     const askedAt = Date.now();
     const desired = await registry.listAllDesiredAgents();
@@ -259,6 +306,8 @@ export class Reconciler {
     }
     const trustLapsesFrom = this.#registrySteadySince + this.#longestLeaseMs;
     const liveHosts = new Set(hosts.map((h) => h.address));
+    const drainingHosts = new Set(hosts.filter((h) => h.draining).map((h) => h.address));
+    const onDraining: AgentOnDrainingHost[] = [];
     const byGuild = new Map<string, DesiredAgent[]>();
     for (const agent of desired) {
       const list = byGuild.get(agent.guild.id);
@@ -278,6 +327,9 @@ export class Reconciler {
         const host = live.get(agent.spec.id);
         if (host !== undefined) {
           this.noteRunning(guildId, agent.spec.id, host);
+          if (drainingHosts.has(host) && !busy(guildId, agent.spec.id)) {
+            onDraining.push({ guildId, agentId: agent.spec.id, host });
+          }
           continue;
         }
         if (busy(guildId, agent.spec.id)) continue;
@@ -318,7 +370,7 @@ export class Reconciler {
         );
       }
     });
-    return due;
+    return { lost: due, onDraining, hosts };
   }
 
   /** Remembers when the first lease of a host with agents lapses, to pass again right then. */
@@ -327,6 +379,67 @@ export class Reconciler {
       this.#longestLeaseMs = Math.max(this.#longestLeaseMs, host.leaseMs);
       // A host without agents leaves nothing to heal when it dies.
       if (host.load > 0) this.#wakeUpAt(readAt + host.leaseRemainingMs + LEASE_EXPIRY_MARGIN_MS);
+    }
+  }
+
+  /**
+   * Moves the next few agents off draining hosts, as many as the other hosts have room for, and
+   * asks for the next pass soon while more could follow.
+   */
+  async #moveOffDraining(plan: PassPlan): Promise<void> {
+    const now = Date.now();
+    const waiting = new Set(plan.onDraining.map((a) => agentKey(a.guildId, a.agentId)));
+    // An agent no longer on a draining host (moved, stopped, its host back to serving) starts over.
+    for (const key of [...this.#moveRetryAt.keys()]) {
+      if (!waiting.has(key)) this.#moveRetryAt.delete(key);
+    }
+    const ready = plan.onDraining.filter(
+      (a) => (this.#moveRetryAt.get(agentKey(a.guildId, a.agentId)) ?? 0) <= now,
+    );
+    const room = spareCapacity(plan.hosts);
+    const batch = pickDrainMoves(ready, Math.min(this.#deps.options.drainMoveConcurrency, room));
+    if (batch.length === 0) return;
+    this.#deps.logger.info("moving agents off draining hosts", {
+      agents: batch.length,
+      waiting: plan.onDraining.length,
+    });
+    await settleWithConcurrency(batch, batch.length, (agent) => this.#move(agent));
+    // Once the other hosts are full, passing sooner moves nothing: the interval finds new room.
+    if (ready.length > batch.length && room > batch.length) {
+      this.#wakeUpAt(Date.now() + DRAIN_PASS_DELAY_MS);
+    }
+  }
+
+  async #move(agent: AgentOnDrainingHost): Promise<void> {
+    if (!this.#running || this.#lease === undefined) return;
+    const { guildId, agentId, host } = agent;
+    const key = agentKey(guildId, agentId);
+    try {
+      const moved = await this.#deps.moveAgent(guildId, agentId);
+      this.#moveRetryAt.delete(key);
+      this.#deps.logger.info("agent moved off its draining host", {
+        guild_id: guildId,
+        agent_id: agentId,
+        from: moved.from,
+        to: moved.to,
+      });
+    } catch (error) {
+      // Moves cut short by the engine's shutdown are not failures of the agent.
+      if (!this.#running) return;
+      // Tried again after an interval: room may appear (a host starts), or the move may succeed.
+      this.#moveRetryAt.set(key, Date.now() + this.#deps.options.intervalMs);
+      const fields = { guild_id: guildId, agent_id: agentId, host, err: errorMessage(error) };
+      if (error instanceof GuildhallError && NO_ROOM_CODES.has(error.code)) {
+        this.#deps.logger.info(
+          "no other host can take an agent of a draining host now; it stays there for now",
+          fields,
+        );
+      } else {
+        this.#deps.logger.warn(
+          "moving an agent off its draining host failed; trying again later",
+          fields,
+        );
+      }
     }
   }
 

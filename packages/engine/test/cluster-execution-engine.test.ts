@@ -135,6 +135,43 @@ describe("ClusterExecutionEngine without a host to run on", () => {
     await bus.close();
   });
 
+  it("refuses a move it cannot make and leaves the agent where it was", async () => {
+    const registry = new MemoryLocationRegistry();
+    // Loopback port 10 has no listener either: a second host that cannot be reached.
+    const other = "127.0.0.1:10";
+    const e = engine(registry, [DEAD, other]);
+    await registry.registerHost({ address: DEAD, maxAgents: 5 });
+    await registry.registerHost({ address: other, maxAgents: 5 });
+    await registry.setDesiredAgent(guild, spec);
+    const { epoch } = await registry.registerAgent({ guildId: guild.id, spec, hostAddress: DEAD });
+    const unchanged = async () => {
+      expect(await registry.getLocation(guild.id, "a")).toMatchObject({ hostAddress: DEAD, epoch });
+      expect((await registry.listDesiredAgents(guild.id)).map((d) => d.spec)).toEqual([spec]);
+    };
+
+    const unknown = await failure(e.moveAgent(guild.id, "nobody"));
+    expect(unknown.code).toBe("not-found");
+    expect(unknown.message).toContain('agent "nobody" is not running in guild "g"');
+    expect((await failure(e.moveAgent("bad guild!", "a"))).code).toBe("invalid-argument");
+    expect((await failure(e.moveAgent(guild.id, "a", { toHost: " " }))).code).toBe(
+      "invalid-argument",
+    );
+    const same = await failure(e.moveAgent(guild.id, "a", { toHost: DEAD }));
+    expect(same.code).toBe("invalid-argument");
+    expect(same.message).toContain(`already runs on host ${DEAD}`);
+    expect((await failure(e.moveAgent(guild.id, "a", { toHost: "127.0.0.1:11" }))).code).toBe(
+      "not-found",
+    );
+    await unchanged();
+
+    // Its host cannot be reached to stop it: the registry still places it there, so the move is
+    // refused rather than starting a second copy.
+    const unreachable = await failure(e.moveAgent(guild.id, "a", { toHost: other }));
+    expect(unreachable.code).toBe("unavailable");
+    expect(unreachable.message).toContain("it still runs there and nothing was moved");
+    await unchanged();
+  });
+
   it("gives up when the caller's signal aborts", async () => {
     const registry = new MemoryLocationRegistry();
     const e = engine(registry, [DEAD]);
@@ -159,6 +196,7 @@ describe("ClusterExecutionEngine without a host to run on", () => {
       e.isAgentRunning("g", "a"),
       e.getAgentsInGuild("g"),
       e.findAgentsByName("g", "A"),
+      e.moveAgent("g", "a"),
     ]) {
       expect((await failure(call)).code).toBe("unavailable");
     }

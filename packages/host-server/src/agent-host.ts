@@ -13,6 +13,7 @@ import {
 import type { Logger } from "pino";
 import { AgentSupervisor } from "./agent-supervisor.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
+import { waitForHandOff, type HandOffEnd } from "./hand-off-wait.js";
 import { HeartbeatLoop } from "./heartbeat-loop.js";
 import {
   defaultAdvertiseAddress,
@@ -20,7 +21,7 @@ import {
   type AgentHostOptions,
   type ResolvedAgentHostOptions,
 } from "./host-options.js";
-import { HostLifecycle, refusesAgents, type AgentHostState } from "./host-state.js";
+import { HostLifecycle, isShuttingDown, refusesAgents, type AgentHostState } from "./host-state.js";
 import { listenHttp2, type Http2Listener } from "./http2-server.js";
 import { createHostLogger } from "./logger.js";
 import { HostMetrics } from "./metrics.js";
@@ -33,16 +34,27 @@ import { hostVersion } from "./version.js";
 
 /** Options of {@link AgentHost.drain}. */
 export interface DrainOptions {
-  /** Also stop the agents the host runs. Default false: they keep running. */
+  /**
+   * Stop the agents still on the host once the drain stops waiting for them to be moved away
+   * (see {@link AgentHost.drain}), keeping their durable state for their next placement.
+   * Default false: they keep running, and an active reconciler goes on moving them.
+   */
   readonly stopAgents?: boolean;
   /** SIGTERM to SIGKILL for each stopped agent, when shorter than `stopTimeoutMs`. Default `stopTimeoutMs`. */
   readonly timeoutMs?: number;
 }
 
-/** What {@link AgentHost.drain} leaves. */
+/** What {@link AgentHost.drain} did and left. */
 export interface DrainResult {
   /** Agents still holding a process. */
   readonly agentsRemaining: number;
+  /**
+   * Agents that left for another host since the host started draining: moved by an engine
+   * (StopAgent keeping their state), or placed elsewhere meanwhile.
+   */
+  readonly agentsMoved: number;
+  /** Agents this call stopped (with `stopAgents`): nothing moved them in time. */
+  readonly agentsStopped: number;
 }
 
 /** A running agent host: a Connect/gRPC server whose agents are OS processes. */
@@ -78,8 +90,15 @@ export interface AgentHost {
    */
   start(): Promise<void>;
   /**
-   * Stops taking new agents (CreateAgent fails with UNAVAILABLE, health reports NOT_SERVING),
-   * marks the host draining in the registry and, with `stopAgents`, stops its agents.
+   * Stops taking new agents (CreateAgent fails with UNAVAILABLE, health reports NOT_SERVING) and
+   * marks the host draining in the registry, where an engine's reconciler finds it and moves its
+   * agents to other hosts that can take them (DESIGN section 14). The host runs them until then.
+   * Resolves once none is left, or at `drainTimeoutMs` after draining began, or at once when no
+   * reconciler is active (nobody holds its lease, or the registry cannot say); then, with
+   * `stopAgents`, stops those left, keeping their durable state. What `guildhall host` does on
+   * SIGTERM, before `close()`. Calling it again waits again, up to the same deadline.
+   *
+   * @throws GuildhallError `failed-precondition` when the host is not serving or draining
    */
   drain(options?: DrainOptions): Promise<DrainResult>;
   /**
@@ -112,6 +131,14 @@ class AgentHostImpl implements AgentHost {
   #server: Http2Listener | undefined;
   #metricsServer: MetricsListener | undefined;
   #closing: Promise<void> | undefined;
+  /** Aborted when close() begins: a drain stops waiting for moves then. */
+  readonly #closeRequested = new AbortController();
+  /** When the host began draining, on the `performance.now()` clock. */
+  #drainingSince: number | undefined;
+  /** The supervisor's `handedOff` when the host began draining. */
+  #handedOffBeforeDrain = 0;
+  /** The wait for moves in progress, shared by drains called meanwhile. */
+  #handOff: Promise<HandOffEnd> | undefined;
 
   constructor(options: AgentHostOptions) {
     this.#options = resolveAgentHostOptions(options);
@@ -252,7 +279,7 @@ class AgentHostImpl implements AgentHost {
             maxAgents: options.maxAgents,
             version: hostVersion(),
             startedAt,
-            drain: async (drainOptions) => (await this.drain(drainOptions)).agentsRemaining,
+            drain: (drainOptions) => this.drain(drainOptions),
           }),
         );
         router.service(Health, createHealthService(this.#lifecycle, this.#metrics));
@@ -326,14 +353,47 @@ class AgentHostImpl implements AgentHost {
     }
     if (state === "serving") {
       this.#lifecycle.moveTo("draining");
-      this.#logger.info("host draining: refusing new agents");
+      this.#drainingSince = performance.now();
+      this.#handedOffBeforeDrain = supervisor.handedOff;
+      this.#logger.info({ agents: this.agentCount }, "host draining: refusing new agents");
       await this.#heartbeat?.syncDraining();
     }
-    if (options.stopAgents === true) {
+    const end = await this.#waitForHandOff();
+    let agentsStopped = 0;
+    // A host that shuts down meanwhile stops its agents itself.
+    if (options.stopAgents === true && !isShuttingDown(this.state)) {
       const { timeoutMs } = options;
-      await supervisor.stopAll(timeoutMs === undefined ? {} : { timeoutMs });
+      agentsStopped = await supervisor.stopAll(timeoutMs === undefined ? {} : { timeoutMs });
     }
-    return { agentsRemaining: this.agentCount };
+    const result: DrainResult = {
+      agentsRemaining: this.agentCount,
+      agentsMoved: supervisor.handedOff - this.#handedOffBeforeDrain,
+      agentsStopped,
+    };
+    this.#logger.info(
+      {
+        why: end,
+        agents_moved: result.agentsMoved,
+        agents_stopped: result.agentsStopped,
+        agents_remaining: result.agentsRemaining,
+      },
+      "host drained",
+    );
+    return result;
+  }
+
+  /** Waits while an active reconciler moves the agents away (see hand-off-wait.ts). */
+  #waitForHandOff(): Promise<HandOffEnd> {
+    this.#handOff ??= waitForHandOff({
+      agentCount: () => this.agentCount,
+      reconcilerActive: () =>
+        this.#metrics.timeRegistry("reconciler_active", () => this.#registry.reconcilerActive()),
+      deadline: (this.#drainingSince ?? performance.now()) + this.#options.drainTimeoutMs,
+      signal: this.#closeRequested.signal,
+    }).finally(() => {
+      this.#handOff = undefined;
+    });
+    return this.#handOff;
   }
 
   close(): Promise<void> {
@@ -351,6 +411,7 @@ class AgentHostImpl implements AgentHost {
       await this.#closeOwned();
       return;
     }
+    this.#closeRequested.abort();
     this.#lifecycle.moveTo("stopping");
     this.#logger.info({ agents: this.agentCount }, "agent host shutting down");
     await this.#stopParts();
@@ -416,7 +477,10 @@ class AgentHostImpl implements AgentHost {
  * });
  * await host.start();
  * console.log(`serving on ${host.address}`);
- * process.once("SIGTERM", () => void host.close());
+ * // Hand the agents to other hosts while an engine reconciles, stop those left, then shut down.
+ * process.once("SIGTERM", () => {
+ *   void host.drain({ stopAgents: true }).catch(() => undefined).then(() => host.close());
+ * });
  * ```
  *
  * @throws GuildhallError `invalid-argument` naming a bad option

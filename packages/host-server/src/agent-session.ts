@@ -206,8 +206,11 @@ export class AgentSession {
     }
   }
 
-  /** Stops taking messages and waits for the one in progress and its commit (at most `timeoutMs`). */
-  close(timeoutMs?: number): Promise<void> {
+  /**
+   * Stops taking messages and waits for the one in progress and its commit (at most `timeoutMs`).
+   * Resolves false when it gave up waiting: the handler is stuck, and nothing it does now commits.
+   */
+  close(timeoutMs?: number): Promise<boolean> {
     this.#closing = true;
     return this.#inbox.close(timeoutMs);
   }

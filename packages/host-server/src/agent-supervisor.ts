@@ -62,6 +62,11 @@ export interface StopHostedAgentOptions {
    * (StopAgent), not moved or shut down with its host.
    */
   readonly forget?: boolean;
+  /**
+   * The agent stops to run on another host: an engine moves it (StopAgent keeping its state), or
+   * a newer placement owns it. Counted in {@link AgentSupervisor.handedOff}.
+   */
+  readonly handOff?: boolean;
 }
 
 /** Starts, restarts and stops the agents of one host. */
@@ -70,6 +75,7 @@ export class AgentSupervisor {
   readonly agents = new AgentTable();
   readonly #deps: AgentSupervisorDependencies;
   readonly #registrations: AgentRegistrations;
+  #handedOff = 0;
 
   constructor(deps: AgentSupervisorDependencies) {
     this.#deps = deps;
@@ -169,7 +175,9 @@ export class AgentSupervisor {
       mayDeliver: this.#deps.mayDeliver,
       onFenced: () => {
         entry.registered = false;
-        void this.stop(guildId, agentId, { keepRegistration: true }).catch(() => undefined);
+        void this.stop(guildId, agentId, { keepRegistration: true, handOff: true }).catch(
+          () => undefined,
+        );
       },
       onCommitFailed: () => void killAgentProcess(this.#deps.manager, guildId, agentId),
     });
@@ -255,8 +263,12 @@ export class AgentSupervisor {
     entry.phase = "removing";
     // The agent takes no more messages; the one in progress finishes and commits (within the
     // stop timeout) before the process is told to stop, so what it did is kept.
-    await entry.session?.close(options.timeoutMs ?? this.#deps.stopTimeoutMs);
-    await this.#stopProcess(guild.id, spec.id, pid, options.timeoutMs);
+    const settled =
+      (await entry.session?.close(options.timeoutMs ?? this.#deps.stopTimeoutMs)) ?? true;
+    // A handler still running past the stop timeout is stuck: whatever it does now cannot commit,
+    // and the runner would wait for it before onStop, so waiting out another timeout for SIGKILL
+    // only delays the agent's next copy (a move, a re-placement), which handles its message again.
+    await this.#stopProcess(guild.id, spec.id, pid, settled ? options.timeoutMs : 0);
     entry.session = undefined;
     this.agents.remove(entry);
     this.#deps.metrics.agentLag.remove({ guild_id: guild.id, agent_id: spec.id });
@@ -273,6 +285,7 @@ export class AgentSupervisor {
       entry.registered = false;
       await this.#registrations.deregister(guild.id, spec.id, entry.epoch);
     }
+    if (options.handOff === true) this.#handedOff++;
     this.#logger.info({ guild_id: guild.id, agent_id: spec.id }, "agent stopped");
   }
 
@@ -299,20 +312,36 @@ export class AgentSupervisor {
     for (const entry of entries) entry.session = undefined;
   }
 
-  /** Stops every agent; with `keepRegistration`, leaves the registry to a host deregistration. */
-  async stopAll(options: StopHostedAgentOptions = {}): Promise<void> {
+  /**
+   * Stops every agent; with `keepRegistration`, leaves the registry to a host deregistration.
+   * Resolves with how many of them held a process (those that had ended are only removed).
+   */
+  async stopAll(options: StopHostedAgentOptions = {}): Promise<number> {
     const infos = await this.#deps.manager.list();
+    let stopped = 0;
     await Promise.all(
-      infos.map((info) =>
-        this.stop(info.guildId, info.agentId, options).catch((error: unknown) => {
+      infos.map(async (info) => {
+        try {
+          await this.stop(info.guildId, info.agentId, options);
+          if (info.state !== "exited" && info.state !== "crashed") stopped++;
+        } catch (error) {
           if (error instanceof GuildhallError && error.code === "not-found") return;
           this.#logger.error(
             { guild_id: info.guildId, agent_id: info.agentId, err: errorMessage(error) },
             "stopping agent failed",
           );
-        }),
-      ),
+        }
+      }),
     );
+    return stopped;
+  }
+
+  /**
+   * Agents this host stopped so they run on another host (see
+   * {@link StopHostedAgentOptions.handOff}), in its whole life.
+   */
+  get handedOff(): number {
+    return this.#handedOff;
   }
 
   // ---- registry ------------------------------------------------------------------------------
@@ -338,7 +367,9 @@ export class AgentSupervisor {
           { guild_id: guildId, agent_id: agentId, epoch },
           "agent is placed on another host now; stopping the local copy",
         );
-        await this.stop(guildId, agentId, { keepRegistration: true }).catch(() => undefined);
+        await this.stop(guildId, agentId, { keepRegistration: true, handOff: true }).catch(
+          () => undefined,
+        );
       }),
     );
   }

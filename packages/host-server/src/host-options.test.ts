@@ -23,6 +23,7 @@ describe("resolveAgentHostOptions", () => {
       heartbeatMs: 500,
       leaseMs: 3_000,
       stopTimeoutMs: 10_000,
+      drainTimeoutMs: 30_000,
       closeGraceMs: 2_000,
       startTimeoutMs: 30_000,
       warmPoolSize: 2,
@@ -45,6 +46,7 @@ describe("resolveAgentHostOptions", () => {
       "option port must be a whole number from 0 to 65535",
     );
     expect(refusal({ maxAgents: 0 }).message).toContain("option maxAgents");
+    expect(refusal({ drainTimeoutMs: -1 }).message).toContain("option drainTimeoutMs");
     expect(refusal({ heartbeatMs: 1_000, leaseMs: 500 }).message).toContain(
       "leaseMs (500) must be longer than heartbeatMs (1000)",
     );

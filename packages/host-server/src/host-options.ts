@@ -31,6 +31,9 @@ export interface AgentHostTlsOptions {
   readonly requireClientCert?: boolean;
 }
 
+/** The default of {@link AgentHostOptions.drainTimeoutMs}, in milliseconds. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
 /** Log levels of the host's JSON log (pino's, and `silent`). */
 export type HostLogLevel = LevelWithSilent;
 
@@ -90,6 +93,14 @@ export interface AgentHostOptions {
   /** How long a stopping agent gets after SIGTERM (its `onStop`) before SIGKILL, in milliseconds. Default 10000. */
   readonly stopTimeoutMs?: number;
   /**
+   * How long a drain (`drain()`, `DrainHost`, `guildhall host` on SIGTERM) waits for an engine's
+   * reconciler to move the host's agents to other hosts, in milliseconds, counted from the moment
+   * the host started draining. The agents still here then are stopped (with `stopAgents`), their
+   * durable state kept for their next placement. A drain does not wait while no reconciler is
+   * active. Default 30000. Env `GUILDHALL_DRAIN_TIMEOUT_MS`.
+   */
+  readonly drainTimeoutMs?: number;
+  /**
    * How long `close()` lets in-flight RPCs and streams finish after the agents stopped, before it
    * cuts the connections, in milliseconds. Default 2000.
    */
@@ -134,6 +145,7 @@ export interface ResolvedAgentHostOptions {
   readonly heartbeatMs: number;
   readonly leaseMs: number;
   readonly stopTimeoutMs: number;
+  readonly drainTimeoutMs: number;
   readonly closeGraceMs: number;
   readonly startTimeoutMs: number;
   readonly warmPoolSize: number;
@@ -290,6 +302,13 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
     heartbeatMs,
     leaseMs,
     stopTimeoutMs: integer("stopTimeoutMs", options.stopTimeoutMs, 10_000, 0, 3_600_000),
+    drainTimeoutMs: integer(
+      "drainTimeoutMs",
+      options.drainTimeoutMs,
+      DEFAULT_DRAIN_TIMEOUT_MS,
+      0,
+      3_600_000,
+    ),
     closeGraceMs: integer("closeGraceMs", options.closeGraceMs, 2_000, 0, 3_600_000),
     startTimeoutMs: integer("startTimeoutMs", options.startTimeoutMs, 30_000, 1, 3_600_000),
     warmPoolSize: integer("warmPoolSize", options.warmPoolSize, 2, 0, 1_000),

@@ -308,6 +308,13 @@ export interface LocationRegistry {
   /** Gives the lease up. Resolves false if it was no longer held under this token. */
   releaseReconcilerLease(lease: ReconcilerLease): Promise<boolean>;
 
+  /**
+   * Whether anyone holds the reconciler lease now: an engine reconciles, so it moves the agents
+   * of a draining host away and re-places lost ones. A host that drains waits for those moves
+   * only while this is true. A holder that died without releasing counts until its lease lapses.
+   */
+  reconcilerActive(): Promise<boolean>;
+
   /** Releases connections. Later calls reject with `unavailable`. Idempotent. */
   close(): Promise<void>;
 }

@@ -443,6 +443,11 @@ export class MemoryLocationRegistry implements LocationRegistry {
     return true;
   }
 
+  async reconcilerActive(): Promise<boolean> {
+    const now = this.#open();
+    return this.#lease !== undefined && this.#lease.expiresAt > now;
+  }
+
   #holds(lease: ReconcilerLease, now: number): boolean {
     return (
       this.#lease !== undefined && this.#lease.expiresAt > now && this.#lease.token === lease.token

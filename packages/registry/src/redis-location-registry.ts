@@ -434,6 +434,12 @@ export class RedisLocationRegistry implements LocationRegistry {
     return reply === 1;
   }
 
+  async reconcilerActive(): Promise<boolean> {
+    // The lease key expires with the lease (SET PX), so it exists exactly while someone holds it.
+    const reply = await this.#call(() => this.#client.exists(this.#keys.reconcilerLease()));
+    return reply > 0;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

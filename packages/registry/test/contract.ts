@@ -665,6 +665,32 @@ export function describeLocationRegistryContract(
         expect(await registry.releaseReconcilerLease(lease)).toBe(false);
         expect(next === undefined ? false : await other.renewReconcilerLease(next)).toBe(true);
       });
+
+      it("tells every client whether anyone holds the lease, until it is released", async () => {
+        const other = harness.open();
+        expect(await registry.reconcilerActive()).toBe(false);
+        const lease = await registry.acquireReconcilerLease(LONG_MS);
+        expect(lease).toBeDefined();
+        if (lease === undefined) return;
+        expect(await registry.reconcilerActive()).toBe(true);
+        expect(await other.reconcilerActive()).toBe(true);
+        // A forged release changes nothing.
+        await other.releaseReconcilerLease({ token: "forged", leaseMs: LONG_MS });
+        expect(await other.reconcilerActive()).toBe(true);
+        expect(await registry.releaseReconcilerLease(lease)).toBe(true);
+        expect(await other.reconcilerActive()).toBe(false);
+      });
+
+      it("stops counting a holder that neither renews nor releases once its lease lapses", async () => {
+        const other = harness.open();
+        expect(await registry.acquireReconcilerLease(SHORT_MS)).toBeDefined();
+        await waitFor(async () => !(await other.reconcilerActive()), {
+          description: "the unrenewed reconciler lease to lapse",
+        });
+        // The next holder counts again.
+        expect(await other.acquireReconcilerLease(LONG_MS)).toBeDefined();
+        expect(await registry.reconcilerActive()).toBe(true);
+      });
     });
 
     describe("bad input", () => {
@@ -705,6 +731,7 @@ export function describeLocationRegistryContract(
         await registry.close();
         await expectError(registry.getLocation("g1", "a"), "unavailable");
         await expectError(registry.listHosts(), "unavailable");
+        await expectError(registry.reconcilerActive(), "unavailable");
       });
     });
   });

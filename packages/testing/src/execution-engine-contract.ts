@@ -433,6 +433,62 @@ export function describeExecutionEngineContract(
     );
 
     it(
+      "moves an agent with its state and every message, or refuses with failed-precondition and leaves it running",
+      async () => {
+        const guild = newGuild("move");
+        const topic = topicOf(guild);
+        const app = client(guild);
+        const seen = await record(app, topic);
+        const unknown: unknown = await engine()
+          .moveAgent(guild.id, "nobody")
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(unknown).toBeInstanceOf(GuildhallError);
+        expect((unknown as GuildhallError).code).toBe("not-found");
+
+        await run(guild, probeSpec("traveller", "CounterAgent"));
+        await add(app, topic, 1, 5);
+        // Published while the move runs: none may be lost, none counted twice.
+        const moving = engine()
+          .moveAgent(guild.id, "traveller")
+          .then(
+            (moved) => ({ moved }),
+            (error: unknown) => ({ error }),
+          );
+        await add(app, topic, 1, 5);
+        const outcome = await moving;
+        if ("moved" in outcome) {
+          const { from, to } = outcome.moved;
+          expect(typeof from === "string" && typeof to === "string" && from !== to).toBe(true);
+          // Moving it to where it runs now is refused, and changes nothing.
+          const same: unknown = await engine()
+            .moveAgent(guild.id, "traveller", { toHost: to })
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+          expect(same).toBeInstanceOf(GuildhallError);
+          expect((same as GuildhallError).code).toBe("invalid-argument");
+        } else {
+          expect(outcome.error, "an engine that cannot move refuses").toBeInstanceOf(
+            GuildhallError,
+          );
+          expect((outcome.error as GuildhallError).code).toBe("failed-precondition");
+        }
+        await add(app, topic, 1, 5);
+        const after = await counterState(app, seen, "traveller");
+        expect(after.count, "5 before, 5 during and 5 after the move, each counted once").toBe(15);
+        expect(after.starts, "onStart ran again on the new host, on the stored state").toBe(
+          "moved" in outcome ? 2 : 1,
+        );
+        expect(await engine().isAgentRunning(guild.id, "traveller")).toBe(true);
+      },
+      testTimeoutMs,
+    );
+
+    it(
       "deletes an agent's state with stopAgent: running its id again starts afresh",
       async () => {
         const guild = newGuild("forget");

@@ -1,10 +1,11 @@
-// `guildhall agents ls|stop|logs`: the agents of a running cluster. Each subcommand lives in its
-// own file; this one groups them and holds what they share: finding an agent's guild.
+// `guildhall agents ls|move|stop|logs`: the agents of a running cluster. Each subcommand lives in
+// its own file; this one groups them and holds what they share: finding an agent's guild.
 import type { LocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { registerAgentsLogsCommand } from "./agents-logs.js";
 import { registerAgentsLsCommand } from "./agents-ls.js";
+import { registerAgentsMoveCommand } from "./agents-move.js";
 import { registerAgentsStopCommand } from "./agents-stop.js";
 
 /**
@@ -44,8 +45,9 @@ export async function guildOfAgent(
 export function registerAgentsCommand(program: Command): Command {
   const agents = program
     .command("agents")
-    .description("List, stop and read the logs of the agents of a cluster.");
+    .description("List, move, stop and read the logs of the agents of a cluster.");
   registerAgentsLsCommand(agents);
+  registerAgentsMoveCommand(agents);
   registerAgentsStopCommand(agents);
   registerAgentsLogsCommand(agents);
   return agents;

@@ -30,6 +30,7 @@ describe("resolveHostCommandConfig", () => {
         GUILDHALL_HEARTBEAT_MS: "1000",
         GUILDHALL_LEASE_MS: "4000",
         GUILDHALL_WARM_POOL_SIZE: "0",
+        GUILDHALL_DRAIN_TIMEOUT_MS: "45000",
         GUILDHALL_ADVERTISE_ADDRESS: "10.0.0.7:6000",
         GUILDHALL_AGENT_MODULES: "@acme/agents, /srv/agents ,",
         GUILDHALL_TOKEN: "t0k3n",
@@ -51,6 +52,7 @@ describe("resolveHostCommandConfig", () => {
       heartbeatMs: 1000,
       leaseMs: 4000,
       warmPoolSize: 0,
+      drainTimeoutMs: 45_000,
       advertiseAddress: "10.0.0.7:6000",
       agentModules: ["@acme/agents", "/srv/agents"],
       token: "t0k3n",
@@ -89,6 +91,9 @@ describe("resolveHostCommandConfig", () => {
     );
     expect(refusal({}, { ...env, GUILDHALL_WARM_POOL_SIZE: "-1" })).toContain(
       "--warm-pool-size (or GUILDHALL_WARM_POOL_SIZE) must be a whole number >= 0",
+    );
+    expect(refusal({ drainTimeoutMs: "soon" }, env)).toContain(
+      "--drain-timeout-ms (or GUILDHALL_DRAIN_TIMEOUT_MS) must be a whole number >= 0",
     );
     expect(refusal({}, { ...env, LOG_LEVEL: "loud" })).toContain("LOG_LEVEL");
     expect(refusal({ tlsCert: "/nonexistent/cert.pem" }, env)).toContain("cannot read --tls-cert");

@@ -22,6 +22,7 @@ export interface HostCommandFlags {
   readonly heartbeatMs?: string;
   readonly leaseMs?: string;
   readonly stopTimeoutMs?: string;
+  readonly drainTimeoutMs?: string;
   readonly warmPoolSize?: string;
   readonly agentModules?: string;
   readonly token?: string;
@@ -203,6 +204,12 @@ export function resolveHostCommandConfig(
     "GUILDHALL_STOP_TIMEOUT_MS",
     0,
   );
+  const drainTimeoutMs = integer(
+    pick(flags.drainTimeoutMs, env, "GUILDHALL_DRAIN_TIMEOUT_MS"),
+    "--drain-timeout-ms",
+    "GUILDHALL_DRAIN_TIMEOUT_MS",
+    0,
+  );
   const warmPoolSize = integer(
     pick(flags.warmPoolSize, env, "GUILDHALL_WARM_POOL_SIZE"),
     "--warm-pool-size",
@@ -224,6 +231,7 @@ export function resolveHostCommandConfig(
     ...(heartbeatMs !== undefined && { heartbeatMs }),
     ...(leaseMs !== undefined && { leaseMs }),
     ...(stopTimeoutMs !== undefined && { stopTimeoutMs }),
+    ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),
     ...(warmPoolSize !== undefined && { warmPoolSize }),
     ...(token !== undefined && { token }),
     ...(tls !== undefined && { tls }),

@@ -1,5 +1,6 @@
-// `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully
-// (stop taking agents, stop them, deregister) and exits 0. It is the container entrypoint.
+// `guildhall host`: runs one agent host until SIGTERM or SIGINT, then shuts it down gracefully and
+// exits 0: it stops taking agents, hands them to other hosts while an engine's reconciler moves
+// them (up to its drain timeout), stops those left and deregisters. It is the container entrypoint.
 import { errorMessage } from "@guildhall/core";
 import type { DurableMessageBus } from "@guildhall/core";
 import type { AgentHost } from "@guildhall/host-server";
@@ -11,12 +12,20 @@ import {
   type HostCommandFlags,
 } from "./host-config.js";
 
-/** Extra time past the agents' stop timeout that a shutdown may take before the process gives up. */
+/**
+ * Extra time past the drain timeout and the agents' stop timeout that a shutdown may take before
+ * the process gives up.
+ */
 const SHUTDOWN_SLACK_MS = 10_000;
 
 /** A host started by {@link runHost}, with what the command made for it. */
 export interface RunningHost {
   readonly host: AgentHost;
+  /**
+   * The longest a graceful shutdown (drain, then close) may take before the command gives up:
+   * the host's drain timeout and agent stop timeout, plus slack for closing its servers.
+   */
+  readonly shutdownLimitMs: number;
   /** Stops the host and closes its registry and bus connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -29,7 +38,7 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
   // Loaded here rather than at the top, so the other commands of the program start faster.
   const [
     { RedisBus },
-    { createAgentHost, createHostLogger },
+    { createAgentHost, createHostLogger, resolveAgentHostOptions },
     { RedisLocationRegistry, HOST_COMMAND_TIMEOUT_MS },
   ] = await Promise.all([
     import("@guildhall/bus-redis"),
@@ -66,8 +75,10 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
     throw error;
   }
   let closing: Promise<void> | undefined;
+  const { drainTimeoutMs, stopTimeoutMs } = resolveAgentHostOptions(config.host);
   return {
     host,
+    shutdownLimitMs: drainTimeoutMs + stopTimeoutMs + SHUTDOWN_SLACK_MS,
     close() {
       closing ??= (async () => {
         await host.close();
@@ -76,6 +87,16 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
       return closing;
     },
   };
+}
+
+/**
+ * Drains the host (its agents go to other hosts while an engine's reconciler moves them, up to
+ * the drain timeout; those left are stopped, keeping their state), then closes it. A drain that
+ * fails (the host never served) leaves the stopping to close().
+ */
+async function drainThenClose(running: RunningHost): Promise<void> {
+  await running.host.drain({ stopAgents: true }).catch(() => undefined);
+  await running.close();
 }
 
 /** The action of `guildhall host`: start, wait for a signal, shut down, exit. */
@@ -87,16 +108,16 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
     process.stderr.write(`guildhall host: ${errorMessage(error)}\n`);
     process.exit(2);
   }
-  const stopTimeoutMs = config.host.stopTimeoutMs ?? 10_000;
   const shutdown = (running: RunningHost): void => {
+    const limitMs = running.shutdownLimitMs;
     const deadline = setTimeout(() => {
       process.stderr.write(
-        `guildhall host: shutdown did not finish within ${stopTimeoutMs + SHUTDOWN_SLACK_MS} ms; exiting\n`,
+        `guildhall host: shutdown did not finish within ${limitMs} ms; exiting\n`,
       );
       process.exit(1);
-    }, stopTimeoutMs + SHUTDOWN_SLACK_MS);
+    }, limitMs);
     deadline.unref();
-    running.close().then(
+    drainThenClose(running).then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`guildhall host: shutdown failed: ${errorMessage(error)}\n`);
@@ -180,6 +201,10 @@ export function registerHostCommand(program: Command): Command {
     .option(
       "--stop-timeout-ms <ms>",
       "SIGTERM to SIGKILL for each agent [GUILDHALL_STOP_TIMEOUT_MS] (default: 10000)",
+    )
+    .option(
+      "--drain-timeout-ms <ms>",
+      "on SIGTERM, how long to wait for an engine to move the agents to other hosts before stopping those left [GUILDHALL_DRAIN_TIMEOUT_MS] (default: 30000)",
     )
     .option(
       "--warm-pool-size <n>",

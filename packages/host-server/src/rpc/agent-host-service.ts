@@ -35,8 +35,12 @@ export interface AgentHostServiceContext {
   readonly version: string;
   /** When the host started, in milliseconds since the Unix epoch. */
   readonly startedAt: number;
-  /** Drains the host; resolves with the agents still running. */
-  readonly drain: (options: { stopAgents: boolean; timeoutMs?: number }) => Promise<number>;
+  /** Drains the host (see AgentHost.drain). */
+  readonly drain: (options: { stopAgents: boolean; timeoutMs?: number }) => Promise<{
+    agentsRemaining: number;
+    agentsMoved: number;
+    agentsStopped: number;
+  }>;
 }
 
 /** The host's state as Health reports it: a host serves its RPCs from `starting` on. */
@@ -104,9 +108,11 @@ export function createAgentHostService(
     async stopAgent(request) {
       requireIds(request);
       const epoch = agents.epochOf(request.guildId, request.agentId);
-      // StopAgent stops an agent for good: its durable state and positions go with it.
+      // StopAgent stops an agent for good unless the engine moves it: then its durable state
+      // and positions stay for its next host, which claims them under a newer epoch.
       const info = await supervisor.stop(request.guildId, request.agentId, {
-        forget: true,
+        forget: !request.keepState,
+        handOff: request.keepState,
         ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
       });
       const agent: MessageInitShape<typeof AgentInfoSchema> = {
@@ -160,11 +166,11 @@ export function createAgentHostService(
     },
 
     async drainHost(request) {
-      const agentsRemaining = await context.drain({
+      const { agentsRemaining, agentsMoved, agentsStopped } = await context.drain({
         stopAgents: request.stopAgents,
         ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
       });
-      return { agentsRemaining };
+      return { agentsRemaining, agentsMoved, agentsStopped };
     },
 
     async *getAgentLogs(request, ctx) {
