@@ -66,6 +66,21 @@ function pick(flag: string | undefined, env: Env, ...names: string[]): string | 
   return undefined;
 }
 
+/** The host's whole-number settings: flag, environment variable, and the least value allowed. */
+const WHOLE_NUMBER_SETTINGS = {
+  port: ["--port", "GUILDHALL_PORT", 0],
+  metricsPort: ["--metrics-port", "GUILDHALL_METRICS_PORT", 0],
+  maxAgents: ["--max-agents", "GUILDHALL_MAX_AGENTS", 1],
+  maxStateBytes: ["--max-state-bytes", "GUILDHALL_MAX_STATE_BYTES", 2],
+  heartbeatMs: ["--heartbeat-ms", "GUILDHALL_HEARTBEAT_MS", 1],
+  leaseMs: ["--lease-ms", "GUILDHALL_LEASE_MS", 1],
+  stopTimeoutMs: ["--stop-timeout-ms", "GUILDHALL_STOP_TIMEOUT_MS", 0],
+  drainTimeoutMs: ["--drain-timeout-ms", "GUILDHALL_DRAIN_TIMEOUT_MS", 0],
+  warmPoolSize: ["--warm-pool-size", "GUILDHALL_WARM_POOL_SIZE", 0],
+} as const satisfies Record<string, readonly [flag: string, variable: string, min: number]>;
+
+type WholeNumberSetting = keyof typeof WHOLE_NUMBER_SETTINGS;
+
 function integer(
   value: string | undefined,
   flag: string,
@@ -167,55 +182,13 @@ export function resolveHostCommandConfig(
     );
   }
 
-  const port = integer(pick(flags.port, env, "GUILDHALL_PORT"), "--port", "GUILDHALL_PORT", 0);
-  const metricsPort = integer(
-    pick(flags.metricsPort, env, "GUILDHALL_METRICS_PORT"),
-    "--metrics-port",
-    "GUILDHALL_METRICS_PORT",
-    0,
-  );
-  const maxAgents = integer(
-    pick(flags.maxAgents, env, "GUILDHALL_MAX_AGENTS"),
-    "--max-agents",
-    "GUILDHALL_MAX_AGENTS",
-    1,
-  );
-  const maxStateBytes = integer(
-    pick(flags.maxStateBytes, env, "GUILDHALL_MAX_STATE_BYTES"),
-    "--max-state-bytes",
-    "GUILDHALL_MAX_STATE_BYTES",
-    2,
-  );
-  const heartbeatMs = integer(
-    pick(flags.heartbeatMs, env, "GUILDHALL_HEARTBEAT_MS"),
-    "--heartbeat-ms",
-    "GUILDHALL_HEARTBEAT_MS",
-    1,
-  );
-  const leaseMs = integer(
-    pick(flags.leaseMs, env, "GUILDHALL_LEASE_MS"),
-    "--lease-ms",
-    "GUILDHALL_LEASE_MS",
-    1,
-  );
-  const stopTimeoutMs = integer(
-    pick(flags.stopTimeoutMs, env, "GUILDHALL_STOP_TIMEOUT_MS"),
-    "--stop-timeout-ms",
-    "GUILDHALL_STOP_TIMEOUT_MS",
-    0,
-  );
-  const drainTimeoutMs = integer(
-    pick(flags.drainTimeoutMs, env, "GUILDHALL_DRAIN_TIMEOUT_MS"),
-    "--drain-timeout-ms",
-    "GUILDHALL_DRAIN_TIMEOUT_MS",
-    0,
-  );
-  const warmPoolSize = integer(
-    pick(flags.warmPoolSize, env, "GUILDHALL_WARM_POOL_SIZE"),
-    "--warm-pool-size",
-    "GUILDHALL_WARM_POOL_SIZE",
-    0,
-  );
+  const numbers: { -readonly [Name in WholeNumberSetting]?: number } = {};
+  for (const name of Object.keys(WHOLE_NUMBER_SETTINGS) as WholeNumberSetting[]) {
+    const [flag, variable, min] = WHOLE_NUMBER_SETTINGS[name];
+    const value = integer(pick(flags[name], env, variable), flag, variable, min);
+    if (value !== undefined) numbers[name] = value;
+  }
+  const { metricsPort, ...hostNumbers } = numbers;
   const advertiseAddress = pick(flags.advertiseAddress, env, "GUILDHALL_ADVERTISE_ADDRESS");
   const token = pick(flags.token, env, "GUILDHALL_TOKEN");
 
@@ -224,15 +197,8 @@ export function resolveHostCommandConfig(
     agentModules,
     logLevel: logLevel as HostLogLevel,
     metricsPort: flags.metrics === false ? false : (metricsPort ?? 9_464),
-    ...(port !== undefined && { port }),
+    ...hostNumbers,
     ...(advertiseAddress !== undefined && { advertiseAddress }),
-    ...(maxAgents !== undefined && { maxAgents }),
-    ...(maxStateBytes !== undefined && { maxStateBytes }),
-    ...(heartbeatMs !== undefined && { heartbeatMs }),
-    ...(leaseMs !== undefined && { leaseMs }),
-    ...(stopTimeoutMs !== undefined && { stopTimeoutMs }),
-    ...(drainTimeoutMs !== undefined && { drainTimeoutMs }),
-    ...(warmPoolSize !== undefined && { warmPoolSize }),
     ...(token !== undefined && { token }),
     ...(tls !== undefined && { tls }),
   };
