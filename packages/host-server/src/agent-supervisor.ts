@@ -271,6 +271,9 @@ export class AgentSupervisor {
     await this.#stopProcess(guild.id, spec.id, pid, settled ? options.timeoutMs : 0);
     entry.session = undefined;
     this.agents.remove(entry);
+    // Counted as soon as the process is gone, in the same turn as the host's agent count drops, so
+    // a drain that sees no agent left also sees every hand-off that emptied it.
+    if (options.handOff === true) this.#handedOff++;
     this.#deps.metrics.agentLag.remove({ guild_id: guild.id, agent_id: spec.id });
     if (options.forget === true) {
       await this.#deps.bus.deleteAgent(guild.id, spec.id).catch((error: unknown) => {
@@ -285,7 +288,6 @@ export class AgentSupervisor {
       entry.registered = false;
       await this.#registrations.deregister(guild.id, spec.id, entry.epoch);
     }
-    if (options.handOff === true) this.#handedOff++;
     this.#logger.info({ guild_id: guild.id, agent_id: spec.id }, "agent stopped");
   }
 
