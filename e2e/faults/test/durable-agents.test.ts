@@ -7,26 +7,23 @@
 // traffic stops and every agent has caught up, no message is lost (each agent committed every
 // number it was sent, exactly once and in order, and answered each once) and every counter is
 // exact; the redeliveries (handler runs beyond the first) are printed per fault.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AgentSpec } from "@guildhall/core";
-import { Guild, type ClusterExecutionEngine } from "@guildhall/engine";
+import type { ClusterExecutionEngine, Guild } from "@guildhall/engine";
 import { waitFor } from "@guildhall/testing";
 import { childPids, isRunning } from "../../../tools/test-support/processes.js";
+import { startFaultCluster, type ClusterHost, type FaultCluster } from "./support/fault-cluster.js";
+import { agentProcesses, pidsByAgent, type ClusterInvariants } from "./support/invariants.js";
+import type { DeliveryLedger } from "./support/ledger.js";
 import {
-  FIXTURES,
-  startFaultCluster,
-  type ClusterHost,
-  type FaultCluster,
-} from "./support/fault-cluster.js";
-import { agentProcesses, ClusterInvariants, pidsByAgent } from "./support/invariants.js";
-import { DeliveryLedger, type LedgerAgent } from "./support/ledger.js";
-import { clusterDiscovery, NumberedTraffic } from "./support/traffic.js";
+  answeredSince,
+  COUNTERS,
+  IDS,
+  launchLedgerGuild,
+  RECORDERS,
+} from "./support/ledger-guild.js";
+import { clusterDiscovery, type NumberedTraffic } from "./support/traffic.js";
 
-const RECORDERS = Array.from({ length: 6 }, (_, i) => `rec-0${i}`);
-const COUNTERS = Array.from({ length: 6 }, (_, i) => `count-0${i}`);
-const IDS = [...RECORDERS, ...COUNTERS];
 /** Messages per second over all twelve agents. */
 const RATE = 48;
 // Failure bounds, not claims about speed: the measured times are printed.
@@ -43,36 +40,14 @@ let invariants: ClusterInvariants;
 let traffic: NumberedTraffic;
 let ledger: DeliveryLedger;
 
-function specOf(agent: LedgerAgent): AgentSpec {
-  return {
-    id: agent.agentId,
-    name: agent.agentId,
-    className: `${FIXTURES}/agents.mjs#${agent.kind === "record" ? "Recorder" : "Counter"}`,
-    listenToDefaultTopic: false,
-    properties: { handledFile: agent.handledFile },
-    // Counters are killed over and over: a short backoff keeps the restarts quick.
-    ...(agent.kind === "count" && {
-      restartPolicy: { mode: "on-failure", maxRestarts: 20, backoffMs: 100 },
-    }),
-  };
-}
-
 beforeAll(async () => {
   cluster = await startFaultCluster({ label: "durable", hosts: 3, appendOnlyRedis: true });
   engine = cluster.engine({ discovery: clusterDiscovery(cluster) });
-  invariants = new ClusterInvariants(cluster);
-  const agents: LedgerAgent[] = IDS.map((agentId) => ({
-    agentId,
-    kind: agentId.startsWith("rec") ? "record" : "count",
-    handledFile: join(cluster.logDir, `handled-${agentId}.txt`),
+  // Counters are killed over and over: a short backoff keeps the restarts quick.
+  ({ guild, invariants, traffic, ledger } = await launchLedgerGuild(cluster, engine, {
+    rate: RATE,
+    counterRestart: { mode: "on-failure", maxRestarts: 20, backoffMs: 100 },
   }));
-  for (const agent of agents) writeFileSync(agent.handledFile, "");
-  const spec = cluster.guild(agents.map(specOf));
-  guild = new Guild(spec, engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 4 });
-  traffic = await NumberedTraffic.open(cluster, guild.id, agents, RATE);
-  ledger = new DeliveryLedger(cluster.bus, guild.id, agents, traffic);
   await invariants.check("before the faults");
 }, 120_000);
 
@@ -124,11 +99,7 @@ async function underTraffic(
 
 /** The first reply of `agentId` to a message sent at or after `sinceMs`, waited for. */
 function answered(agentId: string, sinceMs: number) {
-  return waitFor(() => traffic.answerSince(agentId, sinceMs), {
-    description: `${agentId} to answer a message sent after ${new Date(sinceMs).toISOString()}`,
-    timeoutMs: DEADLINE_MS,
-    intervalMs: 20,
-  });
+  return answeredSince(traffic, agentId, sinceMs, DEADLINE_MS);
 }
 
 /** The live host running most of the guild's agents, other than `exclude`, and those agents. */

@@ -7,27 +7,24 @@
 // `engine.moveAgent`. Throughout, /proc is sampled for copies of each agent: never two at once.
 // Once the traffic stops and every agent caught up: no message lost, every counter exact, none
 // handled twice, and no message waited more than 2 s from its publish to its handling.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AgentSpec } from "@guildhall/core";
-import { Guild, type ClusterExecutionEngine } from "@guildhall/engine";
+import type { ClusterExecutionEngine, Guild } from "@guildhall/engine";
 import { resolveAgentHostOptions } from "@guildhall/host-server";
 import { waitFor } from "@guildhall/testing";
 import { isRunning } from "../../../tools/test-support/processes.js";
+import { startFaultCluster, type ClusterHost, type FaultCluster } from "./support/fault-cluster.js";
+import { agentProcesses, type ClusterInvariants } from "./support/invariants.js";
+import type { DeliveryLedger } from "./support/ledger.js";
 import {
-  FIXTURES,
-  startFaultCluster,
-  type ClusterHost,
-  type FaultCluster,
-} from "./support/fault-cluster.js";
-import { agentProcesses, ClusterInvariants } from "./support/invariants.js";
-import { DeliveryLedger, type LedgerAgent } from "./support/ledger.js";
-import { clusterDiscovery, NumberedTraffic } from "./support/traffic.js";
+  answeredSince,
+  COUNTERS,
+  IDS,
+  launchLedgerGuild,
+  RECORDERS,
+} from "./support/ledger-guild.js";
+import { clusterDiscovery, type NumberedTraffic } from "./support/traffic.js";
 
-const RECORDERS = Array.from({ length: 6 }, (_, i) => `rec-0${i}`);
-const COUNTERS = Array.from({ length: 6 }, (_, i) => `count-0${i}`);
-const IDS = [...RECORDERS, ...COUNTERS];
 /** Messages per second over all twelve agents. */
 const RATE = 40;
 /** The longest any message may wait from its publish to its handling: the issue's bound. */
@@ -46,16 +43,6 @@ let invariants: ClusterInvariants;
 let traffic: NumberedTraffic;
 let ledger: DeliveryLedger;
 let copies: CopySampler;
-
-function specOf(agent: LedgerAgent): AgentSpec {
-  return {
-    id: agent.agentId,
-    name: agent.agentId,
-    className: `${FIXTURES}/agents.mjs#${agent.kind === "record" ? "Recorder" : "Counter"}`,
-    listenToDefaultTopic: false,
-    properties: { handledFile: agent.handledFile },
-  };
-}
 
 /**
  * Reads /proc every {@link SAMPLE_MS} for the live processes of the guild's agents and notes any
@@ -104,20 +91,10 @@ beforeAll(async () => {
   cluster = await startFaultCluster({ label: "rolling", hosts: 3 });
   // Default reconcile settings: the reconciler is what moves the agents of a draining host.
   engine = cluster.engine({ discovery: clusterDiscovery(cluster) });
-  invariants = new ClusterInvariants(cluster);
-  const agents: LedgerAgent[] = IDS.map((agentId) => ({
-    agentId,
-    kind: agentId.startsWith("rec") ? "record" : "count",
-    handledFile: join(cluster.logDir, `handled-${agentId}.txt`),
+  ({ guild, invariants, traffic, ledger } = await launchLedgerGuild(cluster, engine, {
+    rate: RATE,
   }));
-  for (const agent of agents) writeFileSync(agent.handledFile, "");
-  const spec = cluster.guild(agents.map(specOf));
-  guild = new Guild(spec, engine, cluster.bus);
-  invariants.watchGuild(guild.id);
-  await guild.launch({ concurrency: 4 });
   copies = new CopySampler(guild.id);
-  traffic = await NumberedTraffic.open(cluster, guild.id, agents, RATE);
-  ledger = new DeliveryLedger(cluster.bus, guild.id, agents, traffic);
   // A host drains by moves only while some engine's reconciler holds the lease.
   await waitFor(() => cluster.registry.reconcilerActive(), {
     description: "the engine's reconciler to take its lease",
@@ -134,11 +111,7 @@ afterAll(async () => {
 
 /** The first reply of `agentId` to a message sent at or after `sinceMs`, waited for. */
 function answered(agentId: string, sinceMs: number) {
-  return waitFor(() => traffic.answerSince(agentId, sinceMs), {
-    description: `${agentId} to answer a message sent after ${new Date(sinceMs).toISOString()}`,
-    timeoutMs: DEADLINE_MS,
-    intervalMs: 20,
-  });
+  return answeredSince(traffic, agentId, sinceMs, DEADLINE_MS);
 }
 
 /** Where each agent of the guild runs, by the registry. */

@@ -18,32 +18,20 @@ import {
   LogStream,
   type WatchAgentsResponse,
 } from "@guildhall/proto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "@guildhall/testing";
 import {
   FIXTURES,
   childPids,
   createRequest,
-  expectNoLeakedProcesses,
   fixtureSpec,
   isRunning,
   rejection,
-  startTestHost,
   type TestHost,
+  useTestHosts,
 } from "./helpers.js";
 
-let current: TestHost | undefined;
-
-async function start(extra: Parameters<typeof startTestHost>[0] = {}): Promise<TestHost> {
-  current = await startTestHost(extra);
-  return current;
-}
-
-afterEach(async () => {
-  await current?.host.close();
-  current = undefined;
-  await expectNoLeakedProcesses();
-});
+const start = useTestHosts();
 
 /** Asserts nothing of agent `agentId` is left: no process, no registry key, nothing counted. */
 async function expectNothingLeft(t: TestHost, guildId: string): Promise<void> {

@@ -1,31 +1,17 @@
 // How long a draining host waits for its agents to be moved away (DESIGN section 14). No engine
 // here: the reconciler lease is taken and released by hand on the host's registry, and StopAgent
 // keeping the agent's state stands in for an engine's move.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "@guildhall/testing";
-import {
-  createRequest,
-  expectNoLeakedProcesses,
-  fixtureSpec,
-  isRunning,
-  startTestHost,
-  type TestHost,
-} from "./helpers.js";
+import { createRequest, fixtureSpec, isRunning, type TestHost, useTestHosts } from "./helpers.js";
 
 const LONG_MS = 60_000;
 
-let current: TestHost | undefined;
-
-afterEach(async () => {
-  await current?.host.close();
-  current = undefined;
-  await expectNoLeakedProcesses();
-});
+const startHost = useTestHosts();
 
 /** A host running the Echo agents `ids` in guild g1; resolves with their pids. */
 async function hostWith(ids: string[], drainTimeoutMs: number) {
-  const t = await startTestHost({ drainTimeoutMs });
-  current = t;
+  const t = await startHost({ drainTimeoutMs });
   const pids: number[] = [];
   for (const id of ids) {
     const { agent } = await t.client.createAgent(createRequest("g1", fixtureSpec(id, "Echo")));

@@ -2,28 +2,14 @@
 // refuse the start without being touched, and a state over the host's limit is a failed handler.
 import { Code } from "@connectrpc/connect";
 import { connectGuildClient, type Message } from "@guildhall/core";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { waitFor } from "@guildhall/testing";
-import {
-  childPids,
-  createRequest,
-  expectNoLeakedProcesses,
-  fixtureSpec,
-  rejection,
-  startTestHost,
-  type TestHost,
-} from "./helpers.js";
+import { childPids, createRequest, fixtureSpec, rejection, useTestHosts } from "./helpers.js";
 
-let current: TestHost | undefined;
-
-afterEach(async () => {
-  await current?.host.close();
-  current = undefined;
-  await expectNoLeakedProcesses();
-});
+const startHost = useTestHosts();
 
 it("refuses to start an agent whose stored state is not JSON, and keeps the bytes for inspection", async () => {
-  const t = (current = await startTestHost());
+  const t = await startHost();
   const topics = ["default_topic", "inbox:scribe"];
   await t.bus.claimAgent("g1", "scribe", { epoch: 1, topics });
   await t.bus.commitAgent("g1", "scribe", {
@@ -46,7 +32,7 @@ it("refuses to start an agent whose stored state is not JSON, and keeps the byte
 });
 
 it("treats a handler that leaves a state over maxStateBytes as one that threw, naming the limit", async () => {
-  const t = (current = await startTestHost({ maxStateBytes: 64 }));
+  const t = await startHost({ maxStateBytes: 64 });
   await t.client.createAgent(createRequest("g1", fixtureSpec("hoarder", "Hoarder")));
   const app = connectGuildClient(t.bus, { guildId: "g1", id: "app" });
   const answers: Message[] = [];

@@ -13,7 +13,7 @@ import {
   type CreateAgentRequest,
 } from "@guildhall/proto";
 import { MemoryLocationRegistry } from "@guildhall/registry";
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import {
   agentSpecToProto,
   createAgentHost,
@@ -56,6 +56,23 @@ export function testHostOptions(extra: AgentHostOptions = {}): AgentHostOptions 
     warmPoolSize: 0,
     stopTimeoutMs: 5_000,
     ...extra,
+  };
+}
+
+/**
+ * For a test file whose tests each start hosts: returns {@link startTestHost} and, after each
+ * test, closes the hosts it started and fails the test if an agent process outlived them.
+ */
+export function useTestHosts(): (extra?: AgentHostOptions) => Promise<TestHost> {
+  const started: TestHost[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((t) => t.host.close()));
+    await expectNoLeakedProcesses();
+  });
+  return async (extra) => {
+    const t = await startTestHost(extra);
+    started.push(t);
+    return t;
   };
 }
 

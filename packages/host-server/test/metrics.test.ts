@@ -1,22 +1,9 @@
 // /metrics scraped over HTTP returns every metric the README documents, and nothing undocumented.
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  createRequest,
-  expectNoLeakedProcesses,
-  fixtureSpec,
-  rejection,
-  startTestHost,
-  type TestHost,
-} from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { createRequest, fixtureSpec, rejection, useTestHosts } from "./helpers.js";
 
-let current: TestHost | undefined;
-
-afterEach(async () => {
-  await current?.host.close();
-  current = undefined;
-  await expectNoLeakedProcesses();
-});
+const startHost = useTestHosts();
 
 /** The metric names in the README's metrics table. */
 function documentedMetrics(): string[] {
@@ -26,7 +13,7 @@ function documentedMetrics(): string[] {
 
 describe("/metrics", () => {
   it("serves the documented metrics", async () => {
-    const t = (current = await startTestHost({ processMetrics: true }));
+    const t = await startHost({ processMetrics: true });
     await t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo")));
     await rejection(t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo"))));
 

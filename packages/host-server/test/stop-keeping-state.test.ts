@@ -1,24 +1,11 @@
 // StopAgent as a move uses it: with keep_state the agent's durable state and read positions stay
 // for its next copy, and a handler stuck past the stop timeout does not hold the stop up further.
 import { connectGuildClient, type Message } from "@guildhall/core";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { waitFor } from "@guildhall/testing";
-import {
-  createRequest,
-  expectNoLeakedProcesses,
-  fixtureSpec,
-  isRunning,
-  startTestHost,
-  type TestHost,
-} from "./helpers.js";
+import { createRequest, fixtureSpec, isRunning, type TestHost, useTestHosts } from "./helpers.js";
 
-let current: TestHost | undefined;
-
-afterEach(async () => {
-  await current?.host.close();
-  current = undefined;
-  await expectNoLeakedProcesses();
-});
+const startHost = useTestHosts();
 
 async function inboxOf(
   t: TestHost,
@@ -33,7 +20,7 @@ async function inboxOf(
 }
 
 it("keeps the agent's state and positions with keep_state, so its next copy resumes; deletes them without", async () => {
-  const t = (current = await startTestHost());
+  const t = await startHost();
   const spec = fixtureSpec("hoarder", "Hoarder");
   const app = connectGuildClient(t.bus, { guildId: "g1", id: "app" });
   const { answers } = await inboxOf(t, "app");
@@ -60,7 +47,7 @@ it("keeps the agent's state and positions with keep_state, so its next copy resu
 
 it("kills a handler stuck past the stop timeout at once, keeping what was committed before it", async () => {
   const stopTimeoutMs = 1_500;
-  const t = (current = await startTestHost({ stopTimeoutMs }));
+  const t = await startHost({ stopTimeoutMs });
   const app = connectGuildClient(t.bus, { guildId: "g1", id: "app" });
   const { answers } = await inboxOf(t, "app");
   const { agent } = await t.client.createAgent(createRequest("g1", fixtureSpec("stuck", "Hang")));

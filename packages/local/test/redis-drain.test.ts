@@ -36,8 +36,8 @@ afterEach(async () => {
   await expectNoLeakedProcesses();
 });
 
-/** Three hosts on one Redis under a prefix of their own, and the registry and bus the test reads. */
-async function startCluster() {
+/** A key prefix of the test's own on the test Redis, and the registry and bus it reads there. */
+function openRedis() {
   const url = testRedisUrl();
   const prefix = `drain-${randomUUID().slice(0, 8)}:`;
   const registry = new RedisLocationRegistry({ url, prefix });
@@ -46,6 +46,12 @@ async function startCluster() {
     () => registry.close(),
     () => bus.close(),
   );
+  return { url, prefix, registry, bus };
+}
+
+/** Three hosts on one Redis under a prefix of their own, and the registry and bus the test reads. */
+async function startCluster() {
+  const { url, prefix, registry, bus } = openRedis();
   const hosts: AgentHost[] = [];
   for (let i = 0; i < 3; i++) {
     const hostRegistry = new RedisLocationRegistry({ url, prefix });
@@ -207,14 +213,7 @@ describe("a draining host on Redis", () => {
   });
 
   it("on SIGTERM, as a rolling update sends it, moves a guildhall host's agents and exits", async () => {
-    const url = testRedisUrl();
-    const prefix = `drain-${randomUUID().slice(0, 8)}:`;
-    const registry = new RedisLocationRegistry({ url, prefix });
-    const bus = new RedisBus({ url, prefix });
-    cleanups.push(
-      () => registry.close(),
-      () => bus.close(),
-    );
+    const { url, prefix, registry, bus } = openRedis();
     const logFile = join(mkdtempSync(join(tmpdir(), "guildhall-drain-")), "old-host.log");
     const hostOptions = { redisUrl: url, keyPrefix: prefix, agentModules: [probeAgentsModule] };
     const [old, next] = await Promise.all([
