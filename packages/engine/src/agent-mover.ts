@@ -11,8 +11,8 @@ import { toGuildhallError } from "./error-mapping.js";
 import type { HostClients } from "./host-clients.js";
 import { checkMoveTarget } from "./move-target.js";
 import { PlacementRun } from "./placement-run.js";
-import { stopAgentRequest } from "./proto-conversion.js";
-import { backoffDelayMs, stopAction, type ResolvedRetryOptions } from "./retry-policy.js";
+import type { ResolvedRetryOptions } from "./retry-policy.js";
+import { stopOnHost } from "./stop-on-host.js";
 
 /** What {@link AgentMover} reads and calls. */
 export interface AgentMoverOptions {
@@ -129,29 +129,9 @@ export class AgentMover {
    * @throws GuildhallError when the agent may still run where it was: nothing was moved
    */
   async #stopKeepingState(location: AgentLocation): Promise<void> {
-    const { guildId, agentId, hostAddress } = location;
     const { clients, retry, rpcTimeoutMs } = this.#options;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await clients
-          .get(hostAddress)
-          .stopAgent(stopAgentRequest(guildId, agentId, { keepState: true }), {
-            timeoutMs: rpcTimeoutMs,
-          });
-        return;
-      } catch (thrown) {
-        const error = toGuildhallError(thrown, { host: hostAddress, method: "StopAgent" });
-        const action = stopAction(error.code);
-        // The host does not run it (any more): its state is where its last copy committed it.
-        if (action === "done") return;
-        if (action === "retry" && attempt < retry.maxAttempts) {
-          await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(attempt - 1, retry)));
-          continue;
-        }
-        await this.#afterFailedStop(location, error);
-        return;
-      }
-    }
+    const error = await stopOnHost(location, { clients, retry, rpcTimeoutMs, keepState: true });
+    if (error !== undefined) await this.#afterFailedStop(location, error);
   }
 
   /**

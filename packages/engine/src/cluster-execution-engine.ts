@@ -34,9 +34,9 @@ import { toGuildhallError } from "./error-mapping.js";
 import { HostClients } from "./host-clients.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { PlacementRun } from "./placement-run.js";
-import { guildContextOf, stopAgentRequest } from "./proto-conversion.js";
+import { guildContextOf } from "./proto-conversion.js";
 import { Reconciler, type AgentOnHost } from "./reconciler.js";
-import { backoffDelayMs, stopAction } from "./retry-policy.js";
+import { stopOnHost } from "./stop-on-host.js";
 
 /** Agents stopped at once by `shutdown({ stopAgents: true })`. */
 const SHUTDOWN_STOP_CONCURRENCY = 16;
@@ -443,27 +443,13 @@ export class ClusterExecutionEngine implements ExecutionEngine {
   async #stopAt(location: AgentLocation): Promise<void> {
     const { guildId, agentId, hostAddress } = location;
     const { retry, rpcTimeoutMs } = this.#options;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#clients
-          .get(hostAddress)
-          .stopAgent(stopAgentRequest(guildId, agentId), { timeoutMs: rpcTimeoutMs });
-        return;
-      } catch (thrown) {
-        const error = toGuildhallError(thrown, { host: hostAddress, method: "StopAgent" });
-        const action = stopAction(error.code);
-        if (action === "done") break;
-        if (action === "retry" && attempt < retry.maxAttempts) {
-          await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(attempt - 1, retry)));
-          continue;
-        }
-        if (error.code !== "unavailable" && error.code !== "deadline-exceeded") throw error;
-        this.#options.logger.warn(
-          "agent host unreachable while stopping an agent; removing its location from the registry",
-          { guild_id: guildId, agent_id: agentId, host: hostAddress, err: error.message },
-        );
-        break;
-      }
+    const error = await stopOnHost(location, { clients: this.#clients, retry, rpcTimeoutMs });
+    if (error !== undefined) {
+      if (error.code !== "unavailable" && error.code !== "deadline-exceeded") throw error;
+      this.#options.logger.warn(
+        "agent host unreachable while stopping an agent; removing its location from the registry",
+        { guild_id: guildId, agent_id: agentId, host: hostAddress, err: error.message },
+      );
     }
     // The host does not run it (or cannot be reached): its location must not outlive it. The
     // epoch fences this, so a placement made since is kept.
