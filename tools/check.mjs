@@ -23,7 +23,24 @@ const steps = [
       "lint",
       "typecheck",
       "test",
-      "--exclude=e2e-docs",
+      "--exclude=e2e-docs,e2e-faults",
+      "--outputStyle=stream",
+    ],
+  ],
+  // Alone: the fault scenarios time recoveries and message waits against bounds, and share two
+  // cores only with their own clusters, not with other packages' suites and compilers.
+  [
+    "fault suite",
+    "npx",
+    [
+      "nx",
+      "run-many",
+      "-t",
+      "lint",
+      "typecheck",
+      "test",
+      "-p",
+      "e2e-faults",
       "--outputStyle=stream",
     ],
   ],

@@ -21,15 +21,21 @@ export async function stopAgentProcess(
   manager: AgentProcessManager,
   guildId: string,
   agentId: string,
-  options: { pid: number | undefined; timeoutMs: number | undefined; stopTimeoutMs: number },
+  options: {
+    pid: number | undefined;
+    timeoutMs: number | undefined;
+    stopTimeoutMs: number;
+    /** See `AgentStopOptions.quiesced`. */
+    quiesced?: boolean;
+  },
 ): Promise<void> {
-  const { pid, timeoutMs } = options;
+  const { pid, timeoutMs, quiesced = false } = options;
   let timer: NodeJS.Timeout | undefined;
   if (pid !== undefined && timeoutMs !== undefined && timeoutMs < options.stopTimeoutMs) {
     timer = setTimeout(() => sigkill(pid), timeoutMs);
   }
   try {
-    await manager.stop(guildId, agentId);
+    await manager.stop(guildId, agentId, { quiesced });
   } catch (error) {
     if (!(error instanceof GuildhallError && error.code === "not-found")) throw error;
   } finally {

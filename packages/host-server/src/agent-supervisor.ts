@@ -268,7 +268,16 @@ export class AgentSupervisor {
     // A handler still running past the stop timeout is stuck: whatever it does now cannot commit,
     // and the runner would wait for it before onStop, so waiting out another timeout for SIGKILL
     // only delays the agent's next copy (a move, a re-placement), which handles its message again.
-    await this.#stopProcess(guild.id, spec.id, pid, settled ? options.timeoutMs : 0);
+    // A settled session leaves the process nothing to handle: one without onStop ends at once.
+    const stopped = settled
+      ? this.#stopProcess(guild.id, spec.id, pid, options.timeoutMs, true)
+      : this.#stopProcess(guild.id, spec.id, pid, 0);
+    // The agent takes and commits nothing more, so unless its durable state is about to be
+    // deleted (which a placement elsewhere must not race), its placement goes while its process
+    // exits: a move's next copy starts that much sooner.
+    const deregistered =
+      options.forget === true ? undefined : this.#deregister(entry, wasCreating, options);
+    await stopped;
     entry.session = undefined;
     this.agents.remove(entry);
     // Counted as soon as the process is gone, in the same turn as the host's agent count drops, so
@@ -283,20 +292,35 @@ export class AgentSupervisor {
         );
       });
     }
-    // A create in progress undoes its own registration when it sees the agent was stopped.
-    if (entry.registered && options.keepRegistration !== true && !wasCreating) {
-      entry.registered = false;
-      await this.#registrations.deregister(guild.id, spec.id, entry.epoch);
-    }
+    await (deregistered ?? this.#deregister(entry, wasCreating, options));
     this.#logger.info({ guild_id: guild.id, agent_id: spec.id }, "agent stopped");
   }
 
-  #stopProcess(guildId: string, agentId: string, pid?: number, timeoutMs?: number): Promise<void> {
+  async #deregister(
+    entry: HostedAgent,
+    wasCreating: boolean,
+    options: StopHostedAgentOptions,
+  ): Promise<void> {
+    // A create in progress undoes its own registration when it sees the agent was stopped.
+    if (entry.registered && options.keepRegistration !== true && !wasCreating) {
+      entry.registered = false;
+      await this.#registrations.deregister(entry.guild.id, entry.spec.id, entry.epoch);
+    }
+  }
+
+  #stopProcess(
+    guildId: string,
+    agentId: string,
+    pid?: number,
+    timeoutMs?: number,
+    quiesced = false,
+  ): Promise<void> {
     const stopTimeoutMs = this.#deps.stopTimeoutMs;
     return stopAgentProcess(this.#deps.manager, guildId, agentId, {
       pid,
       timeoutMs,
       stopTimeoutMs,
+      quiesced,
     });
   }
 

@@ -64,6 +64,11 @@ interface PendingDelivery {
 export class AgentChannel {
   /** The process. */
   readonly runner: RunnerProcess;
+  /**
+   * Whether stopping the process has work for it to do (see `ReadyEvent`): true until it reported
+   * ready, since an agent still starting may yet run `onStop`.
+   */
+  gracefulStop = true;
   readonly #owner: AgentChannelOwner;
   readonly #deliveries = new Map<number, PendingDelivery>();
   readonly #statsRequests = new Map<number, (rssBytes: number | undefined) => void>();
@@ -228,6 +233,7 @@ export class AgentChannel {
         if (pending === undefined) return;
         this.#start = undefined;
         clearTimeout(pending.timer);
+        this.gracefulStop = message.gracefulStop;
         pending.resolve(message.state);
         return;
       }

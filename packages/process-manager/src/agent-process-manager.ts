@@ -11,6 +11,7 @@ import type { LogLine } from "./log-buffer.js";
 import {
   resolveAgentProcessManagerOptions,
   type AgentProcessManagerOptions,
+  type AgentStopOptions,
   type DurableState,
   type ResolvedAgentProcessManagerOptions,
 } from "./manager-options.js";
@@ -161,14 +162,15 @@ export class AgentProcessManager {
   }
 
   /**
-   * Stops an agent: SIGTERM (its `onStop` runs, then it exits 0), SIGKILL after `stopTimeoutMs`.
-   * Resolves when the process is gone and the agent is forgotten; a pending `spawn` of it rejects
-   * with `unavailable`. Concurrent calls share one stop.
+   * Stops an agent: SIGTERM (its `onStop` runs, then it exits 0), SIGKILL after `stopTimeoutMs`;
+   * a `quiesced` agent with nothing to do at a stop gets SIGKILL at once. Resolves when the
+   * process is gone and the agent is forgotten; a pending `spawn` of it rejects with
+   * `unavailable`. Concurrent calls share one stop.
    *
    * @throws GuildhallError `not-found` when the manager has no such agent
    */
-  async stop(guildId: string, agentId: string): Promise<void> {
-    await this.#require(guildId, agentId).stop();
+  async stop(guildId: string, agentId: string, options: AgentStopOptions = {}): Promise<void> {
+    await this.#require(guildId, agentId).stop(options);
   }
 
   /**

@@ -8,6 +8,7 @@ export { DEFAULT_INHERITED_ENV } from "./manager-options.js";
 export type {
   AgentProcessManagerOptions,
   AgentRef,
+  AgentStopOptions,
   DurableState,
   PreparedStart,
   PrepareStartHandler,

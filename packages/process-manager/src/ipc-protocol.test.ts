@@ -26,8 +26,8 @@ describe("IPC protocol", () => {
       }).success,
     ).toBe(true);
     for (const message of [
-      { type: "ready" },
-      { type: "ready", state: { value: null } },
+      { type: "ready", gracefulStop: true },
+      { type: "ready", state: { value: null }, gracefulStop: false },
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: [1, "two"] } },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "start" },
       { type: "publish", requestId: 2, topic: "t", payload: 1, format: "json", handler: 3 },
@@ -38,8 +38,9 @@ describe("IPC protocol", () => {
 
   it("rejects malformed states and handler tags", () => {
     for (const message of [
-      { type: "ready", state: { count: 1 } },
-      { type: "ready", state: { value: Number.NaN } },
+      { type: "ready", state: { count: 1 }, gracefulStop: true },
+      { type: "ready", state: { value: Number.NaN }, gracefulStop: true },
+      { type: "ready" },
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: undefined } },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "stop" },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: -1 },
@@ -50,7 +51,9 @@ describe("IPC protocol", () => {
 
   it("rejects unknown types, extra fields and a sender on publish requests", () => {
     expect(RunnerToHost.safeParse({ type: "nonsense" }).success).toBe(false);
-    expect(RunnerToHost.safeParse({ type: "ready", extra: 1 }).success).toBe(false);
+    expect(RunnerToHost.safeParse({ type: "ready", gracefulStop: true, extra: 1 }).success).toBe(
+      false,
+    );
     expect(
       RunnerToHost.safeParse({
         type: "publish",

@@ -99,10 +99,14 @@ export const HelloEvent = z.strictObject({
 /**
  * `onStart` has resolved; the agent handles deliveries from now on. `state` is the state onStart
  * left, when it differs from the one the start command gave (or nothing was stored).
+ * `gracefulStop` says whether its process has work to do when stopped: an `onStop` to run, or
+ * output the platform may still buffer. Without it, the process can be ended with SIGKILL once
+ * the host knows it handles nothing, which is what its own exit would amount to.
  */
 export const ReadyEvent = z.strictObject({
   type: z.literal("ready"),
   state: DurableState.optional(),
+  gracefulStop: z.boolean(),
 });
 
 /** Starting failed; the runner exits right after sending this. */

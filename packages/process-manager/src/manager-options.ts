@@ -102,6 +102,17 @@ export const DEFAULT_INHERITED_ENV: readonly string[] = Object.freeze([
 ]);
 
 /** Options of {@link AgentProcessManager}; every field is optional. */
+/** Options of `AgentProcessManager.stop`. */
+export interface AgentStopOptions {
+  /**
+   * The caller has made sure the agent handles nothing and is handed nothing more (a host whose
+   * durable session closed): its process is then ended with SIGKILL at once when it reported
+   * nothing to do at a stop (no `onStop`, no output it may still buffer), since a graceful exit
+   * would only cost time. Default false: a queued delivery still runs before the agent exits.
+   */
+  readonly quiesced?: boolean;
+}
+
 export interface AgentProcessManagerOptions {
   /**
    * Agent modules this manager may load: package names (matched exactly), absolute directories or

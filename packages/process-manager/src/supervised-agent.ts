@@ -16,7 +16,11 @@ import { asGuildhallError } from "./as-guildhall-error.js";
 import { describeIssues } from "./ipc-protocol.js";
 import type { AgentEventBase, AgentLifecycleEvent } from "./lifecycle-events.js";
 import { LogBuffer } from "./log-buffer.js";
-import type { DurableState, ResolvedAgentProcessManagerOptions } from "./manager-options.js";
+import type {
+  AgentStopOptions,
+  DurableState,
+  ResolvedAgentProcessManagerOptions,
+} from "./manager-options.js";
 import { prepareStart } from "./prepare-start.js";
 import {
   decideRestart,
@@ -166,9 +170,9 @@ export class SupervisedAgent {
   /**
    * Stops the agent: SIGTERM (its `onStop` runs), SIGKILL after `stopTimeoutMs`. Resolves once its
    * process is gone and the manager has forgotten it; a pending start rejects with `unavailable`.
-   * Concurrent calls share one stop.
+   * Concurrent calls share one stop. See `AgentProcessManager.stop` for `options`.
    */
-  stop(): Promise<void> {
+  stop(options: AgentStopOptions = {}): Promise<void> {
     const phase = this.#phase;
     if (phase.name === "stopping") return phase.done;
     if (phase.name === "ready") clearTimeout(phase.stableTimer);
@@ -177,7 +181,8 @@ export class SupervisedAgent {
     let stopped!: () => void;
     const done = new Promise<void>((resolve) => (stopped = resolve));
     this.#phase = { name: "stopping", channel, done };
-    void this.#terminate(channel?.runner).then(stopped);
+    const atOnce = options.quiesced === true && channel?.gracefulStop === false;
+    void this.#terminate(channel?.runner, atOnce).then(stopped);
     return done;
   }
 
@@ -360,10 +365,11 @@ export class SupervisedAgent {
     this.#emit({ type: "restarted", pid: started.channel.runner.pid, restarts: this.#restarts });
   }
 
-  async #terminate(runner: RunnerProcess | undefined): Promise<void> {
+  async #terminate(runner: RunnerProcess | undefined, atOnce: boolean): Promise<void> {
     let exit = runner?.exit;
     if (runner !== undefined && exit === undefined) {
-      runner.kill("SIGTERM");
+      // Its own exit would do nothing but cost milliseconds (a move waits them out).
+      runner.kill(atOnce ? "SIGKILL" : "SIGTERM");
       const escalate = setTimeout(
         () => runner.kill("SIGKILL"),
         this.#context.options.stopTimeoutMs,

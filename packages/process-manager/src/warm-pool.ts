@@ -39,7 +39,7 @@ const MAX_FAILURES_IN_A_ROW = 3;
 export class WarmPool {
   readonly #options: WarmPoolOptions;
   readonly #idle: RunnerProcess[] = [];
-  #starting: RunnerProcess | undefined;
+  #starting: { readonly proc: RunnerProcess; readonly timer: NodeJS.Timeout } | undefined;
   #failuresInARow = 0;
   #closed = false;
   #gaveUp = false;
@@ -59,7 +59,9 @@ export class WarmPool {
   }
 
   /**
-   * Takes an idle runner out of the pool; the caller owns it from now on. The pool does not refill
+   * Takes an idle runner out of the pool, or else the one being started (it has a head start on
+   * any fork the caller would make, and a second fork beside it would only slow both down); the
+   * caller owns it from now on and its start timeout is the caller's. The pool does not refill
    * here: forking blocks the host's event loop for a moment, so the caller calls {@link refill}
    * once its spawn has settled.
    */
@@ -67,8 +69,14 @@ export class WarmPool {
     for (;;) {
       const proc = this.#idle.shift();
       // One killed from outside can still be listed until its exit is processed.
-      if (proc === undefined || proc.connected) return proc;
+      if (proc === undefined) break;
+      if (proc.connected) return proc;
     }
+    const starting = this.#starting;
+    if (starting === undefined || !starting.proc.connected) return undefined;
+    clearTimeout(starting.timer);
+    this.#starting = undefined;
+    return starting.proc;
   }
 
   /**
@@ -98,7 +106,10 @@ export class WarmPool {
   async close(): Promise<void> {
     this.#closed = true;
     const all = [...this.#idle.splice(0)];
-    if (this.#starting !== undefined) all.push(this.#starting);
+    if (this.#starting !== undefined) {
+      clearTimeout(this.#starting.timer);
+      all.push(this.#starting.proc);
+    }
     this.#starting = undefined;
     this.#notify();
     await Promise.all(all.map((proc) => this.#stop(proc)));
@@ -129,7 +140,6 @@ export class WarmPool {
       this.#failed(error as Error);
       return;
     }
-    this.#starting = proc;
     // A runner that never reports in (a preload from execArgv that hangs, a stalled machine)
     // would otherwise hold the pool, and everyone awaiting whenFull(), forever.
     let timedOut = false;
@@ -137,10 +147,13 @@ export class WarmPool {
       timedOut = true;
       proc.kill("SIGKILL");
     }, this.#options.startTimeoutMs);
+    const starting = { proc, timer };
+    this.#starting = starting;
     proc.roundTrip().then(
       () => {
         clearTimeout(timer);
-        if (this.#starting !== proc) return;
+        // Taken by a spawn while it started: the spawn owns it.
+        if (this.#starting !== starting) return;
         this.#starting = undefined;
         // Idle runners must not keep the host alive; one being started does, so that awaiting
         // whenFull() keeps the event loop running.
@@ -159,7 +172,7 @@ export class WarmPool {
       },
       (error: Error) => {
         clearTimeout(timer);
-        if (this.#starting !== proc) return;
+        if (this.#starting !== starting) return;
         this.#starting = undefined;
         this.#failed(
           timedOut

@@ -75,6 +75,41 @@ describe("spawn and stop", () => {
     expect(isRunning(pid ?? -1)).toBe(false);
   });
 
+  it("ends a quiesced agent without onStop at once, and still runs the onStop of one that has it", async () => {
+    const manager = await createManager({ warmPoolSize: 0, stopTimeoutMs: 300 });
+    const echo = await manager.spawn({
+      guild,
+      agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") },
+    });
+    await manager.spawn({
+      guild,
+      agent: { id: "stubborn", name: "Stubborn", className: fixtureClass("Stubborn") },
+    });
+    const events = recordEvents(manager);
+
+    // Nothing to run at its stop: SIGKILL at once, reported as the stop that was asked for.
+    await manager.stop("guild-1", "echo", { quiesced: true });
+    expect(isRunning(echo.pid ?? -1)).toBe(false);
+    expect(events.at(-1)).toMatchObject({
+      type: "stopped",
+      agentId: "echo",
+      requested: true,
+      signal: "SIGKILL",
+    });
+    // One with onStop gets SIGTERM first even when quiesced (Stubborn notes it, then its onStop
+    // never ends, so the stop timeout's SIGKILL ends it).
+    const lines: string[] = [];
+    const following = (async () => {
+      for await (const line of manager.logs("guild-1", "stubborn", { follow: true })) {
+        lines.push(line.text);
+      }
+    })();
+    await manager.stop("guild-1", "stubborn", { quiesced: true });
+    await following;
+    expect(lines).toContain("ignoring SIGTERM");
+    expect(events.at(-1)).toMatchObject({ agentId: "stubborn", signal: "SIGKILL" });
+  });
+
   it("kills an agent that is not ready within startTimeoutMs and rejects with deadline-exceeded", async () => {
     const manager = await createManager({ warmPoolSize: 0, startTimeoutMs: 600 });
     const started = nextEvent(manager, "started");
@@ -232,6 +267,26 @@ describe("warm pool and shutdown", () => {
     const refilled = manager.status().warmPool.idlePids;
     expect(refilled).toHaveLength(1);
     expect(refilled).not.toContain(info.pid);
+  });
+
+  it("hands a spawn the pool's runner that is still starting rather than forking another", async () => {
+    const before = new Set(childPids());
+    // Constructed, not created: its pool runner is forked but has not reported in yet.
+    const manager = new AgentProcessManager({ agentModules: [FIXTURES], warmPoolSize: 1 });
+    try {
+      const starting = childPids().filter((pid) => !before.has(pid));
+      expect(manager.status().warmPool).toMatchObject({ idlePids: [], starting: 1 });
+      expect(starting).toHaveLength(1);
+      const info = await manager.spawn({
+        guild,
+        agent: { id: "early", name: "Early", className: fixtureClass("Echo") },
+      });
+      expect(info.pid).toBe(starting[0]);
+      await manager.whenWarm();
+      expect(manager.status().warmPool.idlePids).not.toContain(info.pid);
+    } finally {
+      await manager.shutdown();
+    }
   });
 
   it("gives up on pool runners that never report in instead of waiting for them forever", async () => {

@@ -72,9 +72,11 @@ let exiting = false;
 
 async function exit(code: number): Promise<never> {
   exiting = true;
+  // Pipes and files are written synchronously on Linux, so usually nothing is left to flush;
+  // waiting a turn for an empty write's callback anyway would add milliseconds to every stop.
   const flush = (stream: NodeJS.WriteStream): Promise<void> =>
     new Promise((resolve) => {
-      if (stream.destroyed || !stream.writable) {
+      if (stream.destroyed || !stream.writable || stream.writableLength === 0) {
         resolve();
         return;
       }
@@ -130,7 +132,13 @@ async function start(command: StartCommand): Promise<void> {
     if (state !== "starting") return;
     const changed = committed.commit(instance.state);
     state = "ready";
-    await send({ type: "ready", ...(changed !== undefined && { state: changed }) });
+    await send({
+      type: "ready",
+      ...(changed !== undefined && { state: changed }),
+      // Pipes to the host are written synchronously on Linux only; elsewhere a SIGKILL could cut
+      // output still queued in this process.
+      gracefulStop: typeof instance.onStop === "function" || process.platform !== "linux",
+    });
     drain();
   } catch (error) {
     await fail(error);
