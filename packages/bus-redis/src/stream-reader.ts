@@ -49,7 +49,8 @@ interface Read {
 
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][];
 
-const MAX_UNBLOCK_ATTEMPTS = 30;
+/** The longest pause between two CLIENT UNBLOCK attempts for one read, in milliseconds. */
+const MAX_UNBLOCK_PAUSE_MS = 20;
 
 /** Reads every subscribed stream of one bus with one blocking XREAD at a time. */
 export class StreamReader {
@@ -142,7 +143,10 @@ export class StreamReader {
   }
 
   async #unblock(read: Read, clientId: number): Promise<void> {
-    for (let attempt = 0; attempt < MAX_UNBLOCK_ATTEMPTS; attempt++) {
+    // Until the read is answered: giving up earlier would leave a new stream unread for up to
+    // blockMs on a machine too busy to get the read to Redis quickly. The read ends within blockMs
+    // (plus the watchdog's grace) in any case, which bounds these attempts.
+    for (let attempt = 0; ; attempt++) {
       if (this.#inFlight !== read || this.#closed) return;
       let answer: unknown;
       try {
@@ -153,7 +157,9 @@ export class StreamReader {
       if (answer === 1) return;
       // 0: the read has not reached Redis yet (or has just been answered): try again shortly.
       try {
-        await delay(Math.min(1 + attempt, 20), undefined, { signal: this.#abort.signal });
+        await delay(Math.min(1 + attempt, MAX_UNBLOCK_PAUSE_MS), undefined, {
+          signal: this.#abort.signal,
+        });
       } catch {
         return;
       }

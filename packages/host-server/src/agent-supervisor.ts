@@ -282,7 +282,10 @@ export class AgentSupervisor {
     this.agents.remove(entry);
     // Counted as soon as the process is gone, in the same turn as the host's agent count drops, so
     // a drain that sees no agent left also sees every hand-off that emptied it.
-    if (options.handOff === true) this.#handedOff++;
+    if (options.handOff === true) {
+      this.#handedOff++;
+      this.#deps.metrics.agentsHandedOff.inc({ guild_id: guild.id });
+    }
     this.#deps.metrics.agentLag.remove({ guild_id: guild.id, agent_id: spec.id });
     if (options.forget === true) {
       await this.#deps.bus.deleteAgent(guild.id, spec.id).catch((error: unknown) => {

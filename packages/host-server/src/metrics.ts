@@ -39,6 +39,7 @@ export class HostMetrics {
   readonly redeliveries: Counter<"guild_id">;
   readonly trimmedUnread: Counter<"guild_id">;
   readonly agentLag: Gauge<"guild_id" | "agent_id">;
+  readonly agentsHandedOff: Counter<"guild_id">;
 
   constructor(source: MetricsSource, options: { processMetrics: boolean }) {
     const registers = [this.registry];
@@ -93,6 +94,11 @@ export class HostMetrics {
     this.agentRestarts = counter(
       "guildhall_host_agent_restarts_total",
       "Agent processes restarted after a failure, by guild.",
+      ["guild_id"],
+    );
+    this.agentsHandedOff = counter(
+      "guildhall_host_agents_handed_off_total",
+      "Agents stopped keeping their state for a copy on another host (moved, or placed anew elsewhere), by guild.",
       ["guild_id"],
     );
     this.agentCrashes = counter(

@@ -16,6 +16,8 @@ describe("/metrics", () => {
     const t = await startHost({ processMetrics: true });
     await t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo")));
     await rejection(t.client.createAgent(createRequest("g1", fixtureSpec("a", "Echo"))));
+    await t.client.createAgent(createRequest("g1", fixtureSpec("moved", "Echo")));
+    await t.client.stopAgent({ guildId: "g1", agentId: "moved", keepState: true });
 
     const port = t.host.metricsPort;
     expect(port).toBeGreaterThan(0);
@@ -31,9 +33,10 @@ describe("/metrics", () => {
 
     expect(text).toContain('guildhall_host_agents_running{guild_id="g1"} 1');
     expect(text).toContain('guildhall_host_agent_create_errors_total{code="already_exists"} 1');
-    expect(text).toContain("guildhall_host_agent_create_duration_seconds_count 1");
+    expect(text).toContain("guildhall_host_agent_create_duration_seconds_count 2");
+    expect(text).toContain('guildhall_host_agents_handed_off_total{guild_id="g1"} 1');
     expect(text).toMatch(
-      /guildhall_host_rpc_handled_total\{method="AgentHostService\/CreateAgent",code="ok"\} 1/,
+      /guildhall_host_rpc_handled_total\{method="AgentHostService\/CreateAgent",code="ok"\} 2/,
     );
     expect(text).toMatch(
       /guildhall_host_registry_op_duration_seconds_count\{op="register_host",result="ok"\} 1/,
