@@ -117,6 +117,8 @@ export interface RedisBenchClusterOptions {
   readonly processGroup?: boolean;
   /** The engine's reconcile options; undefined: the engine's defaults. */
   readonly reconcile?: ReconcileOptions;
+  /** More environment of the hosts, e.g. OTEL_EXPORTER_OTLP_ENDPOINT. Default: none. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -147,6 +149,7 @@ export async function startRedisBenchCluster(
           agentModules: [AGENTS_DIR],
           ...(options.maxAgents !== undefined && { maxAgents: options.maxAgents }),
           ...(options.processGroup === true && { processGroup: true }),
+          ...(options.env !== undefined && { env: options.env }),
         }),
       );
     }

@@ -33,6 +33,7 @@ import { emptyCallTo, measureRpc, startHealthServer } from "./rpc.js";
 import { AGENT_ENV_WITHOUT_EXTRA_CA, bareFork, spawnBenchmark } from "./spawn.js";
 import { inParallel, median, percentiles } from "./stats.js";
 import { evaluateTargets } from "./targets.js";
+import { measureTracingCost } from "./tracing.js";
 import { Teardown } from "./teardown.js";
 
 /** Options, their defaults (sized for a run under 5 minutes on 2 cores), and their env names. */
@@ -46,6 +47,8 @@ const OPTIONS = {
   "rpc-calls": [1000, "host calls of each kind"],
   "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
   "agent-messages": [4000, "messages of each agent-to-agent throughput round"],
+  "tracing-rounds": [4, "agent-to-agent throughput rounds with tracing on, and as many off"],
+  "tracing-messages": [2000, "messages of each of those rounds"],
   "durable-commits": [2000, "commits, and bare EVALSHAs, timed one at a time"],
   "durable-rounds": [200, "publish → reply round trips of each durable-handling agent"],
   "durable-messages": [300, "messages of each durable-handling throughput round, per agent"],
@@ -68,6 +71,7 @@ const SECTIONS = {
   rpc: "engine → host calls",
   throughput: "create throughput, then memory and lookups with its agents",
   messaging: "agent → agent round trips and messages/s",
+  tracing: "agent → agent messages/s with tracing on (OTLP export) vs off",
   durable: "commit vs bare EVALSHA, durable handling vs handling without commits",
   move: "moveAgent under a steady stream vs a warm create, on a fresh 2-host Redis cluster",
   failover: "kill -9 of a host",
@@ -501,6 +505,33 @@ async function main(): Promise<void> {
           },
           ratio: median(messaging.agentMessagesPerSecond) / median(messaging.bareMessagesPerSecond),
         },
+      );
+    }
+
+    if (runs("tracing")) {
+      log(
+        `tracing: ${options["tracing-rounds"]} rounds of ${options["tracing-messages"]} messages, on and off`,
+      );
+      const tracing = await measureTracingCost(teardown, quiet, redis.url, {
+        rounds: options["tracing-rounds"],
+        messages: options["tracing-messages"],
+      });
+      figures.push({
+        kind: "rate",
+        id: "tracing.throughput",
+        title: "Agent ↔ agent messages, tracing on (every message's spans exported over OTLP)",
+        unit: "msg/s",
+        rounds: tracing.onMessagesPerSecond,
+        median: median(tracing.onMessagesPerSecond),
+        limit: {
+          title: "the same, tracing off",
+          rounds: tracing.offMessagesPerSecond,
+          median: median(tracing.offMessagesPerSecond),
+        },
+        ratio: median(tracing.onMessagesPerSecond) / median(tracing.offMessagesPerSecond),
+      });
+      notes.push(
+        `Tracing on vs off: ${(median(tracing.onMessagesPerSecond) / median(tracing.offMessagesPerSecond)).toFixed(2)}× the messages/s, the traced hosts making ${tracing.exports} OTLP export requests. With tracing off, a host's span calls for one handled message and one send cost ${tracing.offNsPerMessage.toFixed(0)} ns (no-op API, timed in the bench process).`,
       );
     }
 

@@ -2,6 +2,7 @@
 // printing a failure as one line that says what to do rather than a stack trace.
 import { errorMessage } from "@guildhall/core";
 import { ExitCode, exitCodeOf } from "./exit-codes.js";
+import { stopTracing } from "./tracing.js";
 
 /**
  * Wraps a command action: when it resolves the process exits with the status it returned (default
@@ -20,6 +21,7 @@ export function action<A extends unknown[]>(
       code = exitCodeOf(error);
       process.stderr.write(`guildhall ${command}: ${errorMessage(error)}\n`);
     }
+    await stopTracing();
     process.exit(code);
   };
 }

@@ -8,6 +8,7 @@ export { registerDevCommand } from "./commands/dev.js";
 export { registerRunCommand } from "./commands/run.js";
 export { registerStatusCommand } from "./commands/status.js";
 export { registerAgentsCommand } from "./commands/agents.js";
+export { registerDashboardCommand } from "./commands/dashboard.js";
 export { registerHostCommand, runHost } from "./commands/host.js";
 export type { RunningHost } from "./commands/host.js";
 export { resolveHostCommandConfig } from "./commands/host-config.js";

@@ -34,6 +34,8 @@ export interface RunningCli {
   kill(signal: NodeJS.Signals): void;
   /** Resolves once stdout contains `text`; rejects if the process exits first. */
   waitForOutput(text: string): Promise<void>;
+  /** What it printed on stdout so far. */
+  output(): string;
   /** Resolves when the process has exited and its output is read. */
   readonly result: Promise<CliResult>;
 }
@@ -71,6 +73,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
     pid: child.pid ?? 0,
     kill: (signal) => child.kill(signal),
     result,
+    output: () => stdout,
     waitForOutput(text) {
       return new Promise((resolve, reject) => {
         const check = () => {

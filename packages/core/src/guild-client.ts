@@ -5,6 +5,7 @@ import { createMessage } from "./message.js";
 import type { JsonValue, Message } from "./message.js";
 import type { MessageBus, MessageHandler, Subscription } from "./message-bus.js";
 import { ID_PATTERN } from "./spec.js";
+import { endSpan, recordMessage, startPublishSpan, traceparentOf } from "./tracing.js";
 
 /** Options of {@link connectGuildClient}. */
 export interface GuildClientOptions {
@@ -26,7 +27,11 @@ export interface ClientPublishOptions {
   threadId?: string;
   /** The message it answers. Default: none. */
   inResponseTo?: string;
-  /** W3C trace context to carry. Default: none. */
+  /**
+   * W3C trace context of the trace this publish belongs to. When tracing is on the message
+   * carries that of this publish's producer span (`publish <topic>`), a child of this context
+   * (default: of the active span); when it is off, this one as given. Default: none.
+   */
   traceparent?: string;
 }
 
@@ -93,12 +98,31 @@ export function connectGuildClient(bus: MessageBus, options: GuildClientOptions)
 
     async publish(topic, payload, publishOptions = {}) {
       checkOpen("publish");
-      const message = createMessage(
-        { topic, sender, payload, ...publishOptions },
-        options.ids === undefined ? {} : { ids: options.ids },
-      );
-      await bus.publish(options.guildId, message);
-      return message;
+      // A caller's trace context is the parent: the publish belongs to that trace, not the active one.
+      const span = startPublishSpan(topic, {
+        guildId: options.guildId,
+        parent: publishOptions.traceparent,
+      });
+      try {
+        const traceparent = traceparentOf(span) ?? publishOptions.traceparent;
+        const message = createMessage(
+          {
+            topic,
+            sender,
+            payload,
+            ...publishOptions,
+            ...(traceparent !== undefined && { traceparent }),
+          },
+          options.ids === undefined ? {} : { ids: options.ids },
+        );
+        recordMessage(span, message);
+        await bus.publish(options.guildId, message);
+        endSpan(span);
+        return message;
+      } catch (error) {
+        endSpan(span, error);
+        throw error;
+      }
     },
 
     async subscribe(topic, handler) {

@@ -93,6 +93,18 @@ export type { RunningAgent, StartAgentOptions, StopAgentOptions } from "./start-
 export { loadAgentClass, parseClassName } from "./agent-loader.js";
 export { resolveAgentModule } from "./module-allowlist.js";
 export type { ClassNameParts, LoadAgentClassOptions } from "./agent-loader.js";
+export {
+  MESSAGING_SYSTEM,
+  contextOfTraceparent,
+  endSpan,
+  recordMessage,
+  startProcessSpan,
+  startPublishSpan,
+  traceparentOf,
+  traced,
+  tracesHostCall,
+} from "./tracing.js";
+export type { MessageSpanOptions, TracedOptions } from "./tracing.js";
 export { createJsonLogger, withLogFields } from "./logger.js";
 export type { JsonLoggerOptions, LogLevel } from "./logger.js";
 export { GuildhallError, ERROR_CODES, GRPC_STATUS_OF_ERROR_CODE, errorMessage } from "./errors.js";

@@ -1,5 +1,6 @@
 // Every agent process imports @guildhall/core, so what that import loads is paid by every agent
-// start. zod, yaml and node:crypto load on first use instead (src/lazy-module.ts); this keeps it so.
+// start. zod, yaml, node:crypto and the OpenTelemetry API load on first use instead
+// (src/lazy-module.ts); this keeps it so.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -9,11 +10,13 @@ import { AgentSpec, GuildSpec, Message, validateAgentSpec } from "@guildhall/cor
 const IMPORT_CORE = fileURLToPath(new URL("./fixtures/import-core.mjs", import.meta.url));
 
 describe("importing @guildhall/core", () => {
-  it("loads neither zod, yaml nor node:crypto", () => {
+  it("loads neither zod, yaml, node:crypto nor the OpenTelemetry API", () => {
     const output = execFileSync(process.execPath, [IMPORT_CORE], { encoding: "utf8" });
     const loaded = JSON.parse(output) as string[];
     expect(loaded.some((url) => url.includes("/packages/core/"))).toBe(true);
-    expect(loaded.filter((url) => /\/node_modules\/(zod|yaml)\//.test(url))).toEqual([]);
+    expect(
+      loaded.filter((url) => /\/node_modules\/(zod|yaml|@opentelemetry\/api)\//.test(url)),
+    ).toEqual([]);
     expect(loaded).not.toContain("node:crypto");
   });
 });

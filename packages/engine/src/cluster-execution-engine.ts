@@ -19,6 +19,7 @@ import {
   type ShutdownOptions,
   errorMessage,
   agentKey,
+  traced,
 } from "@guildhall/core";
 import { AgentState } from "@guildhall/proto";
 import type { AgentLocation, DesiredAgent, GuildContext } from "@guildhall/registry";
@@ -176,7 +177,11 @@ export class ClusterExecutionEngine implements ExecutionEngine {
           : AbortSignal.any([this.#shutdown.signal, opts.signal]);
       const run = new PlacementRun(spec.id, budgetMs, signal);
       run.check();
-      await this.#locks.run(agentKey(context.id, spec.id), () => this.#run(context, spec, run));
+      await traced(
+        "runAgent",
+        { attributes: { "guildhall.guild_id": context.id, "guildhall.agent_id": spec.id } },
+        () => this.#locks.run(agentKey(context.id, spec.id), () => this.#run(context, spec, run)),
+      );
     });
   }
 

@@ -5,6 +5,7 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { AgentHostService } from "@guildhall/proto";
 import type { SecureClientSessionOptions } from "node:http2";
+import { tracingInterceptor } from "./tracing-interceptor.js";
 
 /** TLS towards the agent hosts. Every field is optional: `{}` is TLS with Node's trusted CAs. */
 export interface ClusterTlsOptions {
@@ -58,8 +59,9 @@ export class HostClients {
     const token = options.token;
     this.#interceptors =
       token === undefined
-        ? []
+        ? [tracingInterceptor]
         : [
+            tracingInterceptor,
             (next) => async (request) => {
               request.header.set("authorization", `Bearer ${token}`);
               return next(request);

@@ -30,6 +30,7 @@ import { createAgentHostService } from "./rpc/agent-host-service.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { createHealthService } from "./rpc/health-service.js";
 import { createMetricsInterceptor } from "./rpc/metrics-interceptor.js";
+import { createTracingInterceptor } from "./rpc/tracing-interceptor.js";
 import { hostVersion } from "./version.js";
 
 /** Options of {@link AgentHost.drain}. */
@@ -285,6 +286,7 @@ class AgentHostImpl implements AgentHost {
         router.service(Health, createHealthService(this.#lifecycle, this.#metrics));
       },
       interceptors: [
+        createTracingInterceptor(AgentHostService.typeName),
         createMetricsInterceptor(this.#metrics),
         ...(options.token === undefined ? [] : [createAuthInterceptor(options.token)]),
         errorMappingInterceptor,

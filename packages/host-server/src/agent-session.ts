@@ -9,7 +9,12 @@ import {
   createMessage,
   decodeAgentState,
   encodeAgentState,
+  endSpan,
   errorMessage,
+  recordMessage,
+  startProcessSpan,
+  startPublishSpan,
+  traceparentOf,
   validateMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
@@ -19,6 +24,7 @@ import {
   type TopicPosition,
 } from "@guildhall/core";
 import type { AgentProcessManager, PublishRequest } from "@guildhall/process-manager";
+import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { HostMetrics } from "./metrics.js";
 
@@ -68,6 +74,8 @@ export class AgentSession {
   readonly #startOutbox: Message[] = [];
   /** Sends of the handler in progress; deliveries are one at a time, so one list is enough. */
   #deliveryOutbox: Message[] | undefined;
+  /** The consumer span of the handler in progress: the parent of what it publishes. */
+  #deliverySpan: Span | undefined;
   #started = false;
   #closing = false;
 
@@ -153,6 +161,29 @@ export class AgentSession {
    * @throws GuildhallError `invalid-argument` when the message is invalid or over the bus limit
    */
   async publish(request: PublishRequest): Promise<Message> {
+    const { guildId, agentId } = this.#deps;
+    // The agent process has no tracer: its host traces the publish, as a child of the handling
+    // that sent it (or of the trace context the agent gave).
+    const span = startPublishSpan(request.topic, {
+      guildId,
+      agentId,
+      parent:
+        (typeof request.handler === "number" ? this.#deliverySpan : undefined) ??
+        request.traceparent ??
+        null,
+    });
+    try {
+      const message = await this.#publish(request, traceparentOf(span) ?? request.traceparent);
+      recordMessage(span, message);
+      endSpan(span);
+      return message;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async #publish(request: PublishRequest, traceparent: string | undefined): Promise<Message> {
     const { bus, metrics, guildId, agentId, agentName } = this.#deps;
     const message = validateMessage(
       createMessage({
@@ -162,7 +193,7 @@ export class AgentSession {
         format: request.format,
         ...(request.threadId !== undefined && { threadId: request.threadId }),
         ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
-        ...(request.traceparent !== undefined && { traceparent: request.traceparent }),
+        ...(traceparent !== undefined && { traceparent }),
       }),
     );
     const bytes = Buffer.byteLength(JSON.stringify(message));
@@ -256,10 +287,15 @@ export class AgentSession {
     );
     const outbox: Message[] = [];
     this.#deliveryOutbox = outbox;
+    // Ends when the handler's outcome is in; its commit follows in the inbox (see 0013-tracing.md).
+    const span = startProcessSpan(message, { guildId, agentId });
+    this.#deliverySpan = span;
+    let failure: unknown;
     try {
       const result = await manager.deliver(guildId, agentId, message);
       this.#deps.crashes.delete(crashKey);
       if (result.status === "failed") {
+        failure = new Error(result.error);
         metrics.deliveryFailures.inc({ guild_id: guildId });
         this.#deps.logger.warn(
           { message_id: message.id, err: result.error },
@@ -273,14 +309,18 @@ export class AgentSession {
       return { state, messages: outbox };
     } catch (error) {
       if (error instanceof GuildhallError && error.code === "invalid-argument") {
-        throw new GuildhallError(
+        failure = new GuildhallError(
           "internal",
           `agent "${agentId}" reported an invalid state: ${error.message}`,
         );
+        throw failure;
       }
+      failure = error;
       throw error;
     } finally {
       this.#deliveryOutbox = undefined;
+      this.#deliverySpan = undefined;
+      endSpan(span, failure);
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   type JsonValue,
   type Message,
   errorMessage,
+  traced,
 } from "@guildhall/core";
 import type {
   AgentInfo,
@@ -118,19 +119,33 @@ export class AgentSupervisor {
       entry.epoch = placement.epoch;
       entry.registered = true;
       this.#assertStillCreating(entry);
-      let info: AgentInfo & { startState?: { value: JsonValue } };
-      try {
-        info = await this.#deps.manager.spawn({ guild, agent: spec });
-      } catch (error) {
-        // A module path inside the allowlist that does not exist is a bad spec, not a missing agent.
-        if (error instanceof GuildhallError && error.code === "not-found") {
-          throw new GuildhallError("invalid-argument", error.message, { cause: error });
-        }
-        throw error;
-      }
-      spawned = true;
-      this.#assertStillCreating(entry);
-      await this.#sessionStarted(entry, info.startState);
+      const info = await traced(
+        "agent start",
+        {
+          attributes: {
+            "guildhall.guild_id": guild.id,
+            "guildhall.agent_id": spec.id,
+            "guildhall.epoch": placement.epoch,
+          },
+        },
+        async () => {
+          let started: AgentInfo & { startState?: { value: JsonValue } };
+          try {
+            started = await this.#deps.manager.spawn({ guild, agent: spec });
+          } catch (error) {
+            // A module path inside the allowlist that does not exist is a bad spec, not a
+            // missing agent.
+            if (error instanceof GuildhallError && error.code === "not-found") {
+              throw new GuildhallError("invalid-argument", error.message, { cause: error });
+            }
+            throw error;
+          }
+          spawned = true;
+          this.#assertStillCreating(entry);
+          await this.#sessionStarted(entry, started.startState);
+          return started;
+        },
+      );
       this.#assertStillCreating(entry);
       entry.phase = "running";
       log.info({ epoch: placement.epoch }, "agent ready");

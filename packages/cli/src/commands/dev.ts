@@ -19,6 +19,8 @@ import type { Command } from "commander";
 import { action } from "../action.js";
 import { parseDuration } from "../duration.js";
 import { CliError, ExitCode } from "../exit-codes.js";
+import { resolveDashboardListen } from "../dashboard/listen-options.js";
+import type { RunningDashboard } from "../dashboard/start-dashboard.js";
 import { readGuildFile } from "../guild-file.js";
 import { HOST_CALL_TIMEOUT_MS, agentStateName } from "../host-api.js";
 import {
@@ -39,6 +41,8 @@ export interface DevFlags {
   readonly timeout?: string;
   readonly send?: readonly string[];
   readonly json?: boolean;
+  readonly dashboard?: boolean;
+  readonly dashboardPort?: string;
 }
 
 /** How often the view asks the hosts for their agents' states. */
@@ -123,6 +127,15 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
   const sends = (flags.send ?? []).map(parsePayload);
   const { spec, modules } = readGuildFile(file);
   checkModulesExist(spec, file);
+  // The dashboard of `dev` is for this machine only: loopback, no token.
+  const dashboardListen =
+    flags.dashboard === true || flags.dashboardPort !== undefined
+      ? resolveDashboardListen(
+          { ...(flags.dashboardPort !== undefined && { port: flags.dashboardPort }) },
+          {},
+          "--dashboard-port",
+        )
+      : undefined;
 
   const stop = listenForStop();
   const progress = createProgress();
@@ -154,6 +167,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
   const api = new HostClients({ token });
   const guild = new Guild(spec, cluster.engine, cluster.bus);
   let view: LiveView | undefined;
+  let dashboard: RunningDashboard | undefined;
   const early: ViewMessage[] = [];
   let poller: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -167,6 +181,18 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
       else view.message(entry);
     };
     for (const topic of topicsOf(spec)) await client.subscribe(topic, show);
+    if (dashboardListen !== undefined) {
+      const { startDashboard } = await import("../dashboard/start-dashboard.js");
+      const { agents, ...context } = spec;
+      dashboard = await startDashboard({
+        registry: cluster.registry,
+        hosts: api,
+        bus: cluster.bus,
+        listen: dashboardListen,
+        guild: { context, agents },
+      });
+      process.stdout.write(`dashboard on ${dashboard.url}\n`);
+    }
 
     await launchGuild(guild, cluster.registry, progress, stop.signal);
     if (stop.signal.aborted) return outcome;
@@ -205,6 +231,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
     stopping = true;
     clearTimeout(poller);
     view?.close();
+    await dashboard?.close();
     progress.step(`stopping the agents of guild ${spec.id}`);
     try {
       await guild.shutdown();
@@ -246,6 +273,11 @@ export function registerDevCommand(program: Command): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--json", "print one JSON object per line (agent states, messages) instead of the view")
+    .option("--dashboard", "also serve the live web dashboard on 127.0.0.1 and print its URL")
+    .option(
+      "--dashboard-port <port>",
+      "the dashboard's port, 8787 unless given (0 picks a free one); implies --dashboard",
+    )
     .addHelpText(
       "after",
       `
@@ -253,6 +285,7 @@ Examples:
   $ guildhall dev examples/hello/guild.yaml
   $ guildhall dev examples/hello/guild.yaml --hosts 3 --timeout 10s
   $ guildhall dev examples/pipeline/guild.yaml --send '{"text":"the quick brown fox"}'
+  $ guildhall dev examples/hello/guild.yaml --dashboard
 
 Without a terminal (a pipe, CI) the view is printed as plain lines, one per message or change.
 Exit status: 0 stopped cleanly, 1 an agent did not start, 2 bad usage, 3 bad guild file.`,

@@ -6,6 +6,7 @@ import type { DurableMessageBus } from "@guildhall/core";
 import type { AgentHost } from "@guildhall/host-server";
 import type { LocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
+import { stopTracing } from "../tracing.js";
 import {
   resolveHostCommandConfig,
   type HostCommandConfig,
@@ -117,11 +118,12 @@ async function hostAction(flags: HostCommandFlags): Promise<void> {
       process.exit(1);
     }, limitMs);
     deadline.unref();
+    const exit = (code: number) => void stopTracing().finally(() => process.exit(code));
     drainThenClose(running).then(
-      () => process.exit(0),
+      () => exit(0),
       (error: unknown) => {
         process.stderr.write(`guildhall host: shutdown failed: ${errorMessage(error)}\n`);
-        process.exit(1);
+        exit(1);
       },
     );
   };
