@@ -8,49 +8,30 @@ import { spawnSync } from "node:child_process";
 process.env.NX_NO_CLOUD ??= "true";
 process.env.NX_DAEMON ??= "false";
 
+/** lint, typecheck and test through nx, for the projects `selection` picks. */
+const nxChecks = (...selection) => [
+  "nx",
+  "run-many",
+  "-t",
+  "lint",
+  "typecheck",
+  "test",
+  ...selection,
+  "--outputStyle=stream",
+];
+
 const steps = [
   ["format", "npx", ["prettier", "--check", "."]],
   ["proto lint", "npx", ["buf", "lint"]],
   ["proto drift", "node", ["tools/proto-drift-check.mjs"]],
   ["package graph", "node", ["tools/check-dependency-graph.mjs"]],
-  [
-    "lint, typecheck, test",
-    "npx",
-    [
-      "nx",
-      "run-many",
-      "-t",
-      "lint",
-      "typecheck",
-      "test",
-      "--exclude=e2e-docs,e2e-faults",
-      "--outputStyle=stream",
-    ],
-  ],
+  ["lint, typecheck, test", "npx", nxChecks("--exclude=e2e-docs,e2e-faults")],
   // Alone: the fault scenarios time recoveries and message waits against bounds, and share two
   // cores only with their own clusters, not with other packages' suites and compilers.
-  [
-    "fault suite",
-    "npx",
-    [
-      "nx",
-      "run-many",
-      "-t",
-      "lint",
-      "typecheck",
-      "test",
-      "-p",
-      "e2e-faults",
-      "--outputStyle=stream",
-    ],
-  ],
+  ["fault suite", "npx", nxChecks("-p", "e2e-faults")],
   // Last and alone: the README's commands build with nx themselves, and nx may rewrite packages'
   // dist/ while doing so, which other tasks running beside them would read half-written.
-  [
-    "README commands",
-    "npx",
-    ["nx", "run-many", "-t", "lint", "typecheck", "test", "-p", "e2e-docs", "--outputStyle=stream"],
-  ],
+  ["README commands", "npx", nxChecks("-p", "e2e-docs")],
   ["package contents", "node", ["tools/check-pack.mjs"]],
   ["package installs", "node", ["tools/check-install.mjs"]],
 ];

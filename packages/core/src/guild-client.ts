@@ -5,7 +5,7 @@ import { createMessage } from "./message.js";
 import type { JsonValue, Message } from "./message.js";
 import type { MessageBus, MessageHandler, Subscription } from "./message-bus.js";
 import { ID_PATTERN } from "./spec.js";
-import { endSpan, recordMessage, startPublishSpan, traceparentOf } from "./tracing.js";
+import { tracedPublish } from "./tracing.js";
 
 /** Options of {@link connectGuildClient}. */
 export interface GuildClientOptions {
@@ -99,12 +99,9 @@ export function connectGuildClient(bus: MessageBus, options: GuildClientOptions)
     async publish(topic, payload, publishOptions = {}) {
       checkOpen("publish");
       // A caller's trace context is the parent: the publish belongs to that trace, not the active one.
-      const span = startPublishSpan(topic, {
-        guildId: options.guildId,
-        parent: publishOptions.traceparent,
-      });
-      try {
-        const traceparent = traceparentOf(span) ?? publishOptions.traceparent;
+      const { traceparent: given } = publishOptions;
+      const spanOptions = { guildId: options.guildId, parent: given, fallback: given };
+      return tracedPublish(topic, spanOptions, async (traceparent) => {
         const message = createMessage(
           {
             topic,
@@ -115,14 +112,9 @@ export function connectGuildClient(bus: MessageBus, options: GuildClientOptions)
           },
           options.ids === undefined ? {} : { ids: options.ids },
         );
-        recordMessage(span, message);
         await bus.publish(options.guildId, message);
-        endSpan(span);
         return message;
-      } catch (error) {
-        endSpan(span, error);
-        throw error;
-      }
+      });
     },
 
     async subscribe(topic, handler) {

@@ -102,9 +102,10 @@ export {
   startPublishSpan,
   traceparentOf,
   traced,
+  tracedPublish,
   tracesHostCall,
 } from "./tracing.js";
-export type { MessageSpanOptions, TracedOptions } from "./tracing.js";
+export type { MessageSpanOptions, TracedOptions, TracedPublishOptions } from "./tracing.js";
 export { createJsonLogger, withLogFields } from "./logger.js";
 export type { JsonLoggerOptions, LogLevel } from "./logger.js";
 export { GuildhallError, ERROR_CODES, GRPC_STATUS_OF_ERROR_CODE, errorMessage } from "./errors.js";

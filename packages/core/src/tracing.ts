@@ -149,6 +149,34 @@ export function endSpan(span: Span, error?: unknown): void {
   span.end();
 }
 
+/** Where {@link tracedPublish} puts its span, and what a message carries when tracing is off. */
+export interface TracedPublishOptions extends MessageSpanOptions {
+  /** The `traceparent` for the message when the span is not part of a trace. Default: none. */
+  readonly fallback?: string | undefined;
+}
+
+/**
+ * Publishes within the producer span `publish <topic>`: `publish` is given the `traceparent` the
+ * message is to carry (the span's, or `options.fallback` when tracing is off) and resolves with
+ * the message once the bus took it; the span then names the message and ends with the outcome.
+ */
+export async function tracedPublish(
+  topic: string,
+  options: TracedPublishOptions,
+  publish: (traceparent: string | undefined) => Promise<Message>,
+): Promise<Message> {
+  const span = startPublishSpan(topic, options);
+  try {
+    const message = await publish(traceparentOf(span) ?? options.fallback);
+    recordMessage(span, message);
+    endSpan(span);
+    return message;
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+}
+
 /** Options of {@link traced}. */
 export interface TracedOptions {
   /** Default `SpanKind.INTERNAL`. */

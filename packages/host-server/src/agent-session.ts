@@ -11,10 +11,8 @@ import {
   encodeAgentState,
   endSpan,
   errorMessage,
-  recordMessage,
   startProcessSpan,
-  startPublishSpan,
-  traceparentOf,
+  tracedPublish,
   validateMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
@@ -164,23 +162,15 @@ export class AgentSession {
     const { guildId, agentId } = this.#deps;
     // The agent process has no tracer: its host traces the publish, as a child of the handling
     // that sent it (or of the trace context the agent gave).
-    const span = startPublishSpan(request.topic, {
-      guildId,
-      agentId,
-      parent:
-        (typeof request.handler === "number" ? this.#deliverySpan : undefined) ??
-        request.traceparent ??
-        null,
-    });
-    try {
-      const message = await this.#publish(request, traceparentOf(span) ?? request.traceparent);
-      recordMessage(span, message);
-      endSpan(span);
-      return message;
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
+    const parent =
+      (typeof request.handler === "number" ? this.#deliverySpan : undefined) ??
+      request.traceparent ??
+      null;
+    return tracedPublish(
+      request.topic,
+      { guildId, agentId, parent, fallback: request.traceparent },
+      (traceparent) => this.#publish(request, traceparent),
+    );
   }
 
   async #publish(request: PublishRequest, traceparent: string | undefined): Promise<Message> {
