@@ -143,7 +143,8 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         replace: (desired) => this.#replace(desired),
         probe: (address, guildId, agentId) => this.#probe(address, guildId, agentId),
         // Draining hosts are emptied with the same move a caller makes (DESIGN section 14).
-        moveAgent: (guildId, agentId) => this.moveAgent(guildId, agentId),
+        moveAgent: (guildId, agentId, toHost) =>
+          this.moveAgent(guildId, agentId, toHost === undefined ? {} : { toHost }),
       });
       this.#reconciler.start();
     }

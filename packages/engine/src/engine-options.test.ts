@@ -31,6 +31,7 @@ describe("resolveClusterExecutionEngineOptions", () => {
       leaseMs: 6_000,
       concurrency: 8,
       drainMoveConcurrency: 4,
+      rebalanceThreshold: undefined,
       placementGraceMs: 60_000,
     });
     expect(o.retry).toEqual({ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2_000 });
@@ -44,13 +45,14 @@ describe("resolveClusterExecutionEngineOptions", () => {
       registry,
       discovery,
       rpcTimeoutMs: 5_000,
-      reconcile: { intervalMs: 100 },
+      reconcile: { intervalMs: 100, rebalanceThreshold: 0.25 },
     });
     expect(o.reconcile).toEqual({
       intervalMs: 100,
       leaseMs: 5_000,
       concurrency: 8,
       drainMoveConcurrency: 4,
+      rebalanceThreshold: 0.25,
       placementGraceMs: 5_000,
     });
     expect(
@@ -72,6 +74,11 @@ describe("resolveClusterExecutionEngineOptions", () => {
     expect(refusal({ registry, discovery, reconcile: { drainMoveConcurrency: 0 } })).toContain(
       "reconcile.drainMoveConcurrency",
     );
+    for (const rebalanceThreshold of [0, 1.5, "0.2", Number.NaN]) {
+      expect(refusal({ registry, discovery, reconcile: { rebalanceThreshold } })).toContain(
+        "reconcile.rebalanceThreshold must be a number above 0 and at most 1",
+      );
+    }
     expect(refusal({ registry, discovery, reconcile: "yes" })).toContain(
       "option reconcile must be an object",
     );

@@ -58,6 +58,14 @@ export interface ReconcileOptions {
    */
   readonly drainMoveConcurrency?: number;
   /**
+   * Evens out the fleet: while the live hosts that take agents differ by more than this share of
+   * their capacity (0 to 1: 0.2 is 20 of 100 agents), each pass moves up to
+   * `drainMoveConcurrency` agents from the fullest host to the emptiest, with `moveAgent`, so
+   * a host that joined (a scale-up, a rolling update's new pod) takes its share. Only in passes
+   * with nothing to heal or drain. Default: off.
+   */
+  readonly rebalanceThreshold?: number;
+  /**
    * How long a desired agent that this engine never saw running is left unplaced before the
    * reconciler places it, in milliseconds: another engine may be starting it right now. Agents
    * this engine saw running are re-placed as soon as their host's lease expires. Default:
@@ -119,6 +127,8 @@ export interface ResolvedReconcileOptions {
   readonly leaseMs: number;
   readonly concurrency: number;
   readonly drainMoveConcurrency: number;
+  /** Undefined: no rebalancing. */
+  readonly rebalanceThreshold: number | undefined;
   readonly placementGraceMs: number;
 }
 
@@ -210,6 +220,7 @@ function checkReconcile(value: unknown, rpcTimeoutMs: number): ResolvedReconcile
       1,
       1_000,
     ),
+    rebalanceThreshold: share("reconcile.rebalanceThreshold", options["rebalanceThreshold"]),
     placementGraceMs: integer(
       "reconcile.placementGraceMs",
       options["placementGraceMs"],
@@ -218,6 +229,17 @@ function checkReconcile(value: unknown, rpcTimeoutMs: number): ResolvedReconcile
       86_400_000,
     ),
   };
+}
+
+/** An optional share above 0 and at most 1. */
+function share(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 1) {
+    throw invalid(
+      `${name} must be a number above 0 and at most 1 (a share of host capacity, e.g. 0.2), got ${JSON.stringify(value)}; leave it out to turn rebalancing off`,
+    );
+  }
+  return value;
 }
 
 function checkRetry(value: unknown): ResolvedRetryOptions {

@@ -38,7 +38,8 @@ function harness(
     replace?: (d: DesiredAgent) => Promise<string | undefined>;
     busy?: ReconcilerDependencies["busy"];
     drainMoveConcurrency?: number;
-    /** Instead of moving the agent to `to:1` in the registry. */
+    rebalanceThreshold?: number;
+    /** Instead of moving the agent to `toHost` (default `to:1`) in the registry. */
     moveAgent?: ReconcilerDependencies["moveAgent"];
   } = {},
 ): Harness {
@@ -54,6 +55,7 @@ function harness(
       leaseMs: 7_200_000,
       concurrency: 4,
       drainMoveConcurrency: options.drainMoveConcurrency ?? 4,
+      rebalanceThreshold: options.rebalanceThreshold,
       placementGraceMs: options.graceMs ?? 0,
     },
     logger: quiet,
@@ -68,13 +70,13 @@ function harness(
       probed.push(`${agentId}@${host}`);
       return options.probe ?? "unknown";
     },
-    moveAgent: async (guildId, agentId) => {
+    moveAgent: async (guildId, agentId, toHost = "to:1") => {
       moved.push(agentId);
-      if (options.moveAgent !== undefined) return options.moveAgent(guildId, agentId);
+      if (options.moveAgent !== undefined) return options.moveAgent(guildId, agentId, toHost);
       const from = (await registry.getLocation(guildId, agentId))?.hostAddress ?? "";
       // Registering it elsewhere takes it from its old host in the same step, as a move ends.
-      await registry.registerAgent({ guildId, spec: spec(agentId), hostAddress: "to:1" });
-      return { from, to: "to:1" };
+      await registry.registerAgent({ guildId, spec: spec(agentId), hostAddress: toHost });
+      return { from, to: toHost };
     },
   });
   reconciler.start();
@@ -251,6 +253,41 @@ describe("Reconciler", () => {
     expect(h.placed).toEqual([]);
     await h.reconciler.runOnce();
     expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+  });
+
+  it("evens out the hosts when asked to, a few agents per pass, and leaves them be by default", async () => {
+    const ids = ["a", "b", "c", "d", "e", "f"];
+    const off = harness();
+    await runOn(off.registry, "full:1", ids);
+    await off.registry.registerHost({ address: "new:1", maxAgents: 10 });
+    await off.reconciler.runOnce();
+    expect(off.moved).toEqual([]);
+
+    const h = harness({ rebalanceThreshold: 0.2, drainMoveConcurrency: 2 });
+    await h.registry.registerHost({ address: "full:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    for (const id of ids) {
+      await h.registry.setDesiredAgent(guild, spec(id));
+      await h.registry.registerAgent({ guildId: guild.id, spec: spec(id), hostAddress: "full:1" });
+    }
+    await h.registry.registerHost({ address: "new:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    await h.reconciler.runOnce();
+    // A whole batch moved, so more may be due: the next pass comes soon.
+    expect(h.reconciler.nextPassDelayMs()).toBeLessThanOrEqual(DRAIN_PASS_DELAY_MS);
+    expect((await agentsOn(h.registry, "new:1")).sort()).toEqual(["a", "b"]);
+    // 6 of 10 against 0 of 10 ended at 4 against 2: within 0.2 of each other, so it stays so.
+    await h.reconciler.runOnce();
+    expect(h.moved).toEqual(["a", "b"]);
+    expect((await agentsOn(h.registry, "full:1")).sort()).toEqual(["c", "d", "e", "f"]);
+    expect(h.reconciler.nextPassDelayMs()).toBe(3_600_000);
+  });
+
+  it("does not rebalance while a draining host still has agents to move", async () => {
+    const h = harness({ rebalanceThreshold: 0.1 });
+    await runOn(h.registry, "full:1", ["x1", "x2", "x3", "x4"]);
+    await h.registry.registerHost({ address: "to:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    await drainWith(h.registry, "draining:1", ["d1"]);
+    await h.reconciler.runOnce();
+    expect(h.moved).toEqual(["d1"]);
   });
 
   it("takes from each draining host in turn, and moves no more than the other hosts have room for", async () => {

@@ -3,7 +3,8 @@
 // not place the same lost agent twice; should two placements still race, the registry's epochs
 // leave one owner and the other host stops its copy on its next heartbeat. The active reconciler
 // also empties draining hosts (DESIGN section 14): hosts have no client for each other and
-// placement lives in the engine, so it moves their agents on their behalf.
+// placement lives in the engine, so it moves their agents on their behalf; and, when asked to,
+// evens out the fleet the same way.
 import { GuildhallError, errorMessage, agentKey } from "@guildhall/core";
 import type { AgentLogger } from "@guildhall/core";
 import type {
@@ -15,6 +16,7 @@ import type {
 import { settleWithConcurrency } from "./bounded-concurrency.js";
 import { pickDrainMoves, spareCapacity, type AgentOnDrainingHost } from "./drain-moves.js";
 import { DRAIN_PASS_DELAY_MS, type ResolvedReconcileOptions } from "./engine-options.js";
+import { pickRebalanceMoves, type PlacedAgent, type RebalanceMove } from "./rebalance-moves.js";
 import { backoffDelayMs } from "./retry-policy.js";
 
 /** What the reconciler needs of its engine. */
@@ -32,12 +34,13 @@ export interface ReconcilerDependencies {
   /** What a live host says of an agent it ran (see {@link AgentOnHost}). */
   readonly probe: (hostAddress: string, guildId: string, agentId: string) => Promise<AgentOnHost>;
   /**
-   * Moves a running agent to a host placement picks other than its own (the engine's
-   * `moveAgent`). Rejects, changing nothing, when no other host can take it.
+   * Moves a running agent to `toHost`, or to a host placement picks other than its own (the
+   * engine's `moveAgent`). Rejects, changing nothing, when the host cannot take it.
    */
   readonly moveAgent: (
     guildId: string,
     agentId: string,
+    toHost?: string,
   ) => Promise<{ readonly from: string; readonly to: string }>;
 }
 
@@ -47,6 +50,8 @@ interface PassPlan {
   readonly lost: DesiredAgent[];
   /** Desired agents running on draining hosts, to move elsewhere. */
   readonly onDraining: AgentOnDrainingHost[];
+  /** Desired agents the engine is not busy with, running on live hosts that take agents. */
+  readonly placed: PlacedAgent[];
   /** The live hosts, as read for this pass. */
   readonly hosts: readonly HostStatus[];
 }
@@ -66,6 +71,9 @@ interface Failures {
   count: number;
   retryAt: number;
 }
+
+/** Intervals before an agent whose move to even out the hosts failed is picked again. */
+const REBALANCE_RETRY_INTERVALS = 30;
 
 /** The longest wait between two re-placement attempts of one failing agent. */
 const MAX_FAILURE_BACKOFF_MS = 60_000;
@@ -121,6 +129,8 @@ export class Reconciler {
   readonly #ended = new Set<string>();
   /** When an agent whose move off a draining host failed may be tried again. */
   readonly #moveRetryAt = new Map<string, number>();
+  /** When an agent whose move to even out the hosts failed may be tried again. */
+  readonly #rebalanceRetryAt = new Map<string, number>();
   #lease: ReconcilerLease | undefined;
   /**
    * When the next pass is due before the interval ends, by this process's clock: when the
@@ -186,6 +196,7 @@ export class Reconciler {
       this.#failures,
       this.#ended,
       this.#moveRetryAt,
+      this.#rebalanceRetryAt,
     ];
   }
 
@@ -243,6 +254,7 @@ export class Reconciler {
         );
       }
       await this.#moveOffDraining(plan);
+      if (plan.lost.length === 0 && plan.onDraining.length === 0) await this.#rebalance(plan);
     } catch (error) {
       this.#registrySteadySince = undefined;
       this.#deps.logger.warn("reconcile pass failed; retrying next interval", {
@@ -308,6 +320,7 @@ export class Reconciler {
     const liveHosts = new Set(hosts.map((h) => h.address));
     const drainingHosts = new Set(hosts.filter((h) => h.draining).map((h) => h.address));
     const onDraining: AgentOnDrainingHost[] = [];
+    const placed: PlacedAgent[] = [];
     const byGuild = new Map<string, DesiredAgent[]>();
     for (const agent of desired) {
       const list = byGuild.get(agent.guild.id);
@@ -327,8 +340,9 @@ export class Reconciler {
         const host = live.get(agent.spec.id);
         if (host !== undefined) {
           this.noteRunning(guildId, agent.spec.id, host);
-          if (drainingHosts.has(host) && !busy(guildId, agent.spec.id)) {
-            onDraining.push({ guildId, agentId: agent.spec.id, host });
+          if (!busy(guildId, agent.spec.id)) {
+            const at = { guildId, agentId: agent.spec.id, host };
+            (drainingHosts.has(host) ? onDraining : placed).push(at);
           }
           continue;
         }
@@ -370,7 +384,7 @@ export class Reconciler {
         );
       }
     });
-    return { lost: due, onDraining, hosts };
+    return { lost: due, onDraining, placed, hosts };
   }
 
   /** Remembers when the first lease of a host with agents lapses, to pass again right then. */
@@ -407,6 +421,63 @@ export class Reconciler {
     // Once the other hosts are full, passing sooner moves nothing: the interval finds new room.
     if (ready.length > batch.length && room > batch.length) {
       this.#wakeUpAt(Date.now() + DRAIN_PASS_DELAY_MS);
+    }
+  }
+
+  /**
+   * With `rebalanceThreshold`, moves a few agents from the fullest host to the emptiest while the
+   * fleet is that uneven, and asks for the next pass soon while it still is.
+   */
+  async #rebalance(plan: PassPlan): Promise<void> {
+    const threshold = this.#deps.options.rebalanceThreshold;
+    if (threshold === undefined) return;
+    const now = Date.now();
+    const placed = new Set(plan.placed.map((a) => agentKey(a.guildId, a.agentId)));
+    for (const key of [...this.#rebalanceRetryAt.keys()]) {
+      if (!placed.has(key)) this.#rebalanceRetryAt.delete(key);
+    }
+    const ready = plan.placed.filter(
+      (a) => (this.#rebalanceRetryAt.get(agentKey(a.guildId, a.agentId)) ?? 0) <= now,
+    );
+    const limit = this.#deps.options.drainMoveConcurrency;
+    const moves = pickRebalanceMoves(plan.hosts, ready, threshold, limit);
+    if (moves.length === 0) return;
+    this.#deps.logger.info("moving agents to even out the hosts", { agents: moves.length });
+    const done = await settleWithConcurrency(moves, moves.length, (move) =>
+      this.#moveToEvenOut(move),
+    );
+    if (moves.length === limit && done.every((d) => d.ok && d.value)) {
+      this.#wakeUpAt(Date.now() + DRAIN_PASS_DELAY_MS);
+    }
+  }
+
+  /** One move of a rebalance; resolves with whether it happened. */
+  async #moveToEvenOut({ agent, to }: RebalanceMove): Promise<boolean> {
+    if (!this.#running || this.#lease === undefined) return false;
+    const { guildId, agentId, host } = agent;
+    try {
+      await this.#deps.moveAgent(guildId, agentId, to);
+      this.#deps.logger.info("agent moved to even out the hosts", {
+        guild_id: guildId,
+        agent_id: agentId,
+        from: host,
+        to,
+      });
+      return true;
+    } catch (error) {
+      if (!this.#running) return false;
+      // A move that failed after its stop put the agent back where it was, a short outage that
+      // evening out is not worth repeating every pass.
+      const retryAt = Date.now() + REBALANCE_RETRY_INTERVALS * this.#deps.options.intervalMs;
+      this.#rebalanceRetryAt.set(agentKey(guildId, agentId), retryAt);
+      this.#deps.logger.info("moving an agent to even out the hosts failed; it stays for now", {
+        guild_id: guildId,
+        agent_id: agentId,
+        from: host,
+        to,
+        err: errorMessage(error),
+      });
+      return false;
     }
   }
 
