@@ -145,6 +145,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
         // Draining hosts are emptied with the same move a caller makes (DESIGN section 14).
         moveAgent: (guildId, agentId, toHost) =>
           this.moveAgent(guildId, agentId, toHost === undefined ? {} : { toHost }),
+        discoveredHosts: () => discovery.hosts(),
       });
       this.#reconciler.start();
     }

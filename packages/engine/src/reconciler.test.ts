@@ -70,6 +70,7 @@ function harness(
       probed.push(`${agentId}@${host}`);
       return options.probe ?? "unknown";
     },
+    discoveredHosts: () => ["full:1", "new:1", "to:1", "serving:1", "a:1"],
     moveAgent: async (guildId, agentId, toHost = "to:1") => {
       moved.push(agentId);
       if (options.moveAgent !== undefined) return options.moveAgent(guildId, agentId, toHost);
@@ -270,7 +271,10 @@ describe("Reconciler", () => {
       await h.registry.registerAgent({ guildId: guild.id, spec: spec(id), hostAddress: "full:1" });
     }
     await h.registry.registerHost({ address: "new:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
+    // Registered but not discovered: the engine cannot reach it, so nothing moves there.
+    await h.registry.registerHost({ address: "unseen:1", maxAgents: 10, leaseMs: LONG_LEASE_MS });
     await h.reconciler.runOnce();
+    expect(h.moved).toEqual(["a", "b"]);
     // A whole batch moved, so more may be due: the next pass comes soon.
     expect(h.reconciler.nextPassDelayMs()).toBeLessThanOrEqual(DRAIN_PASS_DELAY_MS);
     expect((await agentsOn(h.registry, "new:1")).sort()).toEqual(["a", "b"]);

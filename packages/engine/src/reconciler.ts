@@ -42,6 +42,8 @@ export interface ReconcilerDependencies {
     agentId: string,
     toHost?: string,
   ) => Promise<{ readonly from: string; readonly to: string }>;
+  /** The hosts the engine can reach (its discovery): the only ones a rebalance moves agents to. */
+  readonly discoveredHosts: () => readonly string[];
 }
 
 /** What a pass found to do. */
@@ -103,6 +105,21 @@ const NO_ROOM_CODES: ReadonlySet<string> = new Set([
   "resource-exhausted",
   "failed-precondition",
 ]);
+
+/**
+ * The agents of `candidates` not waiting out a failed move (`retryAt`, by agent key); forgets the
+ * retry times of agents no longer among them, so one that comes back starts over.
+ */
+function dueForMove<T extends { readonly guildId: string; readonly agentId: string }>(
+  candidates: readonly T[],
+  retryAt: Map<string, number>,
+): T[] {
+  const now = Date.now();
+  const keys = candidates.map((a) => agentKey(a.guildId, a.agentId));
+  const present = new Set(keys);
+  for (const key of [...retryAt.keys()]) if (!present.has(key)) retryAt.delete(key);
+  return candidates.filter((_, i) => (retryAt.get(keys[i] ?? "") ?? 0) <= now);
+}
 
 /**
  * Re-places desired agents whose host's lease expired, and moves desired agents off draining
@@ -401,15 +418,8 @@ export class Reconciler {
    * asks for the next pass soon while more could follow.
    */
   async #moveOffDraining(plan: PassPlan): Promise<void> {
-    const now = Date.now();
-    const waiting = new Set(plan.onDraining.map((a) => agentKey(a.guildId, a.agentId)));
     // An agent no longer on a draining host (moved, stopped, its host back to serving) starts over.
-    for (const key of [...this.#moveRetryAt.keys()]) {
-      if (!waiting.has(key)) this.#moveRetryAt.delete(key);
-    }
-    const ready = plan.onDraining.filter(
-      (a) => (this.#moveRetryAt.get(agentKey(a.guildId, a.agentId)) ?? 0) <= now,
-    );
+    const ready = dueForMove(plan.onDraining, this.#moveRetryAt);
     const room = spareCapacity(plan.hosts);
     const batch = pickDrainMoves(ready, Math.min(this.#deps.options.drainMoveConcurrency, room));
     if (batch.length === 0) return;
@@ -431,16 +441,11 @@ export class Reconciler {
   async #rebalance(plan: PassPlan): Promise<void> {
     const threshold = this.#deps.options.rebalanceThreshold;
     if (threshold === undefined) return;
-    const now = Date.now();
-    const placed = new Set(plan.placed.map((a) => agentKey(a.guildId, a.agentId)));
-    for (const key of [...this.#rebalanceRetryAt.keys()]) {
-      if (!placed.has(key)) this.#rebalanceRetryAt.delete(key);
-    }
-    const ready = plan.placed.filter(
-      (a) => (this.#rebalanceRetryAt.get(agentKey(a.guildId, a.agentId)) ?? 0) <= now,
-    );
+    const ready = dueForMove(plan.placed, this.#rebalanceRetryAt);
     const limit = this.#deps.options.drainMoveConcurrency;
-    const moves = pickRebalanceMoves(plan.hosts, ready, threshold, limit);
+    const reachable = new Set(this.#deps.discoveredHosts());
+    const hosts = plan.hosts.filter((h) => reachable.has(h.address));
+    const moves = pickRebalanceMoves(hosts, ready, threshold, limit);
     if (moves.length === 0) return;
     this.#deps.logger.info("moving agents to even out the hosts", { agents: moves.length });
     const done = await settleWithConcurrency(moves, moves.length, (move) =>

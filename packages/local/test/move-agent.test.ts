@@ -10,7 +10,7 @@ import {
   type GuildClient,
   type GuildSpec,
 } from "@guildhall/core";
-import { ClusterExecutionEngine, HostClients } from "@guildhall/engine";
+import { ClusterExecutionEngine, HostClients, type ReconcileOptions } from "@guildhall/engine";
 import { StaticDiscovery } from "@guildhall/placement";
 import { RedisLocationRegistry } from "@guildhall/registry";
 import {
@@ -47,7 +47,7 @@ const hostClients = new HostClients();
 
 function newEngine(
   addresses: readonly string[],
-  extra: { reconcile?: false } = {},
+  extra: { reconcile?: ReconcileOptions | false } = {},
 ): ClusterExecutionEngine {
   const engine = new ClusterExecutionEngine({
     registry,
@@ -189,6 +189,39 @@ describe("moveAgent on a Redis-backed cluster of guildhall host processes", () =
     console.log(
       `moved a counter twice while publishing ${duringAway} and ${duringBack} messages; ${sent} adds, count ${state.count}`,
     );
+  });
+
+  it("evens out the hosts with rebalanceThreshold, each moved counter keeping its count", async () => {
+    const { a, b } = hosts;
+    const guild = newGuild("even");
+    const ids = ["even-0", "even-1", "even-2", "even-3"];
+    // Placed while only host a is known, so it takes all four.
+    const placing = newEngine([a.address], { reconcile: false });
+    for (const id of ids) {
+      await placing.runAgent(guild, { id, name: id, className: probeClassName("CounterAgent") });
+    }
+    const { app, seen } = await appOf(guild);
+    const add = async (times: number): Promise<void> => {
+      for (let i = 0; i < times; i++) await app.publish("default_topic", { op: "add", n: 1 });
+    };
+    await add(10);
+    const on = async (address: string): Promise<string[]> =>
+      (await registry.listGuildAgents(guild.id))
+        .filter((l) => l.hostAddress === address)
+        .map((l) => l.agentId);
+
+    // An engine that knows both hosts evens them out: 4 against 0 becomes 2 against 2.
+    newEngine([a.address, b.address], { reconcile: { intervalMs: 200, rebalanceThreshold: 0.01 } });
+    await waitFor(async () => (await on(b.address)).length === 2, {
+      description: "host b to take two of the four counters",
+      timeoutMs: 30_000,
+    });
+    await add(10);
+    for (const id of ids) {
+      expect((await stateOf(app, seen, id)).count, `${id} counted every add once`).toBe(20);
+    }
+    expect(await on(a.address)).toHaveLength(2);
+    expect(await on(b.address)).toHaveLength(2);
   });
 
   it("refuses moves to no host, its own host, an unknown, a full or a draining host, changing nothing", async () => {
