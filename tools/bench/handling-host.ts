@@ -15,6 +15,7 @@ import type {
   ClaimAgentOptions,
   CommitResult,
   DurableMessageBus,
+  FireTimerResult,
   Message,
   MessageHandler,
   SubscribeOptions,
@@ -63,7 +64,7 @@ class WithoutCommits implements DurableMessageBus {
     _agentId: string,
     _options: ClaimAgentOptions,
   ): Promise<AgentCheckpoint> {
-    return { state: undefined, positions: {}, commits: 0 };
+    return { state: undefined, positions: {}, commits: 0, timers: [] };
   }
 
   async commitAgent(guildId: string, _agentId: string, commit: AgentCommit): Promise<CommitResult> {
@@ -72,6 +73,11 @@ class WithoutCommits implements DurableMessageBus {
   }
 
   async deleteAgent(): Promise<void> {}
+
+  // The agents measured here set no timers, so there is never one to release.
+  async fireTimer(): Promise<FireTimerResult> {
+    return "gone";
+  }
 
   async readAgent(): Promise<AgentCheckpoint | undefined> {
     return undefined;

@@ -86,43 +86,43 @@ function status(code: number, reason: string, message: string): Record<string, u
 export class FakeKubeApiServer {
   /** Every request answered, in order. */
   readonly requests: FakeApiRequest[] = [];
-  private readonly objects = new Map<string, Record<string, unknown>>();
-  private history: StoredEvent[] = [];
+  readonly #objects = new Map<string, Record<string, unknown>>();
+  #history: StoredEvent[] = [];
   /** Watches may resume from any resourceVersion at or after this one. */
-  private oldestResumable = 0;
-  private resourceVersion = 100;
-  private readonly watches = new Set<OpenWatch>();
-  private readonly sockets = new Set<Socket>();
-  private server: http.Server | undefined;
-  private port = 0;
+  #oldestResumable = 0;
+  #resourceVersion = 100;
+  readonly #watches = new Set<OpenWatch>();
+  readonly #sockets = new Set<Socket>();
+  #server: http.Server | undefined;
+  #port = 0;
 
   /** `http://127.0.0.1:<port>`. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://127.0.0.1:${this.#port}`;
   }
 
   /** Listens on `port` (0 picks a free one; a restart passes the old port). */
-  async listen(port = this.port): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+  async listen(port = this.#port): Promise<void> {
+    const server = http.createServer((req, res) => this.#handle(req, res));
     server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
     });
     server.listen(port, "127.0.0.1");
     await once(server, "listening");
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
+    this.#port = (server.address() as AddressInfo).port;
+    this.#server = server;
   }
 
   /** Stops abruptly, as a crashing API server would: open watches are cut. State is kept. */
   async stop(): Promise<void> {
-    const server = this.server;
+    const server = this.#server;
     if (server === undefined) return;
-    this.server = undefined;
+    this.#server = undefined;
     const closed = once(server, "close");
     server.close();
-    for (const socket of this.sockets) socket.destroy();
-    this.watches.clear();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#watches.clear();
     await closed;
   }
 
@@ -159,23 +159,23 @@ export class FakeKubeApiServer {
   /** Creates or replaces an EndpointSlice and tells matching watches. */
   upsert(slice: FakeEndpointSlice): void {
     const key = `${slice.namespace}/${slice.name}`;
-    const type: WatchEventType = this.objects.has(key) ? "MODIFIED" : "ADDED";
-    const object = this.toObject(slice, ++this.resourceVersion);
-    this.objects.set(key, object);
-    this.record(type, object);
+    const type: WatchEventType = this.#objects.has(key) ? "MODIFIED" : "ADDED";
+    const object = this.#toObject(slice, ++this.#resourceVersion);
+    this.#objects.set(key, object);
+    this.#record(type, object);
   }
 
   /** Deletes an EndpointSlice and tells matching watches. */
   delete(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
-    const existing = this.objects.get(key);
+    const existing = this.#objects.get(key);
     if (existing === undefined) return;
-    this.objects.delete(key);
+    this.#objects.delete(key);
     const metadata = {
       ...(existing["metadata"] as object),
-      resourceVersion: String(++this.resourceVersion),
+      resourceVersion: String(++this.#resourceVersion),
     };
-    this.record("DELETED", { ...existing, metadata });
+    this.#record("DELETED", { ...existing, metadata });
   }
 
   /**
@@ -183,10 +183,10 @@ export class FakeKubeApiServer {
    * resumes from any resourceVersion it has seen gets 410 Gone and must list again.
    */
   compact(): void {
-    this.history = [];
-    this.oldestResumable = this.resourceVersion + 2;
-    for (const watch of this.watches) watch.response.end();
-    this.watches.clear();
+    this.#history = [];
+    this.#oldestResumable = this.#resourceVersion + 2;
+    for (const watch of this.#watches) watch.response.end();
+    this.#watches.clear();
   }
 
   /** Number of requests answered so far, optionally only lists or only watches. */
@@ -195,7 +195,7 @@ export class FakeKubeApiServer {
     return this.requests.filter((r) => r.watch === (kind === "watch")).length;
   }
 
-  private toObject(slice: FakeEndpointSlice, resourceVersion: number): Record<string, unknown> {
+  #toObject(slice: FakeEndpointSlice, resourceVersion: number): Record<string, unknown> {
     return {
       kind: "EndpointSlice",
       apiVersion: "discovery.k8s.io/v1",
@@ -212,18 +212,20 @@ export class FakeKubeApiServer {
     };
   }
 
-  private record(type: WatchEventType, object: Record<string, unknown>): void {
-    this.history.push({ resourceVersion: this.resourceVersion, type, object });
-    for (const watch of this.watches) {
-      if (matches(object, watch.namespace, watch.selector)) this.send(watch.response, type, object);
+  #record(type: WatchEventType, object: Record<string, unknown>): void {
+    this.#history.push({ resourceVersion: this.#resourceVersion, type, object });
+    for (const watch of this.#watches) {
+      if (matches(object, watch.namespace, watch.selector)) {
+        this.#send(watch.response, type, object);
+      }
     }
   }
 
-  private send(res: http.ServerResponse, type: string, object: Record<string, unknown>): void {
+  #send(res: http.ServerResponse, type: string, object: Record<string, unknown>): void {
     res.write(`${JSON.stringify({ type, object })}\n`);
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://fake");
     const watch = url.searchParams.get("watch") === "true";
     this.requests.push({ method: req.method ?? "GET", path: url.pathname, watch });
@@ -250,28 +252,24 @@ export class FakeKubeApiServer {
       res.end(JSON.stringify(status(400, "BadRequest", (error as Error).message)));
       return;
     }
-    if (watch) this.serveWatch(res, namespace, selector, url.searchParams.get("resourceVersion"));
-    else this.serveList(res, namespace, selector);
+    if (watch) this.#serveWatch(res, namespace, selector, url.searchParams.get("resourceVersion"));
+    else this.#serveList(res, namespace, selector);
   }
 
-  private serveList(
-    res: http.ServerResponse,
-    namespace: string,
-    selector: Map<string, string>,
-  ): void {
-    const items = [...this.objects.values()].filter((o) => matches(o, namespace, selector));
+  #serveList(res: http.ServerResponse, namespace: string, selector: Map<string, string>): void {
+    const items = [...this.#objects.values()].filter((o) => matches(o, namespace, selector));
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
       JSON.stringify({
         kind: "EndpointSliceList",
         apiVersion: "discovery.k8s.io/v1",
-        metadata: { resourceVersion: String(this.resourceVersion) },
+        metadata: { resourceVersion: String(this.#resourceVersion) },
         items,
       }),
     );
   }
 
-  private serveWatch(
+  #serveWatch(
     res: http.ServerResponse,
     namespace: string,
     selector: Map<string, string>,
@@ -282,24 +280,24 @@ export class FakeKubeApiServer {
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
     const since =
-      from === null || from === "" || from === "0" ? this.resourceVersion : Number(from);
-    if (!Number.isFinite(since) || since + 1 < this.oldestResumable) {
-      this.send(
+      from === null || from === "" || from === "0" ? this.#resourceVersion : Number(from);
+    if (!Number.isFinite(since) || since + 1 < this.#oldestResumable) {
+      this.#send(
         res,
         "ERROR",
-        status(410, "Expired", `too old resource version: ${from} (${this.oldestResumable - 1})`),
+        status(410, "Expired", `too old resource version: ${from} (${this.#oldestResumable - 1})`),
       );
       res.end();
       return;
     }
-    for (const event of this.history) {
+    for (const event of this.#history) {
       if (event.resourceVersion > since && matches(event.object, namespace, selector)) {
-        this.send(res, event.type, event.object);
+        this.#send(res, event.type, event.object);
       }
     }
     const watch: OpenWatch = { namespace, selector, response: res };
-    this.watches.add(watch);
-    res.once("close", () => this.watches.delete(watch));
+    this.#watches.add(watch);
+    res.once("close", () => this.#watches.delete(watch));
   }
 }
 

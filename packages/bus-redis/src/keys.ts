@@ -6,8 +6,8 @@
 // at the guild id, the ':' after it ends the guild part, and everything after that is the topic
 // or agent id, whatever a topic contains (`inbox:agent-1` or braces included): two different
 // (guild, topic) pairs never share a key. The prefix may hold no braces (options.ts), or it would
-// become the tag. Type words (`bus`, `bus-agent`, `bus-cursors`) keep the bus apart from the
-// registry's keys under the same prefix.
+// become the tag. Type words (`bus`, `bus-agent`, `bus-cursors`, `bus-timers`) keep the bus apart
+// from the registry's keys under the same prefix.
 
 /** The hash tag shared by every key of guild `guildId`. */
 function guildTag(guildId: string): string {
@@ -25,6 +25,14 @@ export function streamKey(prefix: string, guildId: string, topic: string): strin
  */
 export function agentKey(prefix: string, guildId: string, agentId: string): string {
   return `${prefix}bus-agent:${guildTag(guildId)}:${agentId}`;
+}
+
+/**
+ * Hash: a durable agent's pending timers, timer id to the timer's JSON (`{ id, dueAt, payload }`).
+ * Apart from the record, so a commit or claim that involves no timer never reads or writes them.
+ */
+export function timersKey(prefix: string, guildId: string, agentId: string): string {
+  return `${prefix}bus-timers:${guildTag(guildId)}:${agentId}`;
 }
 
 /** Hash: agent id to committed position, for the declared agents of `topic`; what trimming keeps. */

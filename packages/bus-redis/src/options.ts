@@ -19,6 +19,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 export const DEFAULT_BLOCK_MS = 5_000;
 /** Default number of entries one read takes from each stream. */
 export const DEFAULT_READ_BATCH_SIZE = 100;
+/** Default number of streams one blocking read covers. */
+export const DEFAULT_MAX_STREAMS_PER_READ = 256;
 /** Default time a command may take before it fails. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 /** Default length past which a commit trims its topic's stream to what its agents still need. */
@@ -73,6 +75,13 @@ export interface RedisBusOptions {
   /** How many entries one read takes from each stream at most. Default 100. */
   readonly readBatchSize?: number;
   /**
+   * How many streams one blocking read covers at most; past it the bus opens another reader
+   * connection. Redis walks every key of a blocked read when an entry wakes it, so a read over
+   * thousands of streams (a host's sleeping agents) would make each publish cost milliseconds of
+   * Redis time. Default 256.
+   */
+  readonly maxStreamsPerRead?: number;
+  /**
    * How long a command (publish, the start of a subscription) may wait for its reply before it
    * fails with `unavailable`, in milliseconds; also how much longer than `blockMs` a blocking read
    * may go unanswered before the reader drops the connection and reconnects. A publish that timed
@@ -116,6 +125,7 @@ export interface ResolvedRedisBusOptions {
   readonly maxPayloadBytes: number;
   readonly blockMs: number;
   readonly readBatchSize: number;
+  readonly maxStreamsPerRead: number;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxReconnectDelayMs: number;
@@ -223,6 +233,13 @@ export function resolveRedisBusOptions(options: RedisBusOptions): ResolvedRedisB
       1,
       100_000,
       "entries",
+    ),
+    maxStreamsPerRead: checkInteger(
+      "maxStreamsPerRead",
+      options.maxStreamsPerRead ?? DEFAULT_MAX_STREAMS_PER_READ,
+      1,
+      1_000_000,
+      "streams",
     ),
     commandTimeoutMs: ms(
       "commandTimeoutMs",

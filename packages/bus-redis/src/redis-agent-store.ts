@@ -1,18 +1,24 @@
 // The durable side of RedisBus (core's AgentStore, DESIGN section 12): agent records, positions and
-// fences next to the streams, in the same guild hash tag. Claim, commit and delete are one Lua
-// script each (lua/), so a commit's state, position and released messages land together or not
-// at all, in one round trip.
+// fences next to the streams, in the same guild hash tag; and their timers (DESIGN section 13),
+// one hash per agent. Claim, commit, fire and delete are one Lua script each (lua/), so a commit's
+// state, position, timer changes and released messages land together or not at all, in one round
+// trip, and a fired timer's message lands with the timer's removal.
 import {
   GuildhallError,
+  checkTimerChanges,
+  inboxTopic,
   type AgentCheckpoint,
   type AgentCommit,
+  type AgentTimer,
   type ClaimAgentOptions,
   type CommitResult,
+  type FireTimer,
+  type FireTimerResult,
   type TopicPosition,
 } from "@guildhall/core";
 import { LuaScripts } from "@guildhall/registry";
 import type { Redis } from "ioredis";
-import { agentKey, cursorsKey, streamKey } from "./keys.js";
+import { agentKey, cursorsKey, streamKey, timersKey } from "./keys.js";
 import { ScriptError } from "./script-error.js";
 import {
   checkAgentId,
@@ -28,7 +34,12 @@ import {
  * The scripts in lua/ take as many keys as the agent has topics or the commit has messages, so
  * each file is `<name>-n.lua` and every call states its key count.
  */
-const SCRIPT_KEYS = { "claim-agent": "n", "commit-agent": "n", "delete-agent": "n" } as const;
+const SCRIPT_KEYS = {
+  "claim-agent": "n",
+  "commit-agent": "n",
+  "delete-agent": "n",
+  "fire-timer": 3,
+} as const;
 
 /** The largest state a commit stores, in bytes of its JSON: far above any host's own limit. */
 const MAX_STATE_BYTES = 64 * 1_048_576;
@@ -55,6 +66,20 @@ const COMMIT_RESULTS: Readonly<Record<number, CommitResult>> = {
   [ScriptError.Fenced]: "fenced",
   [ScriptError.Unknown]: "unknown",
 };
+
+const FIRE_RESULTS: Readonly<Record<number, FireTimerResult>> = {
+  1: "fired",
+  0: "gone",
+  [ScriptError.Fenced]: "fenced",
+  [ScriptError.Unknown]: "unknown",
+};
+
+/** Pending timers as the timers hash holds them (JSON values, any order), soonest first. */
+function parseTimers(values: readonly unknown[]): AgentTimer[] {
+  return values
+    .map((value) => JSON.parse(String(value)) as AgentTimer)
+    .sort((a, b) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
 
 function agentName(guildId: string, agentId: string): string {
   return `agent "${agentId}" of guild "${guildId}"`;
@@ -128,6 +153,7 @@ export class RedisAgentStore {
         "claim-agent",
         [
           agentKey(prefix, guildId, agentId),
+          timersKey(prefix, guildId, agentId),
           ...topics.map((topic) => cursorsKey(prefix, guildId, topic)),
           ...topics.map((topic) => streamKey(prefix, guildId, topic)),
         ],
@@ -151,6 +177,7 @@ export class RedisAgentStore {
       state: typeof first === "string" ? first : undefined,
       commits: Number(second),
       positions,
+      timers: parseTimers(rest.slice(topics.length)),
     };
   }
 
@@ -176,6 +203,9 @@ export class RedisAgentStore {
     }
     const { prefix, maxPayloadBytes } = this.#options;
     const jsons = commit.messages.map((message) => encodeMessage(message, maxPayloadBytes));
+    const timers = commit.timers === undefined ? undefined : checkTimerChanges(commit.timers);
+    const timerArgs: string[] = [];
+    for (const timer of timers?.schedule ?? []) timerArgs.push(timer.id, JSON.stringify(timer));
     const keys = [agentKey(prefix, guildId, agentId)];
     if (handled !== undefined) {
       keys.push(
@@ -183,6 +213,9 @@ export class RedisAgentStore {
         streamKey(prefix, guildId, handled.topic),
       );
     }
+    // Only a commit that changes timers names their hash: the others cost nothing more.
+    const cancelled = timers?.cancel ?? [];
+    if (cancelled.length + timerArgs.length > 0) keys.push(timersKey(prefix, guildId, agentId));
     for (const message of commit.messages) keys.push(streamKey(prefix, guildId, message.topic));
     const name = agentName(guildId, agentId);
     const what = `could not commit ${sequence} of ${name}`;
@@ -196,6 +229,10 @@ export class RedisAgentStore {
         handled?.topic ?? "",
         this.#options.maxLenPerTopic,
         this.#options.trimAboveEntries,
+        cancelled.length,
+        timerArgs.length / 2,
+        ...cancelled,
+        ...timerArgs,
         ...jsons,
       ]),
     );
@@ -223,7 +260,11 @@ export class RedisAgentStore {
         const names = topics === "" ? [] : (JSON.parse(topics) as string[]);
         return this.#scripts.run(
           "delete-agent",
-          [key, ...names.map((topic) => cursorsKey(prefix, guildId, topic))],
+          [
+            key,
+            timersKey(prefix, guildId, agentId),
+            ...names.map((topic) => cursorsKey(prefix, guildId, topic)),
+          ],
           [agentId, topics, this.#options.tombstoneTtlMs],
         );
       });
@@ -240,6 +281,41 @@ export class RedisAgentStore {
       `${what}: its topics kept changing while it was being deleted (claims under way); retry ` +
         "once no placement claims it",
     );
+  }
+
+  async fireTimer(guildId: string, agentId: string, fire: FireTimer): Promise<FireTimerResult> {
+    checkGuildId(guildId);
+    checkAgentId(agentId);
+    if (typeof fire !== "object" || (fire as unknown) === null) {
+      throw invalid("fireTimer needs { epoch, message }");
+    }
+    const epoch = checkPositiveInteger("fire epoch", fire.epoch);
+    const inbox = inboxTopic(agentId);
+    if (fire.message?.topic !== inbox) {
+      throw invalid(
+        `a timer of agent "${agentId}" fires on its inbox "${inbox}", not on ` +
+          JSON.stringify(fire.message?.topic),
+      );
+    }
+    const { prefix, maxPayloadBytes } = this.#options;
+    const json = encodeMessage(fire.message, maxPayloadBytes);
+    const id = fire.message.id;
+    const what = `could not fire timer ${id} of ${agentName(guildId, agentId)}`;
+    const reply = await this.#options.call("fire a timer", what, () =>
+      this.#scripts.run(
+        "fire-timer",
+        [
+          agentKey(prefix, guildId, agentId),
+          timersKey(prefix, guildId, agentId),
+          streamKey(prefix, guildId, inbox),
+        ],
+        [epoch, id, json, this.#options.maxLenPerTopic],
+      ),
+    );
+    const result = FIRE_RESULTS[reply as number];
+    if (result !== undefined) return result;
+    if (reply === ScriptError.WrongType) throw wrongType(what);
+    throw new GuildhallError("internal", `${what}: the fire script answered ${String(reply)}`);
   }
 
   async readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined> {
@@ -260,14 +336,22 @@ export class RedisAgentStore {
       const names = topics == null ? [] : (JSON.parse(topics) as string[]);
       const pipeline = this.#client.pipeline();
       for (const topic of names) pipeline.hget(cursorsKey(prefix, guildId, topic), agentId);
+      pipeline.hvals(timersKey(prefix, guildId, agentId));
       const results = (await pipeline.exec()) ?? [];
+      const [timersError, timers] = results[names.length] ?? [new Error("no reply to HVALS"), []];
+      if (timersError !== null) throw timersError;
       const positions: Record<string, TopicPosition> = {};
       names.forEach((topic, i) => {
         const [error, position] = results[i] ?? [new Error("no reply to HGET"), null];
         if (error !== null) throw error;
         if (typeof position === "string") positions[topic] = position;
       });
-      return { state: state ?? undefined, commits: Number(commits ?? 0), positions };
+      return {
+        state: state ?? undefined,
+        commits: Number(commits ?? 0),
+        positions,
+        timers: parseTimers(timers as unknown[]),
+      };
     });
   }
 }

@@ -1,6 +1,7 @@
-// RedisBus: the durable MessageBus on Redis Streams. Two connections per bus: one for commands
-// (publish, the start of a subscription, the agent scripts, CLIENT UNBLOCK) and one that blocks in
-// XREAD for every subscription of the bus (see stream-reader.ts). Publishing appends to the
+// RedisBus: the durable MessageBus on Redis Streams. One connection for commands (publish, the
+// start of a subscription, the agent scripts, CLIENT UNBLOCK) and one that blocks in XREAD for
+// every subscription of the bus, or one per `maxStreamsPerRead` streams (see stream-readers.ts
+// and stream-reader.ts). Publishing appends to the
 // topic's stream; every bus reading that stream delivers the entry to its own subscriptions. The
 // agent records live next to the streams (redis-agent-store.ts).
 import {
@@ -10,6 +11,8 @@ import {
   type ClaimAgentOptions,
   type CommitResult,
   type DurableMessageBus,
+  type FireTimer,
+  type FireTimerResult,
   type Message,
   type MessageHandler,
   type SubscribeOptions,
@@ -35,8 +38,14 @@ import {
   parseStreamInfo,
 } from "./stream-id.js";
 import { StreamReader } from "./stream-reader.js";
+import { StreamReaders } from "./stream-readers.js";
 import { checkGuildId, checkPosition, checkTopic, encodeMessage, invalid } from "./validate.js";
-import { streamResetWarning, trimmedUnreadWarning, type RedisBusWarning } from "./warnings.js";
+import {
+  deliverWarning,
+  streamResetWarning,
+  trimmedUnreadWarning,
+  type RedisBusWarning,
+} from "./warnings.js";
 
 /** The advice that ends the bus's Redis error messages. */
 const BUS_ERROR_HINTS: RedisErrorHints = {
@@ -110,7 +119,7 @@ export class RedisBus implements DurableMessageBus {
   readonly #options: ResolvedRedisBusOptions;
   readonly #errors: RedisErrorMapper;
   readonly #commands: Redis;
-  readonly #reader: StreamReader;
+  readonly #reader: StreamReaders;
   readonly #agents: RedisAgentStore;
   readonly #subscriptions = new Set<RedisSubscription>();
   #closing: Promise<void> | undefined;
@@ -130,15 +139,23 @@ export class RedisBus implements DurableMessageBus {
     commands.on("error", (error: Error) => errors.connectionFailed(error));
     commands.on("ready", () => errors.connected());
     this.#commands = commands;
-    this.#reader = new StreamReader(new Redis(resolved.url, ioredisOptions(resolved, "reader")), {
+    const readerOptions = {
       blockMs: resolved.blockMs,
       readBatchSize: resolved.readBatchSize,
       watchdogGraceMs: resolved.commandTimeoutMs,
       maxRetryDelayMs: resolved.maxReconnectDelayMs,
       errors,
       onWarning: resolved.onWarning,
-      unblock: (clientId) => commands.client("UNBLOCK", clientId),
-    });
+      unblock: (clientId: number) => commands.client("UNBLOCK", clientId),
+    };
+    this.#reader = new StreamReaders(
+      () =>
+        new StreamReader(
+          new Redis(resolved.url, ioredisOptions(resolved, "reader")),
+          readerOptions,
+        ),
+      resolved.maxStreamsPerRead,
+    );
     this.#agents = new RedisAgentStore(commands, {
       ...resolved,
       call: (operation, what, command) => this.#call(operation, what, command),
@@ -235,7 +252,8 @@ export class RedisBus implements DurableMessageBus {
 
   /**
    * Makes `epoch` the agent's current placement and returns its checkpoint: its state, commits,
-   * and per claimed topic its position (a topic new to it starts at the stream's end). Adds the
+   * pending timers, and per claimed topic its position (a topic new to it starts at the stream's
+   * end). Adds the
    * topics to the agent's. One script.
    *
    * @throws GuildhallError `aborted` when a newer epoch holds the agent (or, with the same epoch,
@@ -251,8 +269,8 @@ export class RedisBus implements DurableMessageBus {
   }
 
   /**
-   * Stores the commit's state and position and releases its messages, at once or not at all, in
-   * one script: `committed`; `duplicate` when this sequence was committed before (nothing is
+   * Stores the commit's state, position and timer changes and releases its messages, at once or
+   * not at all, in one script: `committed`; `duplicate` when this sequence was committed before (nothing is
    * applied twice, no message released twice); `fenced` when the epoch is not the agent's.
    *
    * @throws GuildhallError `invalid-argument` for a malformed commit or one out of order;
@@ -264,11 +282,25 @@ export class RedisBus implements DurableMessageBus {
   }
 
   /**
-   * Deletes the agent's state and positions, and keeps a tombstone of its epoch for
-   * `tombstoneTtlMs` so no copy still running can commit or claim under it. Idempotent.
+   * Deletes the agent's state, positions and timers, and keeps a tombstone of its epoch for
+   * `tombstoneTtlMs` so no copy still running can commit, fire or claim under it. Idempotent.
    */
   deleteAgent(guildId: string, agentId: string): Promise<void> {
     return this.#agents.deleteAgent(guildId, agentId);
+  }
+
+  /**
+   * Fires a due timer of the agent in one script: appends its message to the agent's inbox stream
+   * and forgets the timer. `fired`; `gone` when no such timer is pending (it fired, or was
+   * cancelled); `fenced` when the epoch is not the agent's (nothing changes); `unknown` when Redis
+   * has no record of the agent.
+   *
+   * @throws GuildhallError `invalid-argument` for a malformed fire or a message not on the
+   *   agent's inbox; `unavailable` while Redis is unreachable (it may have fired: retry, and
+   *   `gone` then means it did).
+   */
+  fireTimer(guildId: string, agentId: string, fire: FireTimer): Promise<FireTimerResult> {
+    return this.#agents.fireTimer(guildId, agentId, fire);
   }
 
   /** The agent's checkpoint as stored now, without claiming it; `undefined` for none or deleted. */
@@ -314,11 +346,7 @@ export class RedisBus implements DurableMessageBus {
   }
 
   #warn(warning: RedisBusWarning): void {
-    try {
-      this.#options.onWarning(warning);
-    } catch {
-      // A warning handler that throws must not fail the subscription.
-    }
+    deliverWarning(this.#options.onWarning, warning);
   }
 
   /** Runs one command of `operation`, failing fast while Redis is away; errors start with `what`. */

@@ -1,9 +1,9 @@
-// The reading side of a RedisBus: one connection, one loop, one blocking multi-stream XREAD for
-// every subscription of the bus, however many topics they cover. Why it resumes from per-stream
+// One reader of a RedisBus: one connection, one loop, one blocking multi-stream XREAD for every
+// subscription of the streams StreamReaders gives it, however many. Why it resumes from per-stream
 // cursors, how it notices trimmed entries and a Redis that lost its data, and why new streams
 // interrupt the read with CLIENT UNBLOCK: docs/decisions/0011-one-blocking-read-per-bus.md.
 import { setTimeout as delay } from "node:timers/promises";
-import { Message, formatZodIssues } from "@guildhall/core";
+import { Message, errorMessage, formatZodIssues } from "@guildhall/core";
 import type { RedisErrorMapper } from "@guildhall/registry";
 import type { Redis } from "ioredis";
 import { disconnectClient } from "./disconnect.js";
@@ -16,7 +16,7 @@ import {
   lostAfter,
   parseStreamInfo,
 } from "./stream-id.js";
-import { streamResetWarning, type RedisBusWarning } from "./warnings.js";
+import { deliverWarning, streamResetWarning, type RedisBusWarning } from "./warnings.js";
 
 /** What the reader needs from the bus. */
 export interface StreamReaderOptions {
@@ -102,6 +102,16 @@ export class StreamReader {
     this.#loop ??= this.#run();
   }
 
+  /** How many streams this reader reads. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Whether this reader reads the stream `key`. */
+  reads(key: string): boolean {
+    return this.#streams.has(key);
+  }
+
   /** Stops handing entries to `subscription`; a stream nobody reads leaves the next read. */
   remove(subscription: RedisSubscription): void {
     const state = this.#streams.get(subscription.key);
@@ -122,11 +132,7 @@ export class StreamReader {
   }
 
   #warn(warning: RedisBusWarning): void {
-    try {
-      this.#options.onWarning(warning);
-    } catch {
-      // A warning handler that throws must not stop the reader.
-    }
+    deliverWarning(this.#options.onWarning, warning);
   }
 
   /**
@@ -195,9 +201,7 @@ export class StreamReader {
         this.#needsSync = true;
         if (!this.#failing) {
           this.#failing = true;
-          const reason = this.#options.errors.scrub(
-            error instanceof Error ? error.message : String(error),
-          );
+          const reason = this.#options.errors.scrub(errorMessage(error));
           this.#warn({
             kind: "reader-failed",
             error,

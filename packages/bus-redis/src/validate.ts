@@ -2,7 +2,7 @@
 // `invalid-argument` naming the value and what would be accepted.
 import {
   GuildhallError,
-  ID_PATTERN,
+  checkId,
   isTopicPosition,
   validateMessage,
   type Message,
@@ -16,18 +16,8 @@ export function invalid(message: string): GuildhallError {
   return new GuildhallError("invalid-argument", message);
 }
 
-function checkId(kind: string, id: unknown): string {
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
-    throw invalid(
-      `${kind} id ${JSON.stringify(id)} is invalid: it must match ${ID_PATTERN.source} ` +
-        "(letters, digits, '.', '_', '-'; at most 128)",
-    );
-  }
-  return id;
-}
-
-export const checkGuildId = (guildId: unknown): string => checkId("guild", guildId);
-export const checkAgentId = (agentId: unknown): string => checkId("agent", agentId);
+export const checkGuildId = (guildId: unknown): string => checkId("guild id", guildId);
+export const checkAgentId = (agentId: unknown): string => checkId("agent id", agentId);
 
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== "string" || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {

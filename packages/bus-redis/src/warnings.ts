@@ -98,3 +98,18 @@ export function trimmedUnreadWarning(trimmed: TrimmedEntries, key: string): Trim
       "or find why the agent (or reader) fell this far behind",
   };
 }
+
+/**
+ * Hands `warning` to `onWarning` and swallows what the handler throws: a warning reports something
+ * the bus recovered from, so a faulty handler must not fail the subscription or stop the reader.
+ */
+export function deliverWarning(
+  onWarning: (warning: RedisBusWarning) => void,
+  warning: RedisBusWarning,
+): void {
+  try {
+    onWarning(warning);
+  } catch {
+    // Deliberately ignored: see above.
+  }
+}

@@ -2,7 +2,14 @@
 // state, position and sends together or not at all and never twice, a delete fences the stopped
 // agent's copies, and every key of a guild shares one hash tag.
 import { describe, expect, it } from "vitest";
-import { createMessage, type AgentCommit, type Message } from "@guildhall/core";
+import {
+  createMessage,
+  inboxTopic,
+  newTimer,
+  timerMessage,
+  type AgentCommit,
+  type Message,
+} from "@guildhall/core";
 import { freePort, waitFor } from "@guildhall/testing";
 import { RedisBus } from "../src/index.js";
 import { useBuses } from "./helpers.js";
@@ -41,6 +48,7 @@ describe("RedisBus agent store", () => {
       state: undefined,
       commits: 0,
       positions: { in: last!.id, empty: "0-0" },
+      timers: [],
     });
     expect(await bus.readAgent(GUILD, AGENT)).toEqual(checkpoint);
   });
@@ -86,6 +94,7 @@ describe("RedisBus agent store", () => {
       state: JSON.stringify({ count: 1 }),
       commits: 1,
       positions: { in: handled!.id },
+      timers: [],
     });
   });
 
@@ -98,6 +107,7 @@ describe("RedisBus agent store", () => {
       state: '"one"',
       commits: 2,
       positions: {},
+      timers: [],
     });
   });
 
@@ -216,6 +226,7 @@ describe("RedisBus agent store", () => {
       state: undefined,
       commits: 0,
       positions: { in: last!.id },
+      timers: [],
     });
     expect(await admin().pttl(record)).toBe(-1);
   });
@@ -260,6 +271,91 @@ describe("RedisBus agent store", () => {
     }
   });
 
+  it("keeps timers in a hash of their own, fires one onto the inbox stream, and deletes them with the agent", async () => {
+    const { bus, prefix } = makeBus();
+    const timers = `${prefix}bus-timers:{${GUILD}}:${AGENT}`;
+    await bus.claimAgent(GUILD, AGENT, { epoch: 1, topics: [inboxTopic(AGENT)] });
+    expect(
+      await bus.commitAgent(GUILD, AGENT, { epoch: 1, sequence: 1, messages: [message("a")] }),
+    ).toBe("committed");
+    expect(await admin().exists(timers), "a commit that sets no timer leaves no hash").toBe(0);
+
+    const due = newTimer(AGENT, 0, { wake: 1 });
+    const later = newTimer(AGENT, 3_600_000, "later");
+    await bus.commitAgent(GUILD, AGENT, {
+      epoch: 1,
+      sequence: 2,
+      messages: [],
+      timers: { schedule: [later, due], cancel: [] },
+    });
+    expect(await admin().hgetall(timers)).toEqual({
+      [due.id]: JSON.stringify(due),
+      [later.id]: JSON.stringify(later),
+    });
+    expect((await bus.claimAgent(GUILD, AGENT, { epoch: 2, topics: [] })).timers).toEqual([
+      due,
+      later,
+    ]);
+
+    expect(await bus.fireTimer(GUILD, AGENT, { epoch: 2, message: timerMessage(AGENT, due) })).toBe(
+      "fired",
+    );
+    const inbox = await admin().xrange(`${prefix}bus:{${GUILD}}:inbox:${AGENT}`, "-", "+");
+    expect(inbox).toHaveLength(1);
+    expect(inbox[0]![1][0], "the field publish writes").toBe("m");
+    expect(JSON.parse(inbox[0]![1][1]!)).toMatchObject({ id: due.id, payload: { wake: 1 } });
+    expect(await admin().hkeys(timers)).toEqual([later.id]);
+
+    await bus.deleteAgent(GUILD, AGENT);
+    expect(await admin().exists(timers)).toBe(0);
+  });
+
+  it("starts an agent with no record afresh, whatever timers an older bus left behind", async () => {
+    const { bus, prefix } = makeBus();
+    const timers = `${prefix}bus-timers:{${GUILD}}:${AGENT}`;
+    const orphan = newTimer(AGENT, 0, "orphan");
+    await admin().hset(timers, orphan.id, JSON.stringify(orphan));
+    expect((await bus.claimAgent(GUILD, AGENT, { epoch: 1, topics: [] })).timers).toEqual([]);
+    expect(await admin().exists(timers)).toBe(0);
+  });
+
+  it("applies nothing of a commit whose timers hash holds another type", async () => {
+    const { bus, prefix } = makeBus();
+    await bus.claimAgent(GUILD, AGENT, { epoch: 1, topics: [] });
+    await admin().set(`${prefix}bus-timers:{${GUILD}}:${AGENT}`, "not a hash");
+    await expect(
+      bus.commitAgent(GUILD, AGENT, {
+        epoch: 1,
+        sequence: 1,
+        state: '"changed"',
+        messages: [message("never")],
+        timers: { schedule: [newTimer(AGENT, 0, "t")], cancel: [] },
+      }),
+    ).rejects.toMatchObject({ code: "failed-precondition" });
+    expect(await admin().hget(`${prefix}bus-agent:{${GUILD}}:${AGENT}`, "commits")).toBe("0");
+    expect(await admin().exists(`${prefix}bus:{${GUILD}}:out`)).toBe(0);
+  });
+
+  it("answers unknown to a fire for an agent Redis lost, and refuses malformed timers", async () => {
+    const { bus } = makeBus();
+    const timer = newTimer(AGENT, 0, "t");
+    expect(
+      await bus.fireTimer(GUILD, AGENT, { epoch: 1, message: timerMessage(AGENT, timer) }),
+    ).toBe("unknown");
+    await bus.claimAgent(GUILD, AGENT, { epoch: 1, topics: [] });
+    await expect(
+      bus.commitAgent(GUILD, AGENT, {
+        epoch: 1,
+        sequence: 1,
+        messages: [],
+        timers: { schedule: [{ id: "", dueAt: 1.5, payload: null }], cancel: [] },
+      }),
+    ).rejects.toMatchObject({ code: "invalid-argument" });
+    await expect(
+      bus.fireTimer(GUILD, AGENT, { epoch: 0, message: timerMessage(AGENT, timer) }),
+    ).rejects.toMatchObject({ code: "invalid-argument" });
+  });
+
   it("loads its scripts again when Redis forgot them (a restart, SCRIPT FLUSH)", async () => {
     const { bus } = makeBus();
     await bus.claimAgent(GUILD, AGENT, { epoch: 1, topics: [] });
@@ -279,11 +375,14 @@ describe("RedisBus agent store", () => {
       sequence: 1,
       position: { topic: "odd{tag}", position: "1-0" },
       messages: topics.map((topic) => message("sent", topic)),
+      timers: { schedule: [newTimer(AGENT, 60_000, "later")], cancel: [] },
     });
     await bus.publish("other", message("m", "plain"));
     const keys = await admin().keys(`${prefix}*`);
     const ours = keys.filter((key) => !key.includes("{other}"));
-    expect(ours.length).toBe(1 + 2 * topics.length);
+    expect(ours.length, "record, timers, and per topic a stream and a cursors hash").toBe(
+      2 + 2 * topics.length,
+    );
     expect(new Set(ours.map(hashTag))).toEqual(new Set([GUILD]));
     expect(keys.filter((key) => hashTag(key) === "other")).toHaveLength(1);
   });

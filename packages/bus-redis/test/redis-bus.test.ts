@@ -49,6 +49,38 @@ describe("RedisBus", () => {
     ]);
   });
 
+  it("spreads its streams over blocking reads of at most maxStreamsPerRead each", async () => {
+    const { bus, prefix } = makeBus({ maxStreamsPerRead: 4 });
+    const inboxes = Array.from({ length: 10 }, () => collector());
+    const subscriptions = [];
+    for (const [i, inbox] of inboxes.entries()) {
+      subscriptions.push(await bus.subscribe(GUILD, `topic-${i}`, inbox.handler));
+    }
+    const readers = async () =>
+      (await busConnectionFields(admin, prefix)).filter(
+        (c) => c["name"] === `guildhall-bus-reader:${prefix}`,
+      );
+    // Ten streams, four per read: three readers, each blocked on its own share.
+    await waitFor(
+      async () => {
+        const blocked = (await readers()).filter((c) => c["cmd"] === "xread");
+        return blocked.length === 3;
+      },
+      { description: "three readers blocked in XREAD" },
+    );
+    for (let i = 0; i < 10; i++) await bus.publish(GUILD, message(`m${i}`, `topic-${i}`));
+    await waitFor(() => inboxes.every((inbox) => inbox.received.length === 1), {
+      description: "a message to each",
+    });
+    // Streams nobody reads leave their readers, whose room later subscriptions take again.
+    for (const subscription of subscriptions.slice(0, 8)) await subscription.unsubscribe();
+    const late = collector();
+    await bus.subscribe(GUILD, "late", late.handler);
+    await bus.publish(GUILD, message("late", "late"));
+    await waitFor(() => late.received.length === 1, { description: "the late subscription's" });
+    expect(await readers()).toHaveLength(3);
+  });
+
   it("picks up a subscription added while the read blocks, long before blockMs", async () => {
     const { bus, prefix } = makeBus({ blockMs: 60_000 });
     await bus.subscribe(GUILD, "first", () => {});

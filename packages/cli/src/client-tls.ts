@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type { ClusterTlsOptions } from "@guildhall/engine";
 import type { Command } from "commander";
 import { CliError, ExitCode } from "./exit-codes.js";
+import { pick, type Env } from "./settings.js";
 
 /** The TLS flags of the cluster commands, as commander parses them. */
 export interface ClientTlsFlags {
@@ -16,8 +17,6 @@ export interface ClientTlsFlags {
   readonly tlsKey?: string;
   readonly tlsServerName?: string;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /** Adds `--tls`, `--tls-ca`, `--tls-cert`, `--tls-key` and `--tls-server-name` to `command`. */
 export function addClientTlsOptions(command: Command): Command {
@@ -36,12 +35,6 @@ export function addClientTlsOptions(command: Command): Command {
       "--tls-server-name <name>",
       "name the hosts' certificates carry, when not their addresses [GUILDHALL_CLIENT_TLS_SERVER_NAME]",
     );
-}
-
-function setting(flag: string | undefined, env: Env, variable: string): string | undefined {
-  if (flag !== undefined && flag.trim() !== "") return flag.trim();
-  const value = env[variable];
-  return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
 }
 
 function readPem(file: string, flag: string, variable: string): Buffer {
@@ -72,10 +65,10 @@ export function resolveClientTls(
       ExitCode.usage,
     );
   }
-  const caFile = setting(flags.tlsCa, env, "GUILDHALL_CLIENT_TLS_CA");
-  const certFile = setting(flags.tlsCert, env, "GUILDHALL_CLIENT_TLS_CERT");
-  const keyFile = setting(flags.tlsKey, env, "GUILDHALL_CLIENT_TLS_KEY");
-  const serverName = setting(flags.tlsServerName, env, "GUILDHALL_CLIENT_TLS_SERVER_NAME");
+  const caFile = pick(flags.tlsCa, env, "GUILDHALL_CLIENT_TLS_CA");
+  const certFile = pick(flags.tlsCert, env, "GUILDHALL_CLIENT_TLS_CERT");
+  const keyFile = pick(flags.tlsKey, env, "GUILDHALL_CLIENT_TLS_KEY");
+  const serverName = pick(flags.tlsServerName, env, "GUILDHALL_CLIENT_TLS_SERVER_NAME");
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new CliError(
       "a client certificate needs its key: give both --tls-cert and --tls-key (or GUILDHALL_CLIENT_TLS_CERT and GUILDHALL_CLIENT_TLS_KEY), or neither",

@@ -8,6 +8,7 @@ import { RedisLocationRegistry } from "@guildhall/registry";
 import type { Command } from "commander";
 import { addClientTlsOptions, resolveClientTls, type ClientTlsFlags } from "./client-tls.js";
 import { CliError, ExitCode } from "./exit-codes.js";
+import { pick, type Env } from "./settings.js";
 
 /** The flags every cluster command takes, as commander parses them. */
 export interface ClusterFlags extends ClientTlsFlags {
@@ -36,8 +37,6 @@ export interface ClusterConnection {
   close(): Promise<void>;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** Adds `--redis`, `--key-prefix`, `--token` and the TLS flags to `command`. */
 export function addClusterOptions(command: Command): Command {
   const withCluster = command
@@ -51,15 +50,6 @@ export function addClusterOptions(command: Command): Command {
     )
     .option("--token <token>", "bearer token of the hosts; prefer the variable [GUILDHALL_TOKEN]");
   return addClientTlsOptions(withCluster);
-}
-
-function pick(flag: string | undefined, env: Env, ...names: string[]): string | undefined {
-  if (flag !== undefined && flag.trim() !== "") return flag.trim();
-  for (const name of names) {
-    const value = env[name];
-    if (value !== undefined && value.trim() !== "") return value.trim();
-  }
-  return undefined;
 }
 
 /** `redis://user:secret@host:6379` as `redis://user:***@host:6379`. */

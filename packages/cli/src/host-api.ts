@@ -51,6 +51,7 @@ const STATE_NAMES: Readonly<Record<number, string>> = {
   [AgentState.EXITED]: "exited",
   [AgentState.CRASHED]: "crashed",
   [AgentState.RESTARTING]: "restarting",
+  [AgentState.HIBERNATED]: "hibernated",
 };
 
 /** An agent state of the host API as a word: `ready`, `crashed`, … */

@@ -4,7 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { isAgentClass } from "./agent.js";
 import type { AgentClass } from "./agent.js";
-import { GuildhallError } from "./errors.js";
+import { GuildhallError, errorMessage } from "./errors.js";
 import { resolveAgentModule } from "./module-allowlist.js";
 
 /** The two parts of a className. */
@@ -84,7 +84,7 @@ export async function loadAgentClass(
   try {
     namespace = (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const code = (error as { code?: unknown } | null)?.code;
     const missing =
       code === "ERR_MODULE_NOT_FOUND" ||

@@ -1,7 +1,7 @@
 // Turning an agent's state into the JSON text a commit stores, and back, with the errors a user
 // needs when it cannot be: the state is the agent's memory, so a refusal names the agent, what was
 // wrong and the limit, and corrupt stored bytes are never overwritten.
-import { GuildhallError } from "./errors.js";
+import { GuildhallError, errorMessage } from "./errors.js";
 import type { JsonValue } from "./message.js";
 
 /** The default largest agent state, in bytes of its JSON (1 MiB). */
@@ -88,7 +88,7 @@ export function decodeAgentState(guildId: string, agentId: string, text: string)
   } catch (error) {
     throw new GuildhallError(
       "failed-precondition",
-      `the stored state of agent "${agentId}" in guild "${guildId}" is not JSON (${error instanceof Error ? error.message : String(error)}); the agent cannot start until it is repaired or the agent is stopped (which deletes it). The stored bytes are kept as they are for inspection`,
+      `the stored state of agent "${agentId}" in guild "${guildId}" is not JSON (${errorMessage(error)}); the agent cannot start until it is repaired or the agent is stopped (which deletes it). The stored bytes are kept as they are for inspection`,
     );
   }
 }

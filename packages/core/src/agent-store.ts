@@ -4,6 +4,7 @@
 // sends in the same step as it stores the state: a bus is the only place that can do both.
 import type { Message } from "./message.js";
 import type { MessageBus } from "./message-bus.js";
+import type { AgentTimer, FireTimerResult, TimerChanges } from "./timers.js";
 
 /**
  * A position in a topic: the id of one of its entries, `"<ms>-<seq>"` as Redis Streams writes
@@ -47,6 +48,8 @@ export interface AgentCheckpoint {
   readonly positions: Readonly<Record<string, TopicPosition>>;
   /** Commits made in the agent's whole life; the next commit carries this plus one. */
   readonly commits: number;
+  /** The timers committed and not fired or cancelled yet, soonest first. */
+  readonly timers: readonly AgentTimer[];
 }
 
 /** One atomic step of an agent: what one handler (or a send outside handlers) did. */
@@ -65,6 +68,16 @@ export interface AgentCommit {
   readonly position?: { readonly topic: string; readonly position: TopicPosition };
   /** The messages the handler sent, released by this commit in this order. */
   readonly messages: readonly Message[];
+  /** Timers the handler set or cancelled; cancellations apply first. */
+  readonly timers?: TimerChanges;
+}
+
+/** What {@link AgentStore.fireTimer} releases. */
+export interface FireTimer {
+  /** The placement epoch of the copy that fires; any other is refused (`fenced`). */
+  readonly epoch: number;
+  /** The timer's message (see `timerMessage`): its id is the timer's, its topic the agent's inbox. */
+  readonly message: Message;
 }
 
 /**
@@ -107,7 +120,8 @@ export interface AgentStore {
     options: ClaimAgentOptions,
   ): Promise<AgentCheckpoint>;
   /**
-   * Stores the state and position and releases the messages, all at once or not at all.
+   * Stores the state, position and timer changes and releases the messages, all at once or not
+   * at all.
    *
    * @throws GuildhallError `invalid-argument` for a malformed commit (nothing is stored);
    *   `unavailable` when the store cannot be reached (the commit may have been applied: retry
@@ -115,11 +129,20 @@ export interface AgentStore {
    */
   commitAgent(guildId: string, agentId: string, commit: AgentCommit): Promise<CommitResult>;
   /**
-   * Deletes the agent's state and positions and fences every epoch claimed so far, so no copy
-   * still running anywhere can commit again. A later claim with a newer epoch starts afresh.
+   * Deletes the agent's state, positions and timers and fences every epoch claimed so far, so no
+   * copy still running anywhere can commit or fire again. A later claim with a newer epoch starts afresh.
    * Idempotent.
    */
   deleteAgent(guildId: string, agentId: string): Promise<void>;
+  /**
+   * Fires a due timer, atomically: puts its message on the agent's inbox and forgets the timer.
+   * `gone` when the store holds no such timer (it fired, or was cancelled, or its commit never
+   * landed): nothing is released, so each committed timer is released once.
+   *
+   * @throws GuildhallError `unavailable` when the store cannot be reached (it may have fired:
+   *   retry, and a `gone` answer then means it did).
+   */
+  fireTimer(guildId: string, agentId: string, fire: FireTimer): Promise<FireTimerResult>;
   /** The agent's checkpoint as stored now, without claiming it; `undefined` for none. */
   readAgent(guildId: string, agentId: string): Promise<AgentCheckpoint | undefined>;
 }
@@ -133,6 +156,7 @@ export function isDurableBus(bus: MessageBus): bus is DurableMessageBus {
   return (
     typeof candidate.claimAgent === "function" &&
     typeof candidate.commitAgent === "function" &&
-    typeof candidate.deleteAgent === "function"
+    typeof candidate.deleteAgent === "function" &&
+    typeof candidate.fireTimer === "function"
   );
 }

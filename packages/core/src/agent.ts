@@ -36,6 +36,22 @@ export interface AgentContext {
   publish(topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">): Promise<Message>;
   /** The agent's log; entries carry its guild and agent ids. */
   readonly log: AgentLogger;
+  /**
+   * Sets a durable timer: after `delayMs` the agent receives a message on its inbox whose payload
+   * is `payload` (format `"guildhall.timer"`, id the timer's). The timer is committed with the
+   * handler that set it (a handler that throws sets none), fires at least once even when the
+   * agent sleeps or its host dies, and wakes a sleeping agent. Resolves with the timer's id.
+   *
+   * @throws GuildhallError `invalid-argument` for a delay that is not a whole number of ms from 0
+   *   to 366 days, or a payload that is not JSON or too large; `resource-exhausted` past 1,000
+   *   pending timers per agent
+   */
+  schedule(delayMs: number, payload: JsonValue): Promise<{ id: string }>;
+  /**
+   * Cancels a timer set before: committed like `schedule`, after which it never fires. Cancelling
+   * a timer that fired or was cancelled already does nothing.
+   */
+  cancelSchedule(id: string): Promise<void>;
 }
 
 /** What an agent's `onMessage` receives. */

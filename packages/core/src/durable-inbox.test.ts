@@ -5,6 +5,7 @@ import { DurableInbox, type CommitRecord, type HandlerOutcome } from "./durable-
 import { GuildhallError } from "./errors.js";
 import { MemoryBus } from "./memory-bus.js";
 import { createMessage, type JsonValue, type Message } from "./message.js";
+import { newTimer } from "./timers.js";
 
 const quiet: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const message = (topic: string, payload: JsonValue, sender = "app"): Message =>
@@ -225,6 +226,75 @@ describe("DurableInbox", () => {
     const stored = await bus.readAgent("g", "a");
     const resumed = await collectAfter(bus, stored!.positions.t!);
     expect(resumed, "close stores the positions still waiting").toEqual([]);
+  });
+
+  it("commits a handler's timer changes at once with its step, and reports them once stored", async () => {
+    const bus = new MemoryBus();
+    const records: CommitRecord[] = [];
+    const timer = newTimer("a", 60_000, { remind: true });
+    const inbox = await openInbox(
+      bus,
+      (m) =>
+        Promise.resolve(
+          m.payload === "set"
+            ? { messages: [], timers: { schedule: [timer], cancel: [] } }
+            : { messages: [] },
+        ),
+      // Long enough that a commit that only moves a position would still be waiting.
+      { onCommit: (r) => records.push(r), positionFlushMs: 60_000 },
+    );
+    await bus.publish("g", message("t", "set"));
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.timers).toEqual([timer]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        result: "committed",
+        timers: { schedule: [timer], cancel: [] },
+      }),
+    ]);
+
+    await inbox.commit({ messages: [], timers: { schedule: [], cancel: [timer.id] } });
+    expect((await bus.readAgent("g", "a"))?.timers).toEqual([]);
+    expect(records[1]?.timers).toEqual({ schedule: [], cancel: [timer.id] });
+
+    await inbox.commit({ messages: [], timers: { schedule: [], cancel: [] } });
+    expect(records[2], "no changes, nothing reported").not.toHaveProperty("timers");
+
+    await bus.claimAgent("g", "a", { epoch: 2, topics: ["t"] });
+    await expect(
+      inbox.commit({ messages: [], timers: { schedule: [newTimer("a", 0, "x")], cancel: [] } }),
+    ).rejects.toThrow(/stale/);
+    expect(records[3]).toMatchObject({ result: "fenced" });
+    expect(records[3], "a fenced commit stored no timer").not.toHaveProperty("timers");
+    await inbox.close();
+  });
+
+  it("reports the timers of a commit whose first answer was lost and whose retry was a duplicate", async () => {
+    const bus = new MemoryBus();
+    const commit = bus.commitAgent.bind(bus);
+    let lostOnce = false;
+    // The store applies the commit, but its answer never arrives: as a connection dropped then.
+    bus.commitAgent = async (guildId, agentId, c) => {
+      const result = await commit(guildId, agentId, c);
+      if (!lostOnce) {
+        lostOnce = true;
+        throw new GuildhallError("unavailable", "the answer was lost");
+      }
+      return result;
+    };
+    const records: CommitRecord[] = [];
+    const inbox = await openInbox(bus, () => Promise.resolve({ messages: [] }), {
+      onCommit: (r) => records.push(r),
+    });
+    const timer = newTimer("a", 60_000, "kept");
+    await inbox.commit({ messages: [], timers: { schedule: [timer], cancel: [] } });
+    expect(records).toEqual([
+      expect.objectContaining({
+        result: "duplicate",
+        retries: 1,
+        timers: { schedule: [timer], cancel: [] },
+      }),
+    ]);
+    await inbox.close();
   });
 });
 

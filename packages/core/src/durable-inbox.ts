@@ -12,9 +12,10 @@ import type {
   DurableMessageBus,
   TopicPosition,
 } from "./agent-store.js";
-import { GuildhallError } from "./errors.js";
+import { GuildhallError, errorMessage } from "./errors.js";
 import type { Message } from "./message.js";
 import type { Subscription } from "./message-bus.js";
+import { hasTimerChanges, type TimerChanges } from "./timers.js";
 
 /** What one handler did: committed by the inbox in one step. */
 export interface HandlerOutcome {
@@ -22,6 +23,8 @@ export interface HandlerOutcome {
   readonly state?: string;
   /** What the handler sent, in order; none for a handler that threw (its sends are dropped). */
   readonly messages: readonly Message[];
+  /** Timers it set or cancelled; none for a handler that threw. */
+  readonly timers?: TimerChanges;
 }
 
 /** What a commit did, for metrics. */
@@ -34,6 +37,11 @@ export interface CommitRecord {
   readonly messages: number;
   /** Attempts that failed before it went through. */
   readonly retries: number;
+  /**
+   * The timer changes it stored, for whoever fires the agent's timers: set on `committed`, and on
+   * a `duplicate` answer to a retry (the attempt whose answer was lost had stored them).
+   */
+  readonly timers?: TimerChanges;
 }
 
 /** Options of {@link DurableInbox}. */
@@ -71,19 +79,16 @@ export interface DurableInboxOptions {
   /** First pause before retrying a commit the store did not answer. Default 50 ms, doubling to 2 s. */
   readonly retryDelayMs?: number;
   /**
-   * How long the position past a message whose handler changed nothing and sent nothing may wait
-   * before it is committed on its own, in ms. Such positions ride along with the next commit that
-   * does something, or go in one commit after this long (or after 64 of them). Default 50.
+   * How long the position past a message whose handler changed nothing, sent nothing and set or
+   * cancelled no timer may wait before it is committed on its own, in ms. Such positions ride
+   * along with the next commit that does something, or go in one commit after this long (or after
+   * 64 of them). Default 50.
    */
   readonly positionFlushMs?: number;
 }
 
 /** Positions of handlers that did nothing that may wait, at most, before they are committed. */
 const MAX_PENDING_POSITIONS = 64;
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Durable delivery and commits for one agent under one placement epoch.
@@ -173,7 +178,7 @@ export class DurableInbox {
               excludeSender: agentId,
               ...(after !== undefined && { after }),
               onError: (error, message) =>
-                log.error("delivery failed", { messageId: message.id, error: reasonOf(error) }),
+                log.error("delivery failed", { messageId: message.id, error: errorMessage(error) }),
               onTrimmed: ({ after: from, lastTrimmed }) => {
                 log.warn(
                   "messages of this topic were trimmed before the agent read them; they are lost to it. Raise the bus's maxLenPerTopic, or find why the agent fell this far behind",
@@ -247,7 +252,11 @@ export class DurableInbox {
       return;
     }
     const handled = { topic: message.topic, position };
-    if (outcome.state === undefined && outcome.messages.length === 0) {
+    if (
+      outcome.state === undefined &&
+      outcome.messages.length === 0 &&
+      !hasTimerChanges(outcome.timers)
+    ) {
       this.#deferPosition(handled);
       return;
     }
@@ -265,7 +274,7 @@ export class DurableInbox {
       void this.#unsubscribe();
       this.#options.log.error("commit refused; the agent stops taking messages until it restarts", {
         messageId: message.id,
-        error: reasonOf(error),
+        error: errorMessage(error),
       });
       this.#options.onCommitFailed?.(error, message);
     }
@@ -331,12 +340,15 @@ export class DurableInbox {
           commit = await this.#claimAgain(outcome, position);
           result = await bus.commitAgent(guildId, agentId, commit);
         }
+        // A duplicate after a retry is this commit, stored by the attempt whose answer was lost.
+        const stored = result === "committed" || (result === "duplicate" && retries > 0);
         this.#options.onCommit?.({
           result,
           durationMs: performance.now() - started,
           stateBytes: commit.state === undefined ? 0 : Buffer.byteLength(commit.state),
           messages: commit.messages.length,
           retries,
+          ...(stored && commit.timers !== undefined && { timers: commit.timers }),
         });
         if (result === "fenced" || result === "unknown") this.#fence();
         return result;
@@ -351,7 +363,7 @@ export class DurableInbox {
         if (retries === 0 || retries % 20 === 0) {
           log.warn("commit failed; retrying, the agent waits until it is stored", {
             sequence: commit.sequence,
-            error: reasonOf(error),
+            error: errorMessage(error),
           });
         }
         try {
@@ -371,6 +383,7 @@ export class DurableInbox {
       messages: outcome.messages,
       ...(outcome.state !== undefined && { state: outcome.state }),
       ...(position !== undefined && { position }),
+      ...(hasTimerChanges(outcome.timers) && { timers: outcome.timers }),
     };
   }
 

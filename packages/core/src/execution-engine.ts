@@ -12,6 +12,14 @@ export interface RunAgentOptions {
   timeoutMs?: number;
   /** Aborts the start: `runAgent` rejects with `aborted` and leaves nothing behind. */
   signal?: AbortSignal;
+  /**
+   * Declare the agent asleep instead of starting it: `runAgent` resolves once it is recorded and
+   * its topics are watched, and its first message or timer starts it (DESIGN section 13). It is
+   * running for the engine API meanwhile, in state `hibernated`. Declaring runs at the speed of
+   * the registry, not of process starts. InProcessExecutionEngine, which runs no processes,
+   * starts the agent at once. Default false.
+   */
+  lazy?: boolean;
 }
 
 /** Options of {@link ExecutionEngine.shutdown}. */

@@ -85,7 +85,7 @@ describe("connectGuildClient", () => {
   it("refuses malformed ids", () => {
     const bus = new MemoryBus();
     expect(() => connectGuildClient(bus, { guildId: "bad guild", id: "c" })).toThrow(
-      /connectGuildClient: guildId "bad guild" must match/,
+      /connectGuildClient: guildId "bad guild" is invalid: it must match/,
     );
     expect(() => connectGuildClient(bus, { guildId: "g", id: "" })).toThrow(GuildhallError);
   });

@@ -4,7 +4,7 @@ import type { MessageIdGenerator } from "./ids.js";
 import { createMessage } from "./message.js";
 import type { JsonValue, Message } from "./message.js";
 import type { MessageBus, MessageHandler, Subscription } from "./message-bus.js";
-import { ID_PATTERN } from "./spec.js";
+import { checkId } from "./option-checks.js";
 import { tracedPublish } from "./tracing.js";
 
 /** Options of {@link connectGuildClient}. */
@@ -67,17 +67,8 @@ export interface GuildClient {
  * ```
  */
 export function connectGuildClient(bus: MessageBus, options: GuildClientOptions): GuildClient {
-  for (const [field, value] of [
-    ["guildId", options.guildId],
-    ["id", options.id],
-  ] as const) {
-    if (typeof value !== "string" || !ID_PATTERN.test(value)) {
-      throw new GuildhallError(
-        "invalid-argument",
-        `connectGuildClient: ${field} ${JSON.stringify(value)} must match ${ID_PATTERN.source}`,
-      );
-    }
-  }
+  checkId("connectGuildClient: guildId", options.guildId);
+  checkId("connectGuildClient: id", options.id);
   const sender =
     options.name === undefined ? { id: options.id } : { id: options.id, name: options.name };
   const subscriptions = new Set<Subscription>();

@@ -13,7 +13,8 @@ import type {
 import { agentKey, type MessageIdGenerator } from "./ids.js";
 import { createJsonLogger } from "./logger.js";
 import { isDurableBus, type DurableMessageBus } from "./agent-store.js";
-import { ID_PATTERN, type AgentSpec, type GuildSpec } from "./spec.js";
+import { checkId } from "./option-checks.js";
+import type { AgentSpec, GuildSpec } from "./spec.js";
 import { startAgent } from "./start-agent.js";
 import type { RunningAgent } from "./start-agent.js";
 import { validateAgentSpec, validateGuildReference } from "./validation.js";
@@ -150,7 +151,7 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     }
   }
 
-  /** Stops the agent and deletes its state and read positions: a later run starts afresh. */
+  /** Stops the agent and deletes its state, read positions and timers: a later run starts afresh. */
   async stopAgent(guildId: string, agentId: string): Promise<void> {
     this.#checkOpen();
     await this.#stop(guildId, agentId);
@@ -170,17 +171,8 @@ export class InProcessExecutionEngine implements ExecutionEngine {
     _opts: MoveAgentOptions = {},
   ): Promise<MoveAgentResult> {
     this.#checkOpen();
-    for (const [what, value] of [
-      ["guild id", guildId],
-      ["agent id", agentId],
-    ] as const) {
-      if (typeof value !== "string" || !ID_PATTERN.test(value)) {
-        throw new GuildhallError(
-          "invalid-argument",
-          `moveAgent: ${what} ${JSON.stringify(value)} must match ${ID_PATTERN.source}`,
-        );
-      }
-    }
+    checkId("moveAgent: guild id", guildId);
+    checkId("moveAgent: agent id", agentId);
     if (!(this.#guilds.get(guildId)?.has(agentId) ?? false)) {
       throw new GuildhallError(
         "not-found",

@@ -24,6 +24,7 @@ export { parseGuildSpec } from "./parse-guild-spec.js";
 export type { ParseGuildSpecOptions } from "./parse-guild-spec.js";
 export {
   AgentResources,
+  MAX_HIBERNATE_AFTER_MS,
   AgentSpec,
   DEFAULT_TOPIC,
   GuildSpec,
@@ -41,7 +42,7 @@ export {
   validateMessagingConfig,
 } from "./validation.js";
 export type { ValidateOptions } from "./validation.js";
-export { checkPem, checkWholeNumber } from "./option-checks.js";
+export { checkId, checkPem, checkWholeNumber } from "./option-checks.js";
 export type { WholeNumberRange } from "./option-checks.js";
 export { Message, MessageSender, createMessage, inboxTopic } from "./message.js";
 export { replyTarget } from "./reply.js";
@@ -72,6 +73,20 @@ export {
   encodeAgentState,
   jsonProblem,
 } from "./agent-state.js";
+export {
+  MAX_TIMERS_PER_AGENT,
+  MAX_TIMER_DELAY_MS,
+  TIMER_MESSAGE_FORMAT,
+  TIMER_SENDER_ID,
+  checkTimerChanges,
+  checkTimerCount,
+  hasTimerChanges,
+  newTimer,
+  timerMessage,
+} from "./timers.js";
+export type { AgentTimer, FireTimerResult, NewTimerOptions, TimerChanges } from "./timers.js";
+export { AgentTimers } from "./agent-timers.js";
+export type { AgentTimersOptions } from "./agent-timers.js";
 export type {
   AgentCheckpoint,
   AgentCommit,
@@ -79,6 +94,7 @@ export type {
   ClaimAgentOptions,
   CommitResult,
   DurableMessageBus,
+  FireTimer,
   TopicPosition,
 } from "./agent-store.js";
 export type {

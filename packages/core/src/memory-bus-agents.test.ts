@@ -67,7 +67,12 @@ describe("MemoryBus as an agent store", () => {
       }),
     ).toBe("committed");
     const again = await bus.claimAgent("g", "a", { epoch: 2, topics: ["t", "u"] });
-    expect(again).toEqual({ state: '{"n":1}', positions: { t: position, u: "0-0" }, commits: 1 });
+    expect(again).toEqual({
+      state: '{"n":1}',
+      positions: { t: position, u: "0-0" },
+      commits: 1,
+      timers: [],
+    });
   });
 
   it("applies a commit once, refuses one out of sequence, and fences older epochs", async () => {
@@ -172,5 +177,15 @@ describe("MemoryBus as an agent store", () => {
     expect(error).toBeInstanceOf(GuildhallError);
     expect((error as GuildhallError).message).toMatch(/over the bus limit of 200/);
     expect((await bus.readAgent("g", "a"))?.commits, "nothing of a refused commit is kept").toBe(0);
+    await expect(
+      bus.commitAgent("g", "a", {
+        epoch: 1,
+        sequence: 1,
+        state: '"changed"',
+        messages: [],
+        timers: { schedule: [{ id: "t", dueAt: 1, payload: undefined as never }], cancel: [] },
+      }),
+    ).rejects.toThrow(/commit timers: timer t payload is undefined/);
+    expect(await bus.readAgent("g", "a")).toMatchObject({ commits: 0, timers: [] });
   });
 });

@@ -13,10 +13,11 @@ import {
   type ClaimAgentOptions,
   type CommitResult,
   type DurableMessageBus,
+  type FireTimer,
   type TopicPosition,
 } from "./agent-store.js";
 import { GuildhallError } from "./errors.js";
-import type { Message } from "./message.js";
+import { inboxTopic, type Message } from "./message.js";
 import type {
   MessageHandler,
   SubscribeOptions,
@@ -24,7 +25,8 @@ import type {
   TrimmedEntries,
 } from "./message-bus.js";
 import { SerialDelivery } from "./serial-delivery.js";
-import { ID_PATTERN } from "./spec.js";
+import { checkId } from "./option-checks.js";
+import { checkTimerChanges, type AgentTimer, type FireTimerResult } from "./timers.js";
 import { validateMessage } from "./validation.js";
 
 /** Options of {@link MemoryBus}. */
@@ -56,23 +58,8 @@ export interface MemoryBusOptions {
 const MAX_TOPIC_LENGTH = 256;
 const MAX_STATE_BYTES = 64 * 1024 * 1024;
 
-function checkGuildId(guildId: string): void {
-  if (typeof guildId !== "string" || !ID_PATTERN.test(guildId)) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `guild id ${JSON.stringify(guildId)} must match ${ID_PATTERN.source}`,
-    );
-  }
-}
-
-function checkAgentId(agentId: string): void {
-  if (typeof agentId !== "string" || !ID_PATTERN.test(agentId)) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `agent id ${JSON.stringify(agentId)} must match ${ID_PATTERN.source}`,
-    );
-  }
-}
+const checkGuildId = (guildId: string): string => checkId("guild id", guildId);
+const checkAgentId = (agentId: string): string => checkId("agent id", agentId);
 
 function checkTopic(topic: string): void {
   if (typeof topic !== "string" || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
@@ -177,6 +164,8 @@ interface AgentRecord {
   state: string | undefined;
   commits: number;
   readonly topics: Set<string>;
+  /** Pending timers by id. */
+  readonly timers: Map<string, AgentTimer>;
 }
 
 class MemorySubscription implements Subscription {
@@ -317,6 +306,7 @@ export class MemoryBus implements DurableMessageBus {
           state: undefined,
           commits: 0,
           topics: new Set(),
+          timers: new Map(),
         };
         this.#agents.set(key, record);
       }
@@ -355,6 +345,7 @@ export class MemoryBus implements DurableMessageBus {
         }
       }
       const encoded = commit.messages.map((message) => this.#encode(message));
+      const timers = commit.timers === undefined ? undefined : checkTimerChanges(commit.timers);
       const record = this.#agents.get(agentKey(guildId, agentId));
       if (record === undefined) return "unknown";
       if (record.deleted || record.epoch !== commit.epoch) return "fenced";
@@ -367,6 +358,10 @@ export class MemoryBus implements DurableMessageBus {
       }
       record.commits = commit.sequence;
       if (commit.state !== undefined) record.state = commit.state;
+      if (timers !== undefined) {
+        for (const id of timers.cancel) record.timers.delete(id);
+        for (const timer of timers.schedule) record.timers.set(timer.id, timer);
+      }
       encoded.forEach((json) => this.#append(guildId, JSON.parse(json) as Message, json));
       if (commit.position !== undefined) {
         const log = this.#log(guildId, commit.position.topic);
@@ -393,6 +388,28 @@ export class MemoryBus implements DurableMessageBus {
       record.deleted = true;
       record.state = undefined;
       record.commits = 0;
+      record.timers.clear();
+    });
+  }
+
+  fireTimer(guildId: string, agentId: string, fire: FireTimer): Promise<FireTimerResult> {
+    return this.#sync(() => {
+      checkGuildId(guildId);
+      checkAgentId(agentId);
+      checkEpoch("fire epoch", fire.epoch);
+      if (fire.message?.topic !== inboxTopic(agentId)) {
+        throw new GuildhallError(
+          "invalid-argument",
+          `a timer of agent "${agentId}" fires on its inbox "${inboxTopic(agentId)}", not on ${JSON.stringify(fire.message?.topic)}`,
+        );
+      }
+      const json = this.#encode(fire.message);
+      const record = this.#agents.get(agentKey(guildId, agentId));
+      if (record === undefined) return "unknown";
+      if (record.deleted || record.epoch !== fire.epoch) return "fenced";
+      if (!record.timers.delete(fire.message.id)) return "gone";
+      this.#append(guildId, JSON.parse(json) as Message, json);
+      return "fired";
     });
   }
 
@@ -484,7 +501,8 @@ export class MemoryBus implements DurableMessageBus {
       const position = this.#topics.get(agentKey(guildId, topic))?.cursors.get(agentId);
       if (position !== undefined) positions[topic] = position;
     }
-    return { state: record.state, positions, commits: record.commits };
+    const timers = [...record.timers.values()].sort((a, b) => a.dueAt - b.dueAt);
+    return { state: record.state, positions, commits: record.commits, timers };
   }
 
   #log(guildId: string, topic: string): TopicLog {

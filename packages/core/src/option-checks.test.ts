@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GuildhallError } from "./errors.js";
-import { checkPem, checkWholeNumber } from "./option-checks.js";
+import { checkId, checkPem, checkWholeNumber } from "./option-checks.js";
 
 function refusal(check: () => unknown): GuildhallError {
   try {
@@ -37,6 +37,41 @@ describe("checkWholeNumber", () => {
       refusal(() => checkWholeNumber("blockMs", 0, { min: 1, max: 5, unit: "milliseconds" }))
         .message,
     ).toBe("blockMs must be a whole number of milliseconds from 1 to 5, got 0");
+  });
+
+  it("without a max, accepts any safe whole number from min and says only the lower bound", () => {
+    expect(checkWholeNumber("n", Number.MAX_SAFE_INTEGER, { min: 1 })).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(refusal(() => checkWholeNumber("X: option n", 0, { min: 1 })).message).toBe(
+      "X: option n must be a whole number 1 or more, got 0",
+    );
+    expect(() => checkWholeNumber("n", 2 ** 53, { min: 1 })).toThrow(GuildhallError);
+  });
+});
+
+describe("checkId", () => {
+  it("returns a valid id", () => {
+    expect(checkId("guild id", "g-1.a_b")).toBe("g-1.a_b");
+    expect(checkId("agent id", "a".repeat(128))).toBe("a".repeat(128));
+  });
+
+  it("refuses anything else, naming what and the value", () => {
+    for (const [value, shown] of [
+      ["", '""'],
+      ["-x", '"-x"'],
+      ["a b", '"a b"'],
+      ["a".repeat(129), `"${"a".repeat(129)}"`],
+      [7, "7"],
+      [undefined, "undefined"],
+    ] as const) {
+      const error = refusal(() => checkId("X: guild id", value));
+      expect(error.code).toBe("invalid-argument");
+      expect(error.message).toBe(
+        `X: guild id ${shown} is invalid: it must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ` +
+          "(letters, digits, '.', '_', '-'; at most 128)",
+      );
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // Reads a guild file. YAML is what people write; JSON is what programs write. Both end in the same
 // validation, so a bad field reads the same whichever the source.
-import { GuildhallError } from "./errors.js";
+import { GuildhallError, errorMessage } from "./errors.js";
 import { loadYaml } from "./lazy-module.js";
 import type { GuildSpec } from "./spec.js";
 import { validateGuildSpec } from "./validation.js";
@@ -26,7 +26,7 @@ function parseJson(text: string, prefix: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const at = /at position (\d+)/.exec(reason);
     const where =
       at === null
@@ -53,7 +53,7 @@ function readYaml(
       return { ok: true, value: document.toJS({ maxAliasCount: 100 }) };
     } catch (error) {
       // toJS refuses documents whose aliases expand beyond reason (a "billion laughs" file).
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       const refused = new GuildhallError(
         "invalid-argument",
         `cannot read the guild spec as YAML: ${reason}; write the repeated parts out instead of using so many aliases`,

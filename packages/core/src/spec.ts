@@ -7,13 +7,13 @@ import { lazySchema, type Zod } from "./lazy-module.js";
 /** Agent and guild ids: safe in Redis keys, topic names, file names and log fields. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/** What an id must be, in the words every refusal of a bad id uses (see `checkId`). */
+export const ID_RULE = `must match ${ID_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128)`;
+
 const id = (z: Zod) =>
   z
     .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") })
-    .regex(
-      ID_PATTERN,
-      `must match ${ID_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128)`,
-    );
+    .regex(ID_PATTERN, ID_RULE);
 
 /** Free-form JSON configuration. */
 const properties = (z: Zod) => z.record(z.string(), z.json());
@@ -42,6 +42,9 @@ export const AgentResources = lazySchema((z) =>
 );
 export type AgentResources = z.infer<typeof AgentResources>;
 
+/** The longest `hibernateAfterMs`: 30 days. */
+export const MAX_HIBERNATE_AFTER_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** One agent of a guild: what to run and how. */
 export const AgentSpec = lazySchema((z) =>
   z.strictObject({
@@ -69,6 +72,12 @@ export const AgentSpec = lazySchema((z) =>
     restartPolicy: RestartPolicy.optional(),
     /** Limits of the agent's process. Default: the host's. */
     resources: AgentResources.optional(),
+    /**
+     * After this many milliseconds with no message handled and no timer due sooner, the agent
+     * sleeps: its state is committed, its process exits (without `onStop`), and its next message
+     * or timer starts it again. 0 never sleeps. Default: the host's (`hibernateAfterMs` option).
+     */
+    hibernateAfterMs: z.number().int().min(0).max(MAX_HIBERNATE_AFTER_MS).optional(),
   }),
 );
 export type AgentSpec = z.infer<typeof AgentSpec>;

@@ -13,8 +13,9 @@ import type {
 } from "./agent.js";
 import type { DurableMessageBus } from "./agent-store.js";
 import { DEFAULT_MAX_STATE_BYTES, decodeAgentState, encodeAgentState } from "./agent-state.js";
+import { AgentTimers } from "./agent-timers.js";
 import { DurableInbox, type CommitRecord, type HandlerOutcome } from "./durable-inbox.js";
-import { GuildhallError } from "./errors.js";
+import { GuildhallError, errorMessage } from "./errors.js";
 import type { MessageIdGenerator } from "./ids.js";
 import { createJsonLogger, withLogFields } from "./logger.js";
 import { createMessage, inboxTopic } from "./message.js";
@@ -23,6 +24,14 @@ import type { JsonValue, Message } from "./message.js";
 import { replyTarget } from "./reply.js";
 import { DEFAULT_TOPIC } from "./spec.js";
 import type { AgentSpec } from "./spec.js";
+import {
+  checkTimerCount,
+  hasTimerChanges,
+  newTimer,
+  timerMessage,
+  type AgentTimer,
+  type TimerChanges,
+} from "./timers.js";
 
 /** Options of {@link startAgent}. */
 export interface StartAgentOptions {
@@ -87,10 +96,28 @@ export interface RunningAgent {
 
 type Phase = "starting" | "running" | "stopping" | "stopped";
 
-/** Where a context's sends go: held for its handler's commit while `open`, committed alone after. */
+/**
+ * Where a context's sends and timer changes go: held for its handler's commit while `open`,
+ * committed alone after.
+ */
 interface SendScope {
   open: boolean;
   readonly outbox: Message[];
+  /** Timers set while open; a cancel of one of them just drops it. */
+  readonly schedule: AgentTimer[];
+  readonly cancel: string[];
+  /** How many of `cancel` were pending when cancelled: what the timer cap no longer counts. */
+  cancelledPending: number;
+}
+
+function newScope(): SendScope {
+  return { open: true, outbox: [], schedule: [], cancel: [], cancelledPending: 0 };
+}
+
+/** The timer changes of a closed scope, when it made any. */
+function scopeTimers(scope: SendScope): { timers?: TimerChanges } {
+  const timers = { schedule: scope.schedule, cancel: scope.cancel };
+  return hasTimerChanges(timers) ? { timers } : {};
 }
 
 let lastEpoch = 0;
@@ -113,10 +140,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
   } finally {
     clearTimeout(timer);
   }
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function abortError(signal: AbortSignal, agentId: string): GuildhallError {
@@ -175,7 +198,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   } catch (error) {
     throw new GuildhallError(
       "failed-precondition",
-      `agent "${agentId}" failed to start: the constructor of ${spec.className} threw: ${reasonOf(error)}`,
+      `agent "${agentId}" failed to start: the constructor of ${spec.className} threw: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -188,6 +211,15 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     ]),
   ];
   const checkpoint = await bus.claimAgent(guildId, agentId, { epoch, topics });
+  // Armed now: a timer due while onStart runs waits on the inbox, which is read after onStart.
+  const timers = new AgentTimers({
+    store: bus,
+    guildId,
+    agentId,
+    epoch,
+    timers: checkpoint.timers,
+    log,
+  });
   // The state as last committed: what a handler that throws goes back to.
   let committed = checkpoint.state;
   const writable = agent as { state: JsonValue; initialState?: () => JsonValue };
@@ -242,6 +274,61 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     return message;
   }
 
+  function checkNotStopped(what: string): void {
+    if (phase === "stopped") {
+      throw new GuildhallError(
+        "failed-precondition",
+        `agent "${agentId}" of guild "${guildId}" is stopped and can no longer ${what}`,
+      );
+    }
+  }
+
+  async function scheduleAs(
+    scope: SendScope,
+    delayMs: unknown,
+    payload: unknown,
+  ): Promise<{ id: string }> {
+    checkNotStopped("schedule timers");
+    const limit = bus.maxMessageBytes;
+    const timer = newTimer(agentId, delayMs, payload, { ...ids, maxPayloadBytes: limit });
+    // The payload fits, but the message it becomes must too, or the timer could never fire.
+    const bytes = Buffer.byteLength(JSON.stringify(timerMessage(agentId, timer, timer.dueAt)));
+    if (bytes > limit) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `agent "${agentId}" scheduled a timer whose message would be ${bytes} bytes of JSON, over the bus limit of ${limit} bytes; keep a reference to large data in its payload instead`,
+      );
+    }
+    checkTimerCount(agentId, timers.size - scope.cancelledPending + scope.schedule.length + 1);
+    if (scope.open) {
+      scope.schedule.push(timer);
+    } else {
+      await durable.commit({ messages: [], timers: { schedule: [timer], cancel: [] } });
+    }
+    return { id: timer.id };
+  }
+
+  async function cancelAs(scope: SendScope, id: unknown): Promise<void> {
+    checkNotStopped("cancel timers");
+    if (typeof id !== "string" || id.length === 0) {
+      throw new GuildhallError(
+        "invalid-argument",
+        `agent "${agentId}" cancelled timer ${JSON.stringify(id) ?? String(id)}: a timer id is the non-empty string schedule resolved with`,
+      );
+    }
+    if (!scope.open) {
+      await durable.commit({ messages: [], timers: { schedule: [], cancel: [id] } });
+      return;
+    }
+    const at = scope.schedule.findIndex((timer) => timer.id === id);
+    if (at >= 0) {
+      scope.schedule.splice(at, 1);
+    } else if (!scope.cancel.includes(id)) {
+      scope.cancel.push(id);
+      if (timers.has(id)) scope.cancelledPending += 1;
+    }
+  }
+
   function contextFor(scope: SendScope, traceparent: string | undefined): AgentContext {
     return {
       agentId,
@@ -251,6 +338,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         publishAs(scope, opts.topic ?? defaultTopic, payload, { ...opts, traceparent }),
       publish: (topic, payload, opts = {}) =>
         publishAs(scope, topic, payload, { ...opts, traceparent }),
+      schedule: (delayMs, payload) => scheduleAs(scope, delayMs, payload),
+      cancelSchedule: (id) => cancelAs(scope, id),
     };
   }
 
@@ -279,19 +368,23 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   }
 
   async function deliver(message: Message): Promise<HandlerOutcome> {
-    const scope: SendScope = { open: true, outbox: [] };
+    const scope = newScope();
     try {
       await agent.onMessage(messageContext(scope, message));
       const state = changedState();
       if (state !== undefined) committed = state;
-      return { messages: scope.outbox, ...(state !== undefined && { state }) };
+      return {
+        messages: scope.outbox,
+        ...(state !== undefined && { state }),
+        ...scopeTimers(scope),
+      };
     } catch (error) {
       log.error(
         "onMessage threw; its state change and sends are dropped, and the agent goes on with the next message",
         {
           messageId: message.id,
           topic: message.topic,
-          error: reasonOf(error),
+          error: errorMessage(error),
         },
       );
       writable.state = committed === undefined ? null : (JSON.parse(committed) as JsonValue);
@@ -312,12 +405,17 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     handle: deliver,
     onFenced: () => {
       phase = "stopped";
+      timers.close();
     },
-    ...(options.onCommit !== undefined && { onCommit: options.onCommit }),
+    onCommit: (record) => {
+      // Only a stored commit's timers may fire: one that failed or was fenced set none.
+      if (record.timers !== undefined) timers.apply(record.timers);
+      options.onCommit?.(record);
+    },
   });
 
   try {
-    const startScope: SendScope = { open: true, outbox: [] };
+    const startScope = newScope();
     const onStart = Promise.resolve()
       .then(() => agent.onStart?.(contextFor(startScope, undefined)))
       .then(() => {
@@ -329,7 +427,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         if (error instanceof GuildhallError && error.code === "invalid-argument") throw error;
         throw new GuildhallError(
           error instanceof GuildhallError ? error.code : "failed-precondition",
-          `agent "${agentId}" failed to start: onStart of ${spec.className} threw: ${reasonOf(error)}`,
+          `agent "${agentId}" failed to start: onStart of ${spec.className} threw: ${errorMessage(error)}`,
           { cause: error },
         );
       });
@@ -353,7 +451,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
               () => undefined,
             )
             .catch((e: unknown) =>
-              log.error("onStop threw after an aborted start", { error: reasonOf(e) }),
+              log.error("onStop threw after an aborted start", { error: errorMessage(e) }),
             );
         }
         throw error;
@@ -361,17 +459,24 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         signal.removeEventListener("abort", onAbort);
       }
     }
-    await durable.commit({ messages: startScope.outbox, ...(state !== undefined && { state }) });
+    await durable.commit({
+      messages: startScope.outbox,
+      ...(state !== undefined && { state }),
+      ...scopeTimers(startScope),
+    });
     if (state !== undefined) committed = state;
     if (signal?.aborted) throw abortError(signal, agentId);
     await durable.open();
   } catch (error) {
     phase = "stopped";
+    timers.close();
     await durable.close(0);
     if (error instanceof GuildhallError) throw error;
-    throw new GuildhallError("internal", `agent "${agentId}" failed to start: ${reasonOf(error)}`, {
-      cause: error,
-    });
+    throw new GuildhallError(
+      "internal",
+      `agent "${agentId}" failed to start: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
   phase = "running";
 
@@ -382,6 +487,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     epoch,
     async abandon() {
       phase = "stopped";
+      timers.close();
       await durable.abort();
     },
     stop(stopOptions = {}) {
@@ -389,6 +495,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         const timeoutMs = stopOptions.timeoutMs ?? 10_000;
         if (phase !== "stopped") phase = "stopping";
         await durable.close(timeoutMs);
+        // After the last commit: what it set is the next start's to fire.
+        timers.close();
         if (durable.fenced) {
           phase = "stopped";
           return;
@@ -401,7 +509,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           if (result === TIMED_OUT)
             log.warn("onStop did not finish before the stop timeout", { timeoutMs });
         } catch (error) {
-          log.error("onStop threw", { error: reasonOf(error) });
+          log.error("onStop threw", { error: errorMessage(error) });
         }
         phase = "stopped";
       })();

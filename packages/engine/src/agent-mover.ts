@@ -41,6 +41,8 @@ interface MoveSubject {
   readonly guild: GuildContext;
   readonly spec: AgentSpec;
   readonly location: AgentLocation;
+  /** Declared asleep: placed asleep wherever it goes. */
+  readonly lazy: boolean;
 }
 
 /**
@@ -87,7 +89,9 @@ export class AgentMover {
         subject.guild,
         subject.spec,
         run,
-        toHost === undefined ? { exclude: new Set([from]) } : { only: toHost },
+        toHost === undefined
+          ? { exclude: new Set([from]), lazy: subject.lazy }
+          : { only: toHost, lazy: subject.lazy },
       );
     } catch (thrown) {
       throw await this.#putBack(subject, toHost, thrown);
@@ -118,7 +122,7 @@ export class AgentMover {
         `agent "${agentId}" of guild "${guildId}" runs on host ${location.hostAddress} but no engine recorded it as desired (it was created on the host directly), so no engine knows its guild well enough to start it elsewhere; stop it and run it through an engine`,
       );
     }
-    return { guild: wanted.guild, spec: wanted.spec, location };
+    return { guild: wanted.guild, spec: wanted.spec, location, lazy: wanted.lazy === true };
   }
 
   /**
@@ -188,8 +192,10 @@ export class AgentMover {
       { guild_id: guild.id, agent_id: spec.id, err: error.message },
     );
     const attempts: PlaceOptions[] = [
-      { only: from },
-      toHost === undefined ? {} : { exclude: new Set([toHost]) },
+      { only: from, lazy: subject.lazy },
+      toHost === undefined
+        ? { lazy: subject.lazy }
+        : { exclude: new Set([toHost]), lazy: subject.lazy },
     ];
     let last: GuildhallError = error;
     for (const attempt of attempts) {

@@ -28,6 +28,8 @@ export interface PlaceOptions {
   readonly exclude?: ReadonlySet<string>;
   /** Ask only this host (a move to a named host). Default: any eligible host. */
   readonly only?: string;
+  /** Place the agent asleep (CreateAgent `lazy`): no process until its first message. Default false. */
+  readonly lazy?: boolean;
 }
 
 /** What {@link AgentPlacer} reads and calls. */
@@ -127,10 +129,12 @@ export class AgentPlacer {
       }
       this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
       try {
-        const response = await clients.get(address).createAgent(createAgentRequest(guild, spec), {
-          timeoutMs: run.remainingMs(),
-          signal: run.signal,
-        });
+        const response = await clients
+          .get(address)
+          .createAgent(createAgentRequest(guild, spec, options), {
+            timeoutMs: run.remainingMs(),
+            signal: run.signal,
+          });
         return { address, epoch: Number(response.agent?.epoch ?? 0n) };
       } catch (thrown) {
         run.check();

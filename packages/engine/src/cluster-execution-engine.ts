@@ -5,7 +5,7 @@
 import { setMaxListeners } from "node:events";
 import {
   GuildhallError,
-  ID_PATTERN,
+  checkId,
   isDurableBus,
   validateAgentSpec,
   validateGuildSpec,
@@ -41,15 +41,6 @@ import { stopOnHost } from "./stop-on-host.js";
 
 /** Agents stopped at once by `shutdown({ stopAgents: true })`. */
 const SHUTDOWN_STOP_CONCURRENCY = 16;
-
-function checkId(what: string, value: unknown): asserts value is string {
-  if (typeof value !== "string" || !ID_PATTERN.test(value)) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `${what} ${JSON.stringify(value)} must match ${ID_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128)`,
-    );
-  }
-}
 
 /**
  * An {@link ExecutionEngine} that runs each agent as a process on one of a fleet of agent hosts
@@ -182,7 +173,10 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       await traced(
         "runAgent",
         { attributes: { "guildhall.guild_id": context.id, "guildhall.agent_id": spec.id } },
-        () => this.#locks.run(agentKey(context.id, spec.id), () => this.#run(context, spec, run)),
+        () =>
+          this.#locks.run(agentKey(context.id, spec.id), () =>
+            this.#run(context, spec, run, opts.lazy === true),
+          ),
       );
     });
   }
@@ -325,7 +319,12 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     return guildContextOf(validateGuildSpec({ ...guild, agents: [] }, { source: "runAgent" }));
   }
 
-  async #run(guild: GuildContext, spec: AgentSpec, run: PlacementRun): Promise<void> {
+  async #run(
+    guild: GuildContext,
+    spec: AgentSpec,
+    run: PlacementRun,
+    lazy: boolean,
+  ): Promise<void> {
     this.#assertOpen("run an agent");
     const { registry } = this.#options;
     // Read alongside the checks below: each registry round trip is on the path of every create.
@@ -340,10 +339,10 @@ export class ClusterExecutionEngine implements ExecutionEngine {
     }
     // Recorded before placing, so an agent that is placed and then loses its host is healed even
     // if this process dies right after the host answered.
-    await registry.setDesiredAgent(guild, spec);
+    await registry.setDesiredAgent(guild, spec, { lazy });
     let placed: Placed;
     try {
-      placed = await this.#placer.place(guild, spec, run, { hosts });
+      placed = await this.#placer.place(guild, spec, run, { hosts, lazy });
     } catch (error) {
       await registry.removeDesiredAgent(guild.id, spec.id).catch((removeError: unknown) => {
         this.#options.logger.error(
@@ -367,7 +366,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       const { registry, rpcTimeoutMs } = this.#options;
       if ((await registry.getLocation(guild.id, spec.id)) !== undefined) return undefined;
       const run = new PlacementRun(spec.id, rpcTimeoutMs, this.#shutdown.signal);
-      const placed = await this.#placer.place(guild, spec, run);
+      const placed = await this.#placer.place(guild, spec, run, { lazy: desired.lazy === true });
       // Another engine may have stopped the agent while this placement ran: undo it then.
       const desiredNow = await registry.listDesiredAgents(guild.id);
       if (!desiredNow.some((d) => d.spec.id === spec.id)) {
@@ -424,12 +423,15 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       } catch (error) {
         if (started !== undefined) this.#started.set(key, started);
         if (desired !== undefined) {
-          await registry.setDesiredAgent(desired.guild, desired.spec).catch((restoreError) => {
-            this.#options.logger.error(
-              "a stop failed and the agent's desired-state entry could not be put back; it runs but is no longer wanted",
-              { guild_id: guildId, agent_id: agentId, err: errorMessage(restoreError) },
-            );
-          });
+          const options = { lazy: desired.lazy === true };
+          await registry
+            .setDesiredAgent(desired.guild, desired.spec, options)
+            .catch((restoreError) => {
+              this.#options.logger.error(
+                "a stop failed and the agent's desired-state entry could not be put back; it runs but is no longer wanted",
+                { guild_id: guildId, agent_id: agentId, err: errorMessage(restoreError) },
+              );
+            });
         }
         throw error;
       }

@@ -26,11 +26,16 @@ function guildToProto(guild: GuildContext): ProtoGuildSpec {
   });
 }
 
-/** The CreateAgent request that starts `spec` in `guild`. */
-export function createAgentRequest(guild: GuildContext, spec: AgentSpec): CreateAgentRequest {
+/** The CreateAgent request that starts `spec` in `guild`, or with `lazy` declares it asleep. */
+export function createAgentRequest(
+  guild: GuildContext,
+  spec: AgentSpec,
+  options: { lazy?: boolean | undefined } = {},
+): CreateAgentRequest {
   return create(CreateAgentRequestSchema, {
     guild: guildToProto(guild),
     agent: agentSpecToProto(spec),
+    lazy: options.lazy === true,
   });
 }
 

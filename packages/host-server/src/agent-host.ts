@@ -1,6 +1,7 @@
 // createAgentHost: the agent host as one object with a lifecycle. It assembles the process
 // manager, the agents' durable sessions, the registry heartbeat, the Connect server and the metrics
 // endpoint, and owns the order in which they start and stop.
+import { setMaxListeners } from "node:events";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GuildhallError, MemoryBus, type DurableMessageBus, errorMessage } from "@guildhall/core";
 import { createAgentProcessManager, type AgentProcessManager } from "@guildhall/process-manager";
@@ -77,9 +78,9 @@ export interface AgentHost {
   readonly metricsPort: number | undefined;
   /** Where the host is in its life. */
   readonly state: AgentHostState;
-  /** Agents holding a process now (starting, ready, stopping or restarting). */
+  /** Agents declared on the host now, asleep or awake. */
   readonly agentCount: number;
-  /** The most agents the host runs at once. */
+  /** The most agents the host holds, asleep or awake. */
   readonly maxAgents: number;
   /**
    * Starts the process manager (and its warm pool), listens, registers the host with its lease
@@ -157,7 +158,8 @@ class AgentHostImpl implements AgentHost {
     }
     this.#metrics = new HostMetrics(
       {
-        runningByGuild: () => this.#supervisor?.agents.runningByGuild() ?? new Map(),
+        runningByGuild: () => this.#supervisor?.agents.countByGuild("awake") ?? new Map(),
+        hibernatedByGuild: () => this.#supervisor?.agents.countByGuild("asleep") ?? new Map(),
         maxAgents: this.#options.maxAgents,
         draining: () => refusesAgents(this.#lifecycle.state),
       },
@@ -194,7 +196,7 @@ class AgentHostImpl implements AgentHost {
   }
 
   get agentCount(): number {
-    return this.#manager?.status().activeAgents ?? 0;
+    return this.#supervisor?.agents.declared() ?? 0;
   }
 
   get maxAgents(): number {
@@ -239,7 +241,7 @@ class AgentHostImpl implements AgentHost {
     const startedAt = Date.now();
     const manager = await createAgentProcessManager({
       agentModules: options.agentModules,
-      maxProcesses: options.maxAgents,
+      maxProcesses: options.maxProcesses,
       stopTimeoutMs: options.stopTimeoutMs,
       startTimeoutMs: options.startTimeoutMs,
       warmPoolSize: options.warmPoolSize,
@@ -248,6 +250,9 @@ class AgentHostImpl implements AgentHost {
       }),
       maxStateBytes: options.maxStateBytes,
       onPublish: (agent, request) => this.#requireSupervisor().publish(agent, request),
+      onSchedule: (agent, request) => this.#requireSupervisor().schedule(agent, request),
+      onCancelSchedule: (agent, request) =>
+        this.#requireSupervisor().cancelSchedule(agent, request),
       prepareStart: (agent) => this.#requireSupervisor().prepareStart(agent.guildId, agent.agentId),
     });
     this.#manager = manager;
@@ -264,6 +269,9 @@ class AgentHostImpl implements AgentHost {
       address: () => this.address,
       stopTimeoutMs: options.stopTimeoutMs,
       recoverRegistration: () => this.#requireHeartbeat().beatNow(),
+      maxAgents: options.maxAgents,
+      maxProcesses: options.maxProcesses,
+      hibernateAfterMs: options.hibernateAfterMs,
     });
     this.#supervisor = supervisor;
 
@@ -294,6 +302,9 @@ class AgentHostImpl implements AgentHost {
       readMaxBytes: options.maxRequestBytes,
       shutdownSignal: this.#shutdown.signal,
     });
+    // Every call in flight links its own signal to this one: an engine declaring agents with 64
+    // calls in flight is expected, not a leak.
+    setMaxListeners(0, this.#shutdown.signal);
     const { host, port, tls } = options;
     this.#server = await listenHttp2(handler, { host, port, tls });
     this.#port = this.#server.port;

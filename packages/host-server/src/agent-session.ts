@@ -10,18 +10,28 @@ import {
   decodeAgentState,
   encodeAgentState,
   endSpan,
+  checkTimerCount,
   errorMessage,
+  hasTimerChanges,
+  newTimer,
   startProcessSpan,
   tracedPublish,
   validateMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
+  type AgentTimer,
   type HandlerOutcome,
   type JsonValue,
   type Message,
+  type TimerChanges,
   type TopicPosition,
 } from "@guildhall/core";
-import type { AgentProcessManager, PublishRequest } from "@guildhall/process-manager";
+import type {
+  AgentProcessManager,
+  CancelScheduleRequest,
+  PublishRequest,
+  ScheduleRequest,
+} from "@guildhall/process-manager";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { HostMetrics } from "./metrics.js";
@@ -52,6 +62,22 @@ export interface AgentSessionDependencies {
   readonly onCommitFailed: () => void;
   /** Whether the host may deliver now (its registry lease is current); checked per message. */
   readonly mayDeliver: () => boolean;
+  /** How many committed timers the agent has pending now: what its timer cap counts from. */
+  readonly pendingTimers: () => number;
+  /** Timer changes that a commit stored: the host fires them from now on. */
+  readonly onTimersCommitted: (changes: TimerChanges) => void;
+  /** The agent finished handling a message. */
+  readonly onActivity: () => void;
+}
+
+/** Timer changes collected for one commit. */
+interface TimerChangeList {
+  schedule: AgentTimer[];
+  cancel: string[];
+}
+
+function noTimerChanges(): TimerChangeList {
+  return { schedule: [], cancel: [] };
 }
 
 /** How often a host whose lease lapsed checks whether it may deliver again. */
@@ -70,8 +96,11 @@ export class AgentSession {
   readonly #deps: AgentSessionDependencies;
   readonly #inbox: DurableInbox;
   readonly #startOutbox: Message[] = [];
+  readonly #startTimers = noTimerChanges();
   /** Sends of the handler in progress; deliveries are one at a time, so one list is enough. */
   #deliveryOutbox: Message[] | undefined;
+  /** Timers the handler in progress set or cancelled. */
+  #deliveryTimers: TimerChangeList | undefined;
   /** The consumer span of the handler in progress: the parent of what it publishes. */
   #deliverySpan: Span | undefined;
   #started = false;
@@ -83,6 +112,7 @@ export class AgentSession {
       checkpoint.state === undefined
         ? undefined
         : { value: decodeAgentState(deps.guildId, deps.agentId, checkpoint.state) };
+    this.committedTimers = checkpoint.timers;
     const { bus, guildId, agentId, epoch, topics, metrics } = deps;
     const log = deps.logger;
     this.#inbox = new DurableInbox({
@@ -118,6 +148,7 @@ export class AgentSession {
         metrics.agentCommits.inc({ guild_id: guildId, result: record.result });
         metrics.agentCommitDuration.observe(record.durationMs / 1000);
         if (record.stateBytes > 0) metrics.agentStateBytes.observe(record.stateBytes);
+        if (record.timers !== undefined) deps.onTimersCommitted(record.timers);
       },
       onTrimmed: () => metrics.trimmedUnread.inc({ guild_id: guildId }),
     });
@@ -144,6 +175,9 @@ export class AgentSession {
 
   /** The committed state for the start command; `undefined` when nothing is stored yet. */
   readonly startState: { value: JsonValue } | undefined;
+
+  /** The timers the claim loaded: the host fires them from now on. */
+  readonly committedTimers: readonly AgentTimer[];
 
   /** Whether a commit was refused because another placement owns the agent. */
   get fenced(): boolean {
@@ -206,6 +240,61 @@ export class AgentSession {
   }
 
   /**
+   * Sets a timer for the agent (its `ctx.schedule`): checked now, so the agent's call fails while
+   * it can still catch the error, and committed with the handler that set it, or at once outside
+   * any handler.
+   *
+   * @throws GuildhallError `invalid-argument` for a bad delay or payload; `resource-exhausted`
+   *   past the timer cap
+   */
+  async schedule(request: ScheduleRequest): Promise<{ id: string }> {
+    const { agentId, bus } = this.#deps;
+    const timer = newTimer(agentId, request.delayMs, request.payload, {
+      maxPayloadBytes: bus.maxMessageBytes,
+    });
+    const changes = this.#timerChangesFor(request.handler);
+    checkTimerCount(
+      agentId,
+      this.#deps.pendingTimers() +
+        this.#startTimers.schedule.length +
+        (this.#deliveryTimers?.schedule.length ?? 0) +
+        1,
+    );
+    if (changes === undefined) {
+      await this.#inbox.commit({ messages: [], timers: { schedule: [timer], cancel: [] } });
+    } else {
+      changes.schedule.push(timer);
+    }
+    return { id: timer.id };
+  }
+
+  /** Cancels a timer (the agent's `ctx.cancelSchedule`), committed as {@link schedule} is. */
+  async cancelSchedule(request: CancelScheduleRequest): Promise<void> {
+    const changes = this.#timerChangesFor(request.handler);
+    if (changes === undefined) {
+      await this.#inbox.commit({ messages: [], timers: { schedule: [], cancel: [request.id] } });
+      return;
+    }
+    // A commit cancels before it schedules, so a timer set earlier in the same handler is dropped
+    // from the handler's list instead.
+    const index = changes.schedule.findIndex((timer) => timer.id === request.id);
+    if (index >= 0) changes.schedule.splice(index, 1);
+    else changes.cancel.push(request.id);
+  }
+
+  /** The timer changes of the handler a request came from; `undefined` outside any handler. */
+  #timerChangesFor(handler: ScheduleRequest["handler"]): TimerChangeList | undefined {
+    if (handler === "start" && !this.#started) return this.#startTimers;
+    if (typeof handler === "number") return this.#deliveryTimers;
+    return undefined;
+  }
+
+  /** Whether a message is being handled. */
+  get busy(): boolean {
+    return this.#deliveryOutbox !== undefined;
+  }
+
+  /**
    * The process is ready: commits what onStart did, then starts delivering.
    *
    * @throws GuildhallError as the bus's commit does; `unavailable` when the bus fails
@@ -217,9 +306,14 @@ export class AgentSession {
         state === undefined
           ? undefined
           : encodeAgentState(this.#deps.agentId, state.value, this.#deps.maxStateBytes);
+      const timers = {
+        schedule: this.#startTimers.schedule.splice(0),
+        cancel: this.#startTimers.cancel.splice(0),
+      };
       await this.#inbox.commit({
         messages: this.#startOutbox.splice(0),
         ...(text !== undefined && { state: text }),
+        ...(hasTimerChanges(timers) && { timers }),
       });
       await this.#inbox.open();
     } catch (error) {
@@ -276,7 +370,9 @@ export class AgentSession {
       (Date.now() - message.timestamp) / 1000,
     );
     const outbox: Message[] = [];
+    const timers = noTimerChanges();
     this.#deliveryOutbox = outbox;
+    this.#deliveryTimers = timers;
     // Ends when the handler's outcome is in; its commit follows in the inbox (see 0013-tracing.md).
     const span = startProcessSpan(message, { guildId, agentId });
     this.#deliverySpan = span;
@@ -293,10 +389,11 @@ export class AgentSession {
         );
         return { messages: [] };
       }
-      if (result.status === "skipped" || result.state === undefined) return { messages: outbox };
+      const handled = hasTimerChanges(timers) ? { messages: outbox, timers } : { messages: outbox };
+      if (result.status === "skipped" || result.state === undefined) return handled;
       // The runner checked the state already; this guards the host against a runner that did not.
       const state = encodeAgentState(agentId, result.state.value, this.#deps.maxStateBytes);
-      return { state, messages: outbox };
+      return { ...handled, state };
     } catch (error) {
       if (error instanceof GuildhallError && error.code === "invalid-argument") {
         failure = new GuildhallError(
@@ -309,14 +406,16 @@ export class AgentSession {
       throw error;
     } finally {
       this.#deliveryOutbox = undefined;
+      this.#deliveryTimers = undefined;
       this.#deliverySpan = undefined;
       endSpan(span, failure);
+      this.#deps.onActivity();
     }
   }
 }
 
 /** A failure of the bus's agent store while claiming or committing, for the engine's operator. */
-function durableStoreFailure(error: unknown, agentId: string): GuildhallError {
+export function durableStoreFailure(error: unknown, agentId: string): GuildhallError {
   if (error instanceof GuildhallError) return error;
   return new GuildhallError(
     "unavailable",

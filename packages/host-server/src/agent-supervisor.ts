@@ -3,7 +3,10 @@
 // (agent-session.ts), and keeps the rule of DESIGN section 11: bad input leaves no process, no
 // registry key and no subscription behind.
 import {
+  AgentTimers,
   GuildhallError,
+  agentKey,
+  type AgentTimer,
   type DurableMessageBus,
   type JsonValue,
   type Message,
@@ -15,18 +18,27 @@ import type {
   AgentLifecycleEvent,
   AgentProcessManager,
   AgentRef,
+  CancelScheduleRequest,
   PublishRequest,
+  ScheduleRequest,
 } from "@guildhall/process-manager";
 import type { LocationRegistry, LostAgent } from "@guildhall/registry";
 import type { Logger } from "pino";
 import { killAgentProcess, stopAgentProcess } from "./agent-process-signals.js";
 import { AgentRegistrations } from "./agent-registrations.js";
-import { AgentSession } from "./agent-session.js";
+import { AgentSession, durableStoreFailure } from "./agent-session.js";
+import {
+  hibernateAfterMsOf,
+  isIdle,
+  sleepingInfo,
+  unwatchTopics,
+  watchTopics,
+} from "./agent-sleep.js";
 import { AgentTable } from "./agent-table.js";
 import { isShuttingDown, refusesAgents, type AgentHostState } from "./host-state.js";
 import { newHostedAgent, type HostedAgent } from "./hosted-agent.js";
 import type { HostMetrics } from "./metrics.js";
-import type { CreateAgentInput } from "./proto-conversion.js";
+import type { CreateAgentInput, HostedAgentInfo } from "./proto-conversion.js";
 
 /** What {@link AgentSupervisor} works with. */
 export interface AgentSupervisorDependencies {
@@ -47,7 +59,19 @@ export interface AgentSupervisorDependencies {
   readonly stopTimeoutMs: number;
   /** Makes the host known to the registry again now (a heartbeat, restoring if needed). */
   readonly recoverRegistration: () => Promise<void>;
+  /** Agents declared at most, asleep or awake. */
+  readonly maxAgents: number;
+  /** Agent processes at most: past it, the least recently active agent sleeps to make room. */
+  readonly maxProcesses: number;
+  /** The idle time after which an agent whose spec does not say sleeps; 0 never. */
+  readonly hibernateAfterMs: number;
 }
+
+/** How often the host looks for idle agents to put to sleep. */
+const IDLE_SWEEP_MS = 100;
+
+/** The pause before a sleep or wake step that failed (the bus was unreachable) is tried again. */
+const SLEEP_RETRY_MS = 1_000;
 
 /** Options of {@link AgentSupervisor.stop}. */
 export interface StopHostedAgentOptions {
@@ -77,11 +101,13 @@ export class AgentSupervisor {
   readonly #deps: AgentSupervisorDependencies;
   readonly #registrations: AgentRegistrations;
   #handedOff = 0;
+  readonly #idleSweep: NodeJS.Timeout;
 
   constructor(deps: AgentSupervisorDependencies) {
     this.#deps = deps;
     this.#registrations = new AgentRegistrations(deps);
     deps.manager.on("lifecycle", (event) => this.#onLifecycle(event));
+    this.#idleSweep = setInterval(() => this.#sleepIdleAgents(), IDLE_SWEEP_MS).unref();
   }
 
   get #logger(): Logger {
@@ -100,7 +126,7 @@ export class AgentSupervisor {
    *   (a newer placement holds the agent), `failed-precondition` (its stored state is corrupt),
    *   and the start failures of the process manager
    */
-  async create(input: CreateAgentInput): Promise<AgentInfo> {
+  async create(input: CreateAgentInput): Promise<HostedAgentInfo> {
     this.#assertAccepting();
     const { guild, agent: spec } = input;
     const existing = this.agents.get(guild.id, spec.id);
@@ -108,6 +134,13 @@ export class AgentSupervisor {
       throw new GuildhallError(
         "already-exists",
         `agent "${spec.id}" already runs in guild "${guild.id}" on this host (${existing.phase}); stop it first or choose another id`,
+      );
+    }
+    const declared = this.agents.declared();
+    if (existing === undefined && declared >= this.#deps.maxAgents) {
+      throw new GuildhallError(
+        "resource-exhausted",
+        `this host holds ${declared} agents, its limit (maxAgents ${this.#deps.maxAgents}); place the agent on another host, or stop agents here`,
       );
     }
     const entry = newHostedAgent(guild, spec);
@@ -118,6 +151,13 @@ export class AgentSupervisor {
       const placement = await this.#registrations.register(guild.id, spec);
       entry.epoch = placement.epoch;
       entry.registered = true;
+      this.#assertStillCreating(entry);
+      if (input.lazy === true) {
+        await this.#declareAsleep(entry);
+        log.info({ epoch: placement.epoch }, "agent declared asleep");
+        return sleepingInfo(entry);
+      }
+      await this.#makeRoom(entry);
       this.#assertStillCreating(entry);
       const info = await traced(
         "agent start",
@@ -188,16 +228,225 @@ export class AgentSupervisor {
       handedOut: entry.handedOut,
       crashes: entry.crashes,
       mayDeliver: this.#deps.mayDeliver,
-      onFenced: () => {
-        entry.registered = false;
-        void this.stop(guildId, agentId, { keepRegistration: true, handOff: true }).catch(
-          () => undefined,
-        );
-      },
+      onFenced: () => this.#fenced(entry),
       onCommitFailed: () => void killAgentProcess(this.#deps.manager, guildId, agentId),
+      pendingTimers: () => entry.timers?.size ?? 0,
+      onTimersCommitted: (changes) => entry.timers?.apply(changes),
+      onActivity: () => {
+        entry.lastActiveAt = Date.now();
+      },
     });
     entry.session = session;
+    this.#fireTimers(entry, session.committedTimers);
     return session.startState === undefined ? {} : { state: session.startState };
+  }
+
+  /** A newer placement owns the agent: its copy here stops, leaving the registry to it. */
+  #fenced(entry: HostedAgent): void {
+    entry.registered = false;
+    void this.stop(entry.guild.id, entry.spec.id, { keepRegistration: true, handOff: true }).catch(
+      () => undefined,
+    );
+  }
+
+  /** Fires the agent's committed timers from now on, asleep or awake, under its epoch. */
+  #fireTimers(entry: HostedAgent, timers: readonly AgentTimer[]): void {
+    if (entry.timers !== undefined) {
+      entry.timers.reset(timers, entry.epoch);
+      return;
+    }
+    const { guild, spec } = entry;
+    const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
+    entry.timers = new AgentTimers({
+      store: this.#deps.bus,
+      guildId: guild.id,
+      agentId: spec.id,
+      epoch: entry.epoch,
+      timers,
+      log: {
+        debug: (msg, fields) => log.debug(fields ?? {}, msg),
+        info: (msg, fields) => log.info(fields ?? {}, msg),
+        warn: (msg, fields) => log.warn(fields ?? {}, msg),
+        error: (msg, fields) => log.error(fields ?? {}, msg),
+      },
+      onFenced: () => this.#fenced(entry),
+    });
+  }
+
+  // ---- sleeping ------------------------------------------------------------------------------
+
+  /**
+   * Declares a registered agent without a process: claims it (fencing older copies, loading its
+   * positions and timers) and watches its topics.
+   */
+  async #declareAsleep(entry: HostedAgent): Promise<void> {
+    const { guild, spec } = entry;
+    let checkpoint;
+    try {
+      checkpoint = await this.#deps.bus.claimAgent(guild.id, spec.id, {
+        epoch: entry.epoch,
+        topics: entry.topics,
+      });
+    } catch (error) {
+      throw durableStoreFailure(error, spec.id);
+    }
+    this.#assertStillCreating(entry);
+    this.#fireTimers(entry, checkpoint.timers);
+    entry.watch = await watchTopics(this.#deps.bus, entry, checkpoint.positions, () =>
+      this.#wake(entry),
+    );
+    this.#assertStillCreating(entry);
+    entry.phase = "hibernated";
+  }
+
+  /** Puts every agent idle past its `hibernateAfterMs` to sleep. */
+  #sleepIdleAgents(): void {
+    const now = Date.now();
+    for (const entry of this.agents.values()) {
+      if (isIdle(entry, hibernateAfterMsOf(entry, this.#deps.hibernateAfterMs), now)) {
+        void this.#sleep(entry);
+      }
+    }
+  }
+
+  /**
+   * Ends an awake agent's process once its handler in progress committed (no onStop: its state
+   * is committed and it starts again on its next message), then watches its topics from there.
+   */
+  #sleep(entry: HostedAgent): Promise<void> {
+    if (entry.phase !== "running" || entry.transition !== undefined) {
+      return entry.transition ?? Promise.resolve();
+    }
+    entry.phase = "hibernating";
+    const transition = this.#sleepNow(entry).finally(() => {
+      entry.transition = undefined;
+    });
+    entry.transition = transition;
+    return transition;
+  }
+
+  async #sleepNow(entry: HostedAgent): Promise<void> {
+    const { guild, spec } = entry;
+    const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
+    const settled = (await entry.session?.close(this.#deps.stopTimeoutMs)) ?? true;
+    entry.session = undefined;
+    // A handler stuck past the stop timeout cannot commit any more; its message is handled again
+    // when the agent wakes.
+    await this.#deps.manager
+      .stop(guild.id, spec.id, { quiesced: settled, skipOnStop: settled })
+      .catch(() => undefined);
+    if (!settled) await killAgentProcess(this.#deps.manager, guild.id, spec.id);
+    if (entry.phase !== "hibernating") return;
+    await this.#watchFromCommit(entry);
+    log.info({ timers: entry.timers?.size ?? 0 }, "agent asleep");
+  }
+
+  /** Watches a sleeping agent's topics from its committed positions, retrying while the bus fails. */
+  async #watchFromCommit(entry: HostedAgent): Promise<void> {
+    const { guild, spec } = entry;
+    entry.phase = "hibernated";
+    while (entry.phase === "hibernated" && entry.watch === undefined) {
+      try {
+        const checkpoint = await this.#deps.bus.readAgent(guild.id, spec.id);
+        if (entry.phase !== "hibernated") return;
+        const watch = await watchTopics(this.#deps.bus, entry, checkpoint?.positions ?? {}, () =>
+          this.#wake(entry),
+        );
+        if (entry.phase !== "hibernated") {
+          await unwatchTopics(watch);
+          return;
+        }
+        entry.watch = watch;
+      } catch (error) {
+        this.#logger.warn(
+          { guild_id: guild.id, agent_id: spec.id, err: errorMessage(error) },
+          "cannot watch the sleeping agent's topics; retrying",
+        );
+        await new Promise((resolve) => setTimeout(resolve, SLEEP_RETRY_MS));
+      }
+    }
+  }
+
+  /** A sleeping agent got a message (or a timer's): start its process from its commit. */
+  #wake(entry: HostedAgent): void {
+    if (entry.phase !== "hibernated" || entry.transition !== undefined) return;
+    entry.phase = "waking";
+    entry.transition = this.#wakeNow(entry).finally(() => {
+      entry.transition = undefined;
+    });
+  }
+
+  async #wakeNow(entry: HostedAgent): Promise<void> {
+    const { guild, spec } = entry;
+    const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
+    const watch = entry.watch;
+    entry.watch = undefined;
+    await unwatchTopics(watch);
+    try {
+      await this.#makeRoom(entry);
+      const started = await this.#deps.manager.spawn({ guild, agent: spec });
+      await this.#sessionStarted(entry, started.startState);
+      entry.lastActiveAt = Date.now();
+      entry.phase = "running";
+      log.debug("agent woke");
+    } catch (error) {
+      if (entry.phase !== "waking") return;
+      log.warn({ err: errorMessage(error) }, "agent could not wake; it sleeps and tries again");
+      await entry.session?.close(0);
+      entry.session = undefined;
+      if (this.#deps.manager.has(guild.id, spec.id)) {
+        await this.#deps.manager.stop(guild.id, spec.id).catch(() => undefined);
+      }
+      await new Promise((resolve) => setTimeout(resolve, SLEEP_RETRY_MS));
+      if (entry.phase !== "waking") return;
+      entry.phase = "hibernated";
+      // The unhandled message is still after the committed positions: the new watch wakes it again.
+      await this.#watchFromCommit(entry);
+    }
+  }
+
+  /**
+   * Makes room for one more process when the host runs `maxProcesses` already: the least
+   * recently active awake agent other than `entry` goes to sleep.
+   */
+  async #makeRoom(entry: HostedAgent): Promise<void> {
+    const { manager, maxProcesses } = this.#deps;
+    if (manager.status().activeAgents < maxProcesses) return;
+    let idlest: HostedAgent | undefined;
+    for (const candidate of this.agents.values()) {
+      if (candidate === entry || candidate.phase !== "running" || candidate.session?.busy) continue;
+      if (idlest === undefined || candidate.lastActiveAt < idlest.lastActiveAt) idlest = candidate;
+    }
+    if (idlest !== undefined) await this.#sleep(idlest);
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /**
+   * A snapshot of one agent: its process's, or `hibernated` for one that sleeps.
+   *
+   * @throws GuildhallError `not-found`
+   */
+  async info(guildId: string, agentId: string): Promise<HostedAgentInfo> {
+    const entry = this.agents.get(guildId, agentId);
+    if (entry !== undefined && !this.#deps.manager.has(guildId, agentId)) {
+      if (entry.phase !== "ended" && entry.phase !== "removing") return sleepingInfo(entry);
+    }
+    return await this.#deps.manager.info(guildId, agentId);
+  }
+
+  /** Every agent of the host (of one guild, with `guildId`), awake or asleep. */
+  async list(filter: { guildId?: string } = {}): Promise<HostedAgentInfo[]> {
+    const infos: HostedAgentInfo[] = await this.#deps.manager.list(filter);
+    // Judged on the manager's snapshot, not on has() after it was awaited: an agent falling
+    // asleep meanwhile would be listed twice, once with its process and once asleep.
+    const awake = new Set(infos.map((info) => agentKey(info.guildId, info.agentId)));
+    for (const entry of this.agents.values()) {
+      if (filter.guildId !== undefined && entry.guild.id !== filter.guildId) continue;
+      if (entry.phase === "ended" || entry.phase === "removing") continue;
+      if (!awake.has(entry.key)) infos.push(sleepingInfo(entry));
+    }
+    return infos;
   }
 
   /** The agent's process is ready: commit what onStart did and start delivering. */
@@ -236,6 +485,9 @@ export class AgentSupervisor {
     const { guild, spec } = entry;
     await entry.session?.close(0);
     entry.session = undefined;
+    await unwatchTopics(entry.watch);
+    entry.watch = undefined;
+    entry.timers?.close();
     if (spawned && this.#deps.manager.has(guild.id, spec.id)) {
       await this.#deps.manager.stop(guild.id, spec.id).catch(() => undefined);
     }
@@ -256,9 +508,10 @@ export class AgentSupervisor {
     guildId: string,
     agentId: string,
     options: StopHostedAgentOptions = {},
-  ): Promise<AgentInfo> {
+  ): Promise<HostedAgentInfo> {
     const entry = this.agents.get(guildId, agentId);
-    const before = await this.#deps.manager.info(guildId, agentId);
+    await entry?.transition;
+    const before = await this.info(guildId, agentId);
     if (entry === undefined) {
       await this.#stopProcess(guildId, agentId, before.pid, options.timeoutMs);
       return before;
@@ -276,6 +529,10 @@ export class AgentSupervisor {
     const { guild, spec } = entry;
     const wasCreating = entry.phase === "creating";
     entry.phase = "removing";
+    const watch = entry.watch;
+    entry.watch = undefined;
+    entry.timers?.close();
+    await unwatchTopics(watch);
     // The agent takes no more messages; the one in progress finishes and commits (within the
     // stop timeout) before the process is told to stop, so what it did is kept.
     const settled =
@@ -348,7 +605,10 @@ export class AgentSupervisor {
    * placement; the registry is left to the host's deregistration.
    */
   async shutdown(): Promise<void> {
+    clearInterval(this.#idleSweep);
     const entries = [...this.agents.values()];
+    for (const entry of entries) entry.timers?.close();
+    await Promise.all(entries.map((entry) => unwatchTopics(entry.watch)));
     await Promise.all(
       entries.map((entry) => entry.session?.close(this.#deps.stopTimeoutMs) ?? Promise.resolve()),
     );
@@ -361,7 +621,7 @@ export class AgentSupervisor {
    * Resolves with how many of them held a process (those that had ended are only removed).
    */
   async stopAll(options: StopHostedAgentOptions = {}): Promise<number> {
-    const infos = await this.#deps.manager.list();
+    const infos = await this.list();
     let stopped = 0;
     await Promise.all(
       infos.map(async (info) => {
@@ -422,16 +682,30 @@ export class AgentSupervisor {
 
   /** Publishes for an agent process; see {@link AgentSession.publish}. */
   async publish(agent: AgentRef, request: PublishRequest): Promise<Message> {
-    const entry = this.agents.get(agent.guildId, agent.agentId);
+    return await this.#sessionOf(agent, "publish").publish(request);
+  }
+
+  /** Sets a timer for an agent process; see {@link AgentSession.schedule}. */
+  async schedule(agent: AgentRef, request: ScheduleRequest): Promise<{ id: string }> {
+    return await this.#sessionOf(agent, "set timers").schedule(request);
+  }
+
+  /** Cancels a timer for an agent process; see {@link AgentSession.cancelSchedule}. */
+  async cancelSchedule(agent: AgentRef, request: CancelScheduleRequest): Promise<void> {
+    await this.#sessionOf(agent, "cancel timers").cancelSchedule(request);
+  }
+
+  #sessionOf(agent: AgentRef, what: string): AgentSession {
     // An agent being stopped still runs its onStop, which may publish (a farewell, a hand-off):
     // only an agent whose process has ended is refused.
+    const entry = this.agents.get(agent.guildId, agent.agentId);
     if (entry === undefined || entry.phase === "ended" || entry.session === undefined) {
       throw new GuildhallError(
         "unavailable",
-        `agent "${agent.agentId}" has stopped on this host and can no longer publish`,
+        `agent "${agent.agentId}" has stopped on this host and can no longer ${what}`,
       );
     }
-    return await entry.session.publish(request);
+    return entry.session;
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------

@@ -30,11 +30,23 @@ export class AgentTable {
     return this.#entries.values();
   }
 
-  /** Agents holding a process, by guild. */
-  runningByGuild(): Map<string, number> {
+  /** Agents declared here (asleep or awake), those whose process ended for good excepted. */
+  declared(): number {
+    let count = 0;
+    for (const agent of this.#entries.values()) if (agent.phase !== "ended") count++;
+    return count;
+  }
+
+  /**
+   * Agents by guild: `awake` those holding (or about to hold) a process, `asleep` those that
+   * sleep. Agents whose process ended for good count in neither.
+   */
+  countByGuild(which: "awake" | "asleep"): Map<string, number> {
     const counts = new Map<string, number>();
     for (const agent of this.#entries.values()) {
-      if (agent.phase === "ended") continue;
+      if (agent.phase === "ended" || (agent.phase === "hibernated") !== (which === "asleep")) {
+        continue;
+      }
       counts.set(agent.guild.id, (counts.get(agent.guild.id) ?? 0) + 1);
     }
     return counts;

@@ -3,6 +3,7 @@
 import { networkInterfaces } from "node:os";
 import {
   DEFAULT_MAX_STATE_BYTES,
+  MAX_HIBERNATE_AFTER_MS,
   GuildhallError,
   RestartPolicy,
   checkPem,
@@ -79,8 +80,23 @@ export interface AgentHostOptions {
    * until you list something.
    */
   readonly agentModules?: readonly string[];
-  /** Agents the host runs at most; CreateAgent beyond it fails with RESOURCE_EXHAUSTED. Default 100. */
+  /**
+   * Agents declared on the host at most, asleep or awake; CreateAgent beyond it fails with
+   * RESOURCE_EXHAUSTED. Placement weighs hosts by it. Default 20000.
+   */
   readonly maxAgents?: number;
+  /**
+   * Agent processes at once. An agent that must start (created, or woken by a message or timer)
+   * when this many run puts the least recently active awake agent to sleep first, rather than
+   * being refused. Default 100, or `maxAgents` when smaller.
+   */
+  readonly maxProcesses?: number;
+  /**
+   * How long an agent whose spec has no `hibernateAfterMs` may be idle (no message handled, no
+   * timer due sooner) before it sleeps: its state is committed, its process exits, and its next
+   * message or timer starts it again. `0` never. Default 0. Env `GUILDHALL_HIBERNATE_AFTER_MS`.
+   */
+  readonly hibernateAfterMs?: number;
   /** Milliseconds between two registry heartbeats (one round trip for all agents). Default 500. */
   readonly heartbeatMs?: number;
   /**
@@ -142,6 +158,8 @@ export interface ResolvedAgentHostOptions {
   readonly maxStateBytes: number;
   readonly agentModules: readonly string[];
   readonly maxAgents: number;
+  readonly maxProcesses: number;
+  readonly hibernateAfterMs: number;
   readonly heartbeatMs: number;
   readonly leaseMs: number;
   readonly stopTimeoutMs: number;
@@ -159,6 +177,12 @@ export interface ResolvedAgentHostOptions {
   readonly logger: Logger | undefined;
   readonly logLevel: HostLogLevel;
 }
+
+/** The default of {@link AgentHostOptions.maxAgents}: agents that sleep cost a host little. */
+const DEFAULT_MAX_AGENTS = 20_000;
+
+/** The default of {@link AgentHostOptions.maxProcesses}. */
+const DEFAULT_MAX_PROCESSES = 100;
 
 const LOG_LEVELS: readonly HostLogLevel[] = [
   "fatal",
@@ -284,6 +308,7 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
       "option bus must be a bus that keeps agents durable (RedisBus, MemoryBus), with claimAgent, commitAgent and deleteAgent",
     );
   }
+  const maxAgents = integer("maxAgents", options.maxAgents, DEFAULT_MAX_AGENTS, 1, 1_000_000);
   return {
     port: port("port", options.port, 50_051),
     host,
@@ -291,7 +316,21 @@ export function resolveAgentHostOptions(options: AgentHostOptions = {}): Resolve
     registry,
     bus,
     agentModules: [...(agentModules as readonly string[])],
-    maxAgents: integer("maxAgents", options.maxAgents, 100, 1, 100_000),
+    maxAgents,
+    maxProcesses: integer(
+      "maxProcesses",
+      options.maxProcesses,
+      Math.min(DEFAULT_MAX_PROCESSES, maxAgents),
+      1,
+      100_000,
+    ),
+    hibernateAfterMs: integer(
+      "hibernateAfterMs",
+      options.hibernateAfterMs,
+      0,
+      0,
+      MAX_HIBERNATE_AFTER_MS,
+    ),
     maxStateBytes: integer(
       "maxStateBytes",
       options.maxStateBytes,

@@ -1,14 +1,24 @@
 // What a host keeps of one of its agents beyond what the process manager knows.
-import { agentKey, inboxTopic, type AgentSpec, type TopicPosition } from "@guildhall/core";
+import {
+  agentKey,
+  inboxTopic,
+  type AgentSpec,
+  type AgentTimers,
+  type Subscription,
+  type TopicPosition,
+} from "@guildhall/core";
 import type { AgentSession } from "./agent-session.js";
 import type { HostedGuild } from "./proto-conversion.js";
 
 /**
  * Where an agent is on this host. `creating`: CreateAgent runs; `running`: ready and registered;
+ * `hibernated`: registered and asleep, no process, its topics watched; `waking`: a process is
+ * being started for it after it slept; `hibernating`: its process is being ended to sleep;
  * `ended`: its process exited for good (kept for GetAgentInfo until stopped or replaced);
  * `removing`: being stopped.
  */
-export type HostedAgentPhase = "creating" | "running" | "ended" | "removing";
+export type HostedAgentPhase =
+  "creating" | "running" | "hibernating" | "hibernated" | "waking" | "ended" | "removing";
 
 /** One agent of this host. */
 export interface HostedAgent {
@@ -30,6 +40,14 @@ export interface HostedAgent {
   /** Whether the host holds a registry location for the agent that it must deregister. */
   registered: boolean;
   removal: Promise<void> | undefined;
+  /** Fires the agent's committed timers, awake or asleep; set once the agent is claimed. */
+  timers: AgentTimers | undefined;
+  /** While it sleeps: the subscriptions whose first message wakes it. */
+  watch: Subscription[] | undefined;
+  /** When it last handled a message or started, on Date.now()'s clock: for sleeping the idlest. */
+  lastActiveAt: number;
+  /** A sleep or wake in progress, which a stop waits for. */
+  transition: Promise<void> | undefined;
 }
 
 /** The topics an agent receives (DESIGN section 4). */
@@ -56,5 +74,9 @@ export function newHostedAgent(guild: HostedGuild, spec: AgentSpec): HostedAgent
     crashes: new Map(),
     registered: false,
     removal: undefined,
+    timers: undefined,
+    watch: undefined,
+    lastActiveAt: Date.now(),
+    transition: undefined,
   };
 }

@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { GuildhallError } from "@guildhall/core";
+import { GuildhallError, errorMessage } from "@guildhall/core";
 import type { Registry } from "prom-client";
 
 /** A listening metrics endpoint. */
@@ -35,9 +35,7 @@ export async function listenMetrics(
       (error: unknown) =>
         response
           .writeHead(500, { "content-type": "text/plain" })
-          .end(
-            `collecting metrics failed: ${error instanceof Error ? error.message : String(error)}\n`,
-          ),
+          .end(`collecting metrics failed: ${errorMessage(error)}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {

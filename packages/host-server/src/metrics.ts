@@ -12,6 +12,8 @@ const LATENCY_BUCKETS = [
 export interface MetricsSource {
   /** Agents holding a process, by guild id. */
   runningByGuild(): ReadonlyMap<string, number>;
+  /** Agents asleep (no process), by guild id. */
+  hibernatedByGuild(): ReadonlyMap<string, number>;
   readonly maxAgents: number;
   /** Whether the host refuses new agents. */
   draining(): boolean;
@@ -66,8 +68,19 @@ export class HostMetrics {
       },
     });
     new Gauge({
+      name: "guildhall_host_agents_hibernated",
+      help: "Agents asleep on this host (declared, no process; their next message or timer wakes them), by guild.",
+      labelNames: ["guild_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [guildId, count] of source.hibernatedByGuild())
+          this.set({ guild_id: guildId }, count);
+      },
+    });
+    new Gauge({
       name: "guildhall_host_max_agents",
-      help: "The most agents this host runs at once.",
+      help: "The most agents this host holds, asleep or awake.",
       registers,
       collect() {
         this.set(source.maxAgents);

@@ -41,7 +41,17 @@ export interface HostedGuild {
 export interface CreateAgentInput {
   readonly guild: HostedGuild;
   readonly agent: AgentSpec;
+  /** Declare the agent asleep: no process until its first message or timer. Default false. */
+  readonly lazy?: boolean;
 }
+
+/**
+ * An agent as its host reports it: the process manager's view, or for an agent that sleeps (no
+ * process), `hibernated`.
+ */
+export type HostedAgentInfo = Omit<ManagedAgentInfo, "state"> & {
+  readonly state: ManagedAgentState | "hibernated";
+};
 
 function problems(prefix: string, issues: Parameters<typeof formatZodIssues>[0]): string[] {
   return formatZodIssues(issues.map((issue) => ({ ...issue, path: [prefix, ...issue.path] })));
@@ -91,16 +101,17 @@ export function createAgentInputFromProto(request: CreateAgentRequest): CreateAg
       `invalid CreateAgent request (${count}; fix these fields and try again):\n  ${lines.join("\n  ")}`,
     );
   }
-  return { guild, agent };
+  return { guild, agent, lazy: request.lazy };
 }
 
-const STATES: Readonly<Record<ManagedAgentState, AgentState>> = {
+const STATES: Readonly<Record<HostedAgentInfo["state"], AgentState>> = {
   starting: AgentState.STARTING,
   ready: AgentState.READY,
   stopping: AgentState.STOPPING,
   exited: AgentState.EXITED,
   crashed: AgentState.CRASHED,
   restarting: AgentState.RESTARTING,
+  hibernated: AgentState.HIBERNATED,
 };
 
 /** What the host adds to the process manager's view of an agent. */
@@ -111,7 +122,7 @@ export interface HostedAgentFacts {
 }
 
 /** The proto AgentInfo of an agent as the process manager reports it. */
-export function agentInfoToProto(info: ManagedAgentInfo, facts: HostedAgentFacts): AgentInfo {
+export function agentInfoToProto(info: HostedAgentInfo, facts: HostedAgentFacts): AgentInfo {
   return create(AgentInfoSchema, {
     agentId: info.agentId,
     guildId: info.guildId,

@@ -153,7 +153,7 @@ describe("CreateAgent", () => {
       t.client.createAgent(createRequest("g1", fixtureSpec("two", "Echo"))),
     );
     expect(error.code).toBe(Code.ResourceExhausted);
-    expect(error.rawMessage).toContain("the host runs its maximum number of agents");
+    expect(error.rawMessage).toContain("this host holds 1 agents, its limit (maxAgents 1)");
     expect(await t.registry.getLocation("g1", "two")).toBeUndefined();
     expect(childPids()).toHaveLength(1);
   });

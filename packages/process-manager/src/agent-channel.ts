@@ -1,15 +1,27 @@
 // The host's side of one process of an agent: the start handshake, the deliveries and memory
-// requests in flight, the answers to its publish requests, and its output into the agent's log.
+// requests in flight, the answers to its requests (publish, schedule, cancel-schedule), and its
+// output into the agent's log.
 // Each start of an agent gets a new channel; what was in flight with a process fails when it exits.
 import { GuildhallError, Message, type AgentSpec } from "@guildhall/core";
 import { asGuildhallError } from "./as-guildhall-error.js";
-import { describeIssues, type PublishRequestMessage, type RunnerToHost } from "./ipc-protocol.js";
+import {
+  describeIssues,
+  REQUEST_TYPES,
+  TimerId,
+  type CancelScheduleRequestMessage,
+  type HostToRunner,
+  type PublishRequestMessage,
+  type RunnerToHost,
+  type ScheduleRequestMessage,
+} from "./ipc-protocol.js";
 import type { LogBuffer } from "./log-buffer.js";
 import type {
   AgentRef,
+  CancelScheduleRequest,
   DurableState,
   PublishRequest,
   ResolvedAgentProcessManagerOptions,
+  ScheduleRequest,
 } from "./manager-options.js";
 import { readRssBytes } from "./process-memory.js";
 import type { ProcessExit } from "./restart-policy.js";
@@ -247,7 +259,13 @@ export class AgentChannel {
         this.#owner.recordError(message.message);
         return;
       case "publish":
-        void this.#answerPublish(message);
+        void this.#answer(message.requestId, () => this.#publish(message));
+        return;
+      case "schedule":
+        void this.#answer(message.requestId, () => this.#schedule(message));
+        return;
+      case "cancel-schedule":
+        void this.#answer(message.requestId, () => this.#cancelSchedule(message));
         return;
       case "delivered": {
         const pending = this.#deliveries.get(message.deliveryId);
@@ -281,33 +299,50 @@ export class AgentChannel {
     this.#owner.recordError(
       `agent process ${this.runner.pid} sent an invalid IPC message: ${description}`,
     );
-    // A publish request that fails validation still gets an answer, or the agent's send would hang.
+    // A request that fails validation still gets an answer, or the agent's call would hang.
     const candidate = raw as { type?: unknown; requestId?: unknown } | null;
     if (
       typeof candidate === "object" &&
       candidate !== null &&
-      candidate.type === "publish" &&
+      (REQUEST_TYPES as readonly unknown[]).includes(candidate.type) &&
       typeof candidate.requestId === "number" &&
       Number.isSafeInteger(candidate.requestId) &&
       candidate.requestId >= 0
     ) {
       this.runner.send({
-        type: "publish-failed",
+        type: "request-failed",
         requestId: candidate.requestId,
         code: "invalid-argument",
-        message: `invalid publish request: ${description}`,
+        message: `invalid ${String(candidate.type)} request: ${description}`,
       });
     }
   }
 
-  async #answerPublish(message: PublishRequestMessage): Promise<void> {
-    const { guild, spec, options } = this.#owner;
-    const agent: AgentRef = {
-      guildId: guild.id,
-      agentId: spec.id,
-      agentName: spec.name,
-      pid: this.runner.pid,
-    };
+  /**
+   * Sends the reply `handle` resolves with, or a `request-failed` with the code of its rejection
+   * (a GuildhallError's own; anything else is `internal`), so every request gets one answer.
+   */
+  async #answer(requestId: number, handle: () => Promise<HostToRunner>): Promise<void> {
+    try {
+      this.runner.send(await handle());
+    } catch (error) {
+      const failure = asGuildhallError(error);
+      this.runner.send({
+        type: "request-failed",
+        requestId,
+        code: failure.code,
+        message: failure.message.slice(0, 65_536),
+      });
+    }
+  }
+
+  #agentRef(): AgentRef {
+    const { guild, spec } = this.#owner;
+    return { guildId: guild.id, agentId: spec.id, agentName: spec.name, pid: this.runner.pid };
+  }
+
+  async #publish(message: PublishRequestMessage): Promise<HostToRunner> {
+    const options = this.#owner.options;
     const request: PublishRequest = {
       topic: message.topic,
       payload: message.payload,
@@ -317,34 +352,64 @@ export class AgentChannel {
       ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
       ...(message.handler !== undefined && { handler: message.handler }),
     };
-    try {
-      if (options.onPublish === undefined) {
-        throw new GuildhallError(
-          "unavailable",
-          "this AgentProcessManager has no onPublish handler, so agents cannot publish; pass onPublish in its options",
-        );
-      }
-      const published = Message.safeParse(await options.onPublish(agent, request));
-      if (!published.success) {
-        throw new GuildhallError(
-          "internal",
-          `onPublish resolved with an invalid Message (${describeIssues(published.error)}); resolve with the message as published`,
-        );
-      }
-      this.runner.send({
-        type: "published",
-        requestId: message.requestId,
-        message: published.data,
-      });
-    } catch (error) {
-      const failure = asGuildhallError(error);
-      this.runner.send({
-        type: "publish-failed",
-        requestId: message.requestId,
-        code: failure.code,
-        message: failure.message.slice(0, 65_536),
-      });
+    if (options.onPublish === undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        "this AgentProcessManager has no onPublish handler, so agents cannot publish; pass onPublish in its options",
+      );
     }
+    const published = Message.safeParse(await options.onPublish(this.#agentRef(), request));
+    if (!published.success) {
+      throw new GuildhallError(
+        "internal",
+        `onPublish resolved with an invalid Message (${describeIssues(published.error)}); resolve with the message as published`,
+      );
+    }
+    return { type: "published", requestId: message.requestId, message: published.data };
+  }
+
+  async #schedule(message: ScheduleRequestMessage): Promise<HostToRunner> {
+    const onSchedule = this.#owner.options.onSchedule;
+    if (onSchedule === undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        "this AgentProcessManager has no onSchedule handler, so agents cannot set timers; pass onSchedule in its options",
+      );
+    }
+    const request: ScheduleRequest = {
+      delayMs: message.delayMs,
+      payload: message.payload,
+      ...(message.handler !== undefined && { handler: message.handler }),
+    };
+    // Typed, but a host written in JavaScript may resolve with anything; the runner would refuse
+    // a bad id and leave the agent's call waiting.
+    const scheduled: unknown = await onSchedule(this.#agentRef(), request);
+    const id = (scheduled as { id?: unknown } | null | undefined)?.id;
+    const parsed = TimerId.safeParse(id);
+    if (!parsed.success) {
+      const got = typeof id === "string" ? `a string of ${id.length} characters` : typeof id;
+      throw new GuildhallError(
+        "internal",
+        `onSchedule resolved without a valid timer id (its id is ${got}); resolve with { id }, a string of 1 to 64 characters`,
+      );
+    }
+    return { type: "scheduled", requestId: message.requestId, id: parsed.data };
+  }
+
+  async #cancelSchedule(message: CancelScheduleRequestMessage): Promise<HostToRunner> {
+    const onCancelSchedule = this.#owner.options.onCancelSchedule;
+    if (onCancelSchedule === undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        "this AgentProcessManager has no onCancelSchedule handler, so agents cannot cancel timers; pass onCancelSchedule in its options",
+      );
+    }
+    const request: CancelScheduleRequest = {
+      id: message.id,
+      ...(message.handler !== undefined && { handler: message.handler }),
+    };
+    await onCancelSchedule(this.#agentRef(), request);
+    return { type: "schedule-cancelled", requestId: message.requestId };
   }
 
   #stderrTail(): string {

@@ -49,7 +49,8 @@ export interface AgentLogsOptions {
  *   with a GuildhallError saying what to fix, after the process is gone.
  * - Exits are seen from the process's `exit` event; the restart policy brings agents back with
  *   exponential backoff. Lifecycle events (`on`) report every change.
- * - Agents publish through `onPublish` (the host stamps the sender) and receive through `deliver`.
+ * - Agents publish through `onPublish` (the host stamps the sender), set and cancel durable timers
+ *   through `onSchedule` and `onCancelSchedule`, and receive through `deliver`.
  * - A warm pool of idle runners makes spawns cheap; `shutdown` stops everything, pool included.
  *
  * @example

@@ -9,11 +9,15 @@ export type {
   AgentProcessManagerOptions,
   AgentRef,
   AgentStopOptions,
+  CancelScheduleHandler,
+  CancelScheduleRequest,
   DurableState,
   PreparedStart,
   PrepareStartHandler,
   PublishHandler,
   PublishRequest,
+  ScheduleHandler,
+  ScheduleRequest,
   StartingAgent,
 } from "./manager-options.js";
 export type {

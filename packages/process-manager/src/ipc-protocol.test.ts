@@ -31,6 +31,12 @@ describe("IPC protocol", () => {
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: [1, "two"] } },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "start" },
       { type: "publish", requestId: 2, topic: "t", payload: 1, format: "json", handler: 3 },
+      { type: "schedule", requestId: 3, delayMs: 1000, payload: { remind: "me" }, handler: 3 },
+      { type: "schedule", requestId: 4, delayMs: 0, payload: null, handler: "start" },
+      // Not the runner's to refuse: the host answers with the rule it broke.
+      { type: "schedule", requestId: 5, delayMs: -1.5, payload: 1 },
+      { type: "cancel-schedule", requestId: 6, id: "0ABCDEFGHJ0000000000000000", handler: 2 },
+      { type: "cancel-schedule", requestId: 7, id: "t" },
     ]) {
       expect(RunnerToHost.safeParse(message).success).toBe(true);
     }
@@ -44,6 +50,14 @@ describe("IPC protocol", () => {
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: undefined } },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "stop" },
       { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: -1 },
+      { type: "schedule", requestId: 1, delayMs: Number.POSITIVE_INFINITY, payload: 1 },
+      { type: "schedule", requestId: 1, delayMs: Number.NaN, payload: 1 },
+      { type: "schedule", requestId: 1, delayMs: "1000", payload: 1 },
+      { type: "schedule", requestId: 1, delayMs: 1, payload: 1, handler: "stop" },
+      { type: "schedule", requestId: 1, delayMs: 1 },
+      { type: "cancel-schedule", requestId: 1, id: "" },
+      { type: "cancel-schedule", requestId: 1, id: "t".repeat(65) },
+      { type: "cancel-schedule", requestId: 1, id: "t", delayMs: 1 },
     ]) {
       expect(RunnerToHost.safeParse(message).success).toBe(false);
     }

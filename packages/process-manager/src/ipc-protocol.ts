@@ -21,8 +21,14 @@ export const JsonPayload = z.json();
 /** An agent's durable state, wrapped so that a stored `null` differs from nothing stored. */
 export const DurableState = z.strictObject({ value: JsonPayload });
 
-/** Which handler a send was made from: `"start"` (onStart) or the delivery being handled. */
+/**
+ * Which handler a request (a send, a timer) was made from: `"start"` (onStart) or the delivery
+ * being handled.
+ */
 export const HandlerTag = z.union([z.literal("start"), requestId]);
+
+/** A durable timer's id, as the host's `onSchedule` gives it and `cancelSchedule` names it. */
+export const TimerId = z.string().min(1).max(64);
 
 // ---- host → runner ---------------------------------------------------------------------------
 
@@ -59,9 +65,26 @@ export const PublishedReply = z.strictObject({
   message: Message,
 });
 
-/** The host refused or failed to publish. */
-export const PublishFailedReply = z.strictObject({
-  type: z.literal("publish-failed"),
+/** The host set the timer a `schedule` request asked for; `id` is what `schedule` resolves with. */
+export const ScheduledReply = z.strictObject({
+  type: z.literal("scheduled"),
+  requestId,
+  id: TimerId,
+});
+
+/** The host cancelled the timer a `cancel-schedule` request named (or it was gone already). */
+export const ScheduleCancelledReply = z.strictObject({
+  type: z.literal("schedule-cancelled"),
+  requestId,
+});
+
+/**
+ * The host refused or failed a request of the agent (`publish`, `schedule`, `cancel-schedule`):
+ * the agent's call rejects with a GuildhallError of this code and message. One failure reply for
+ * every request, so that a new request needs no new way to fail.
+ */
+export const RequestFailedReply = z.strictObject({
+  type: z.literal("request-failed"),
   requestId,
   code: IpcErrorCode,
   message: text,
@@ -78,7 +101,9 @@ export const HostToRunner = z.discriminatedUnion("type", [
   StartCommand,
   DeliverCommand,
   PublishedReply,
-  PublishFailedReply,
+  ScheduledReply,
+  ScheduleCancelledReply,
+  RequestFailedReply,
   StopCommand,
   StatsRequest,
 ]);
@@ -132,6 +157,28 @@ export const PublishRequest = z.strictObject({
 });
 
 /**
+ * The agent asks the host for a durable timer. `delayMs` is any finite number: the host checks it
+ * (and the payload's size, and the agent's timer cap) and answers with a failure naming the rule.
+ */
+export const ScheduleRequest = z.strictObject({
+  type: z.literal("schedule"),
+  requestId,
+  delayMs: z.number(),
+  payload: JsonPayload,
+  /** The handler running when the agent asked; absent outside any running handler. */
+  handler: HandlerTag.optional(),
+});
+
+/** The agent asks the host to cancel one of its timers. */
+export const CancelScheduleRequest = z.strictObject({
+  type: z.literal("cancel-schedule"),
+  requestId,
+  id: TimerId,
+  /** The handler running when the agent asked; absent outside any running handler. */
+  handler: HandlerTag.optional(),
+});
+
+/**
  * A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw or left a
  * state it cannot keep (`failed`). `state` is the state a `handled` delivery left, when changed.
  */
@@ -159,6 +206,8 @@ export const RunnerToHost = z.discriminatedUnion("type", [
   ReadyEvent,
   FailedEvent,
   PublishRequest,
+  ScheduleRequest,
+  CancelScheduleRequest,
   DeliveredEvent,
   FatalEvent,
   StatsEvent,
@@ -167,6 +216,12 @@ export const RunnerToHost = z.discriminatedUnion("type", [
 export type RunnerToHost = z.infer<typeof RunnerToHost>;
 /** A publish request as it arrives at the host. */
 export type PublishRequestMessage = z.infer<typeof PublishRequest>;
+/** A schedule request as it arrives at the host. */
+export type ScheduleRequestMessage = z.infer<typeof ScheduleRequest>;
+/** A cancel-schedule request as it arrives at the host. */
+export type CancelScheduleRequestMessage = z.infer<typeof CancelScheduleRequest>;
+/** The types of the runner's requests the host answers (with a reply or `request-failed`). */
+export const REQUEST_TYPES = ["publish", "schedule", "cancel-schedule"] as const;
 
 /** A short, readable account of why a message failed validation. */
 export function describeIssues(error: z.ZodError): string {

@@ -3,6 +3,7 @@ import {
   DEFAULT_MAX_STATE_BYTES,
   GuildhallError,
   RestartPolicy,
+  checkWholeNumber,
   type JsonValue,
   type Message,
 } from "@guildhall/core";
@@ -12,7 +13,10 @@ import {
   type ResolvedRestartPolicy,
 } from "./restart-policy.js";
 
-/** The agent a publish request comes from; the host stamps it as the message's sender. */
+/**
+ * The agent a publish, schedule or cancel-schedule request comes from; the host stamps it as a
+ * message's sender, and keeps a timer with that agent.
+ */
 export interface AgentRef {
   readonly guildId: string;
   readonly agentId: string;
@@ -42,6 +46,32 @@ export interface PublishRequest {
    * handler returned. A host that commits handlers holds tagged sends until the handler's commit
    * and drops them when it failed (or its process exited before `deliver` resolved).
    */
+  readonly handler?: "start" | number;
+}
+
+/**
+ * What an agent asked with `ctx.schedule(delayMs, payload)`: a durable timer. The manager checks
+ * neither the delay (any finite number arrives here) nor the payload's size: the host checks them
+ * (core's `newTimer`) and the agent's timer cap, and rejects with `invalid-argument` or
+ * `resource-exhausted`.
+ */
+export interface ScheduleRequest {
+  readonly delayMs: number;
+  /** What the fired timer's message carries; JSON already (the agent process checked it). */
+  readonly payload: JsonValue;
+  /**
+   * The handler that asked, while it ran, as in {@link PublishRequest.handler}: a host that
+   * commits handlers puts the timer into that handler's commit, and drops it when the handler
+   * failed. Absent for requests outside any running handler.
+   */
+  readonly handler?: "start" | number;
+}
+
+/** What an agent asked with `ctx.cancelSchedule(id)`. */
+export interface CancelScheduleRequest {
+  /** The timer's id, as `onSchedule` resolved with it: 1 to 64 characters. */
+  readonly id: string;
+  /** The handler that asked, while it ran, as in {@link ScheduleRequest.handler}. */
   readonly handler?: "start" | number;
 }
 
@@ -80,6 +110,25 @@ export type PrepareStartHandler = (agent: StartingAgent) => Promise<PreparedStar
 export type PublishHandler = (agent: AgentRef, request: PublishRequest) => Promise<Message>;
 
 /**
+ * Sets a durable timer for an agent and resolves with its id (1 to 64 characters), with which the
+ * agent's `schedule` resolves. Reject with a GuildhallError to refuse (its code and message reach
+ * the agent).
+ */
+export type ScheduleHandler = (
+  agent: AgentRef,
+  request: ScheduleRequest,
+) => Promise<{ id: string }>;
+
+/**
+ * Cancels an agent's timer; the agent's `cancelSchedule` resolves once it does. Reject with a
+ * GuildhallError to refuse (its code and message reach the agent).
+ */
+export type CancelScheduleHandler = (
+  agent: AgentRef,
+  request: CancelScheduleRequest,
+) => Promise<void>;
+
+/**
  * Environment variables agent processes inherit from the host by default (a trailing `*` matches a
  * prefix). Everything else, credentials such as `GUILDHALL_REDIS_URL` and `GUILDHALL_TOKEN`
  * included, stays in the host.
@@ -111,6 +160,12 @@ export interface AgentStopOptions {
    * would only cost time. Default false: a queued delivery still runs before the agent exits.
    */
   readonly quiesced?: boolean;
+  /**
+   * With `quiesced`: end the process with SIGKILL at once even when it has an `onStop`, which then
+   * does not run. For an agent put to sleep, whose state is committed and who is started again on
+   * its next message. Default false.
+   */
+  readonly skipOnStop?: boolean;
 }
 
 export interface AgentProcessManagerOptions {
@@ -149,6 +204,10 @@ export interface AgentProcessManagerOptions {
   env?: Readonly<Record<string, string>>;
   /** Publishes for agents; without it an agent's `send` fails with `unavailable`. */
   onPublish?: PublishHandler;
+  /** Sets agents' durable timers; without it an agent's `schedule` fails with `unavailable`. */
+  onSchedule?: ScheduleHandler;
+  /** Cancels agents' timers; without it an agent's `cancelSchedule` fails with `unavailable`. */
+  onCancelSchedule?: CancelScheduleHandler;
   /**
    * Gives each start of an agent its stored state. Without it every start begins with nothing
    * stored (`initialState()`, or the agent's own default).
@@ -177,19 +236,15 @@ export interface ResolvedAgentProcessManagerOptions {
   readonly execArgv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly onPublish: PublishHandler | undefined;
+  readonly onSchedule: ScheduleHandler | undefined;
+  readonly onCancelSchedule: CancelScheduleHandler | undefined;
   readonly prepareStart: PrepareStartHandler | undefined;
   readonly maxStateBytes: number;
 }
 
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `AgentProcessManager option ${name} must be an integer >= ${min}, got ${String(value)}`,
-    );
-  }
-  return value;
+  return checkWholeNumber(`AgentProcessManager: option ${name}`, value, { min });
 }
 
 function inheritedEnv(names: readonly string[], source: NodeJS.ProcessEnv): Record<string, string> {
@@ -254,6 +309,8 @@ export function resolveAgentProcessManagerOptions(
       ...options.env,
     },
     onPublish: options.onPublish,
+    onSchedule: options.onSchedule,
+    onCancelSchedule: options.onCancelSchedule,
     prepareStart: options.prepareStart,
     maxStateBytes: count("maxStateBytes", options.maxStateBytes, DEFAULT_MAX_STATE_BYTES, 1),
   };

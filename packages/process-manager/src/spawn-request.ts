@@ -1,5 +1,5 @@
 // What a spawn needs to know, the agent's spec and the guild it runs in, and its validation.
-import { AgentSpec, DEFAULT_TOPIC, GuildhallError, ID_PATTERN } from "@guildhall/core";
+import { AgentSpec, DEFAULT_TOPIC, GuildhallError, checkId } from "@guildhall/core";
 import { describeIssues } from "./ipc-protocol.js";
 
 /** The guild an agent runs in, as much of it as the agent process needs. */
@@ -33,12 +33,7 @@ export function validateSpawnRequest(request: SpawnRequest): ValidSpawnRequest {
   if (typeof guild !== "object" || guild === null) {
     throw new GuildhallError("invalid-argument", "spawn needs { guild: { id, name }, agent }");
   }
-  if (typeof guild.id !== "string" || !ID_PATTERN.test(guild.id)) {
-    throw new GuildhallError(
-      "invalid-argument",
-      `guild id ${JSON.stringify(guild.id)} must match ${ID_PATTERN.source}`,
-    );
-  }
+  checkId("guild id", guild.id);
   if (typeof guild.name !== "string" || guild.name.length === 0 || guild.name.length > 256) {
     throw new GuildhallError("invalid-argument", "guild name must be 1 to 256 characters");
   }

@@ -181,7 +181,8 @@ export class SupervisedAgent {
     let stopped!: () => void;
     const done = new Promise<void>((resolve) => (stopped = resolve));
     this.#phase = { name: "stopping", channel, done };
-    const atOnce = options.quiesced === true && channel?.gracefulStop === false;
+    const atOnce =
+      options.quiesced === true && (options.skipOnStop === true || channel?.gracefulStop === false);
     void this.#terminate(channel?.runner, atOnce).then(stopped);
     return done;
   }

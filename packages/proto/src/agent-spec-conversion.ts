@@ -29,6 +29,7 @@ export interface AgentSpecFields {
       }
     | undefined;
   readonly resources?: { readonly memoryMb?: number | undefined } | undefined;
+  readonly hibernateAfterMs?: number | undefined;
 }
 
 const TO_MODE: Readonly<Record<AgentSpecRestartMode, RestartMode>> = {
@@ -68,6 +69,7 @@ export function agentSpecToProto(spec: AgentSpecFields): AgentSpec {
         ...(spec.resources.memoryMb !== undefined && { memoryMb: spec.resources.memoryMb }),
       },
     }),
+    ...(spec.hibernateAfterMs !== undefined && { hibernateAfterMs: spec.hibernateAfterMs }),
   });
 }
 
@@ -99,5 +101,6 @@ export function agentSpecFromProto(spec: AgentSpec): Record<string, unknown> {
   if (spec.resources?.memoryMb !== undefined) {
     out["resources"] = { memoryMb: spec.resources.memoryMb };
   }
+  if (spec.hibernateAfterMs !== undefined) out["hibernateAfterMs"] = spec.hibernateAfterMs;
   return out;
 }

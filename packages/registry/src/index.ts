@@ -15,6 +15,7 @@ export type {
   RestoreResult,
   GuildContext,
   DesiredAgent,
+  SetDesiredAgentOptions,
   ReconcilerLease,
 } from "./location-registry.js";
 export type { RedisLocationRegistryOptions, MemoryLocationRegistryOptions } from "./options.js";

@@ -169,6 +169,17 @@ export interface DesiredAgent {
   readonly guild: GuildContext;
   /** The agent to run. */
   readonly spec: AgentSpec;
+  /**
+   * Declared asleep (`runAgent` with `lazy`): wherever it is placed, it is placed asleep, and its
+   * first message or timer starts it. Absent means false.
+   */
+  readonly lazy?: boolean;
+}
+
+/** Options of {@link LocationRegistry.setDesiredAgent}. */
+export interface SetDesiredAgentOptions {
+  /** See {@link DesiredAgent.lazy}. Default false. */
+  readonly lazy?: boolean;
 }
 
 /**
@@ -279,7 +290,11 @@ export interface LocationRegistry {
   findAgentsByName(guildId: string, name: string): Promise<RegisteredAgent[]>;
 
   /** Records (or replaces) an agent the engine wants running. Desired state never expires. */
-  setDesiredAgent(guild: GuildContext, spec: AgentSpec): Promise<void>;
+  setDesiredAgent(
+    guild: GuildContext,
+    spec: AgentSpec,
+    options?: SetDesiredAgentOptions,
+  ): Promise<void>;
 
   /** Forgets a desired agent. Resolves false if it was not recorded. */
   removeDesiredAgent(guildId: string, agentId: string): Promise<boolean>;

@@ -22,8 +22,10 @@ import type {
   RegisteredAgent,
   RestoreResult,
   RestoredAgent,
+  SetDesiredAgentOptions,
 } from "./location-registry.js";
 import { resolveMemoryOptions, type MemoryLocationRegistryOptions } from "./options.js";
+import { findByName, hostLoad } from "./queries.js";
 import { ScriptError, registrationError } from "./script-error.js";
 import { byAddress, byAgentId, byGuildIdThenAgentId, byGuildThenAgent } from "./sort.js";
 import {
@@ -95,21 +97,25 @@ export class MemoryLocationRegistry implements LocationRegistry {
   }
 
   #host(address: string, now: number): HostEntry | undefined {
-    const host = this.#hosts.get(address);
-    if (host !== undefined && host.expiresAt <= now) {
-      this.#hosts.delete(address);
-      return undefined;
-    }
-    return host;
+    return this.#live(this.#hosts, address, now);
   }
 
   #agent(member: string, now: number): AgentEntry | undefined {
-    const agent = this.#agents.get(member);
-    if (agent !== undefined && agent.expiresAt <= now) {
-      this.#agents.delete(member);
+    return this.#live(this.#agents, member, now);
+  }
+
+  /** The entry under `key` unless it expired by `now`; an expired one is dropped (lazy expiry). */
+  #live<T extends { readonly expiresAt: number }>(
+    entries: Map<string, T>,
+    key: string,
+    now: number,
+  ): T | undefined {
+    const entry = entries.get(key);
+    if (entry !== undefined && entry.expiresAt <= now) {
+      entries.delete(key);
       return undefined;
     }
-    return agent;
+    return entry;
   }
 
   /** Stores a location; like the scripts, never past its host's lease, so stored means live. */
@@ -263,8 +269,8 @@ export class MemoryLocationRegistry implements LocationRegistry {
     return host === undefined ? undefined : hostStatus(host, now);
   }
 
-  async getHostLoad(address: string): Promise<number> {
-    return (await this.getHost(address))?.load ?? 0;
+  getHostLoad(address: string): Promise<number> {
+    return hostLoad(this, address);
   }
 
   async listHosts(): Promise<HostStatus[]> {
@@ -368,15 +374,15 @@ export class MemoryLocationRegistry implements LocationRegistry {
   }
 
   async findAgentsByName(guildId: string, name: string): Promise<RegisteredAgent[]> {
-    if (typeof name !== "string" || name === "") {
-      this.#open();
-      checkId("guild id", guildId);
-      return [];
-    }
-    return this.#listGuild(guildId, name);
+    this.#open();
+    return findByName(guildId, name, (id, byName) => this.#listGuild(id, byName));
   }
 
-  async setDesiredAgent(guild: GuildContext, spec: AgentSpec): Promise<void> {
+  async setDesiredAgent(
+    guild: GuildContext,
+    spec: AgentSpec,
+    options: SetDesiredAgentOptions = {},
+  ): Promise<void> {
     this.#open();
     const context = checkGuildContext(guild);
     const checked = checkAgentSpec(spec);
@@ -385,7 +391,14 @@ export class MemoryLocationRegistry implements LocationRegistry {
       agents = new Map<string, DesiredAgent>();
       this.#desired.set(context.id, agents);
     }
-    agents.set(checked.id, structuredClone({ guild: context, spec: checked }));
+    agents.set(
+      checked.id,
+      structuredClone({
+        guild: context,
+        spec: checked,
+        ...(options.lazy === true && { lazy: true }),
+      }),
+    );
   }
 
   async removeDesiredAgent(guildId: string, agentId: string): Promise<boolean> {

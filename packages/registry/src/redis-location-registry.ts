@@ -21,6 +21,7 @@ import type {
   RegisteredAgent,
   RestoreResult,
   RestoredAgent,
+  SetDesiredAgentOptions,
 } from "./location-registry.js";
 import {
   ioredisOptions,
@@ -29,6 +30,7 @@ import {
   type ResolvedRedisOptions,
 } from "./options.js";
 import { LuaScripts, isScriptError } from "./lua-scripts.js";
+import { findByName, hostLoad } from "./queries.js";
 import { RedisErrorMapper, type RedisErrorHints } from "./redis-errors.js";
 import { ScriptError, registrationError } from "./script-error.js";
 import { SCRIPT_KEYS, type ScriptName } from "./scripts.js";
@@ -256,8 +258,8 @@ export class RedisLocationRegistry implements LocationRegistry {
     return reply === null ? undefined : hostStatus(address, reply as Reply[]);
   }
 
-  async getHostLoad(address: string): Promise<number> {
-    return (await this.getHost(address))?.load ?? 0;
+  getHostLoad(address: string): Promise<number> {
+    return hostLoad(this, address);
   }
 
   async listHosts(): Promise<HostStatus[]> {
@@ -354,17 +356,23 @@ export class RedisLocationRegistry implements LocationRegistry {
   }
 
   async findAgentsByName(guildId: string, name: string): Promise<RegisteredAgent[]> {
-    if (typeof name !== "string" || name === "") {
-      checkId("guild id", guildId);
-      return [];
-    }
-    return this.#listGuild(guildId, name);
+    // Closed first: an empty name is answered without Redis, but not by a closed registry.
+    if (this.#closed) throw closedError();
+    return findByName(guildId, name, (id, byName) => this.#listGuild(id, byName));
   }
 
-  async setDesiredAgent(guild: GuildContext, spec: AgentSpec): Promise<void> {
+  async setDesiredAgent(
+    guild: GuildContext,
+    spec: AgentSpec,
+    options: SetDesiredAgentOptions = {},
+  ): Promise<void> {
     const context = checkGuildContext(guild);
     const checked = checkAgentSpec(spec);
-    const desired: DesiredAgent = { guild: context, spec: checked };
+    const desired: DesiredAgent = {
+      guild: context,
+      spec: checked,
+      ...(options.lazy === true && { lazy: true }),
+    };
     await this.#run(
       "set-desired-agent",
       [this.#keys.desired(context.id), this.#keys.desiredGuilds()],

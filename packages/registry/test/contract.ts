@@ -732,6 +732,8 @@ export function describeLocationRegistryContract(
         await expectError(registry.getLocation("g1", "a"), "unavailable");
         await expectError(registry.listHosts(), "unavailable");
         await expectError(registry.reconcilerActive(), "unavailable");
+        // Answered without a lookup while open, but still refused once closed.
+        await expectError(registry.findAgentsByName("g1", ""), "unavailable");
       });
     });
   });

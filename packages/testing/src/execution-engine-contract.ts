@@ -409,6 +409,32 @@ export function describeExecutionEngineContract(
     );
 
     it(
+      "lists an agent declared lazily as running, and its first message finds it with its state",
+      async () => {
+        const guild = newGuild("lazy");
+        const topic = topicOf(guild);
+        const app = client(guild);
+        const seen = await record(app, topic);
+        await engine().runAgent(guild, probeSpec("sleeper", "CounterAgent", { name: "Sleeper" }), {
+          lazy: true,
+        });
+        cleanups.push(() => engine().stopAgent(guild.id, "sleeper"));
+        expect(await engine().isAgentRunning(guild.id, "sleeper")).toBe(true);
+        expect([...(await engine().getAgentsInGuild(guild.id)).keys()]).toEqual(["sleeper"]);
+        expect((await engine().findAgentsByName(guild.id, "Sleeper")).map((s) => s.id)).toEqual([
+          "sleeper",
+        ]);
+        await add(app, topic, 2, 3);
+        const state = await counterState(app, seen, "sleeper");
+        expect(state.count, "every message published after runAgent resolved").toBe(6);
+        expect(state.starts, "started once, by its first message").toBe(1);
+        await engine().stopAgent(guild.id, "sleeper");
+        await expectNothingLeft(guild, "sleeper");
+      },
+      testTimeoutMs,
+    );
+
+    it(
       "brings a crashed agent back with its committed state and every message published meanwhile",
       async () => {
         const guild = newGuild("crash");

@@ -5,7 +5,20 @@
 // Waiting is by deadline, never by a fixed sleep; "X is not delivered" is shown by publishing a
 // sentinel after X on the same path and waiting for the sentinel, since the bus keeps order.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GuildhallError, createMessage, type Message, type MessageBus } from "@guildhall/core";
+import {
+  GuildhallError,
+  TIMER_MESSAGE_FORMAT,
+  TIMER_SENDER_ID,
+  createMessage,
+  inboxTopic,
+  isDurableBus,
+  newTimer,
+  timerMessage,
+  type AgentTimer,
+  type DurableMessageBus,
+  type Message,
+  type MessageBus,
+} from "@guildhall/core";
 import type { JsonValue } from "@guildhall/core";
 import { waitFor } from "./wait-for.js";
 
@@ -82,7 +95,8 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Guil
 /**
  * Declares the MessageBus conformance suite (vitest) for one implementation. `makeBus` is called
  * before each test for a fresh, empty bus; its `teardown` after each (also after tests that closed
- * the bus).
+ * the bus). A bus that also keeps durable agents (`isDurableBus`) runs the agent store's timer
+ * cases too.
  *
  * @example
  * ```ts
@@ -307,6 +321,118 @@ export function describeMessageBusContract(
       );
       await subscription.unsubscribe();
       expect(inbox.payloads()).toEqual(["before-close"]);
+    });
+
+    describe("durable timers (AgentStore)", () => {
+      const AGENT = "contract-agent";
+      const INBOX = inboxTopic(AGENT);
+      let store: DurableMessageBus;
+
+      beforeEach(({ skip }) => {
+        if (!isDurableBus(bus)) skip();
+        store = bus as DurableMessageBus;
+      });
+
+      const timer = (delayMs: number, payload: JsonValue): AgentTimer =>
+        newTimer(AGENT, delayMs, payload);
+      const fire = (epoch: number, t: AgentTimer) =>
+        store.fireTimer(GUILD, AGENT, { epoch, message: timerMessage(AGENT, t) });
+      const commitTimers = (
+        epoch: number,
+        sequence: number,
+        schedule: AgentTimer[],
+        cancel: string[] = [],
+      ) =>
+        store.commitAgent(GUILD, AGENT, {
+          epoch,
+          sequence,
+          messages: [],
+          timers: { schedule, cancel },
+        });
+
+      it("stores a commit's timers and returns them soonest first from claim and read", async () => {
+        await store.claimAgent(GUILD, AGENT, { epoch: 1, topics: [INBOX] });
+        const later = timer(60_000, { n: "later" });
+        const sooner = timer(1_000, { n: "sooner" });
+        const cancelled = timer(5_000, "cancelled");
+        expect(await commitTimers(1, 1, [later, sooner, cancelled])).toBe("committed");
+        expect(await commitTimers(1, 2, [], [cancelled.id, "no-such-timer"])).toBe("committed");
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([sooner, later]);
+        const claimed = await store.claimAgent(GUILD, AGENT, { epoch: 2, topics: [INBOX] });
+        expect(claimed.timers).toEqual([sooner, later]);
+        expect(claimed.commits).toBe(2);
+      });
+
+      it("fires a timer once: its message on the agent's inbox, then gone", async () => {
+        await store.claimAgent(GUILD, AGENT, { epoch: 1, topics: [INBOX] });
+        const inbox = new Inbox("the agent's inbox");
+        await bus.subscribe(GUILD, INBOX, inbox.handler);
+        const due = timer(0, { wake: "up" });
+        await commitTimers(1, 1, [due]);
+        expect(await fire(1, due)).toBe("fired");
+        expect(await fire(1, due)).toBe("gone");
+        await bus.publish(GUILD, message("sentinel", { topic: INBOX }));
+        await inbox.waitFor("sentinel");
+        expect(inbox.payloads()).toEqual([{ wake: "up" }, "sentinel"]);
+        expect(inbox.messages[0]).toMatchObject({
+          id: due.id,
+          topic: INBOX,
+          sender: { id: TIMER_SENDER_ID },
+          format: TIMER_MESSAGE_FORMAT,
+        });
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([]);
+      });
+
+      it("does not set a fired timer again on a duplicate commit, nor any on a fenced one", async () => {
+        await store.claimAgent(GUILD, AGENT, { epoch: 1, topics: [INBOX] });
+        const once = timer(0, "once");
+        expect(await commitTimers(1, 1, [once])).toBe("committed");
+        expect(await fire(1, once)).toBe("fired");
+        expect(await commitTimers(1, 1, [once]), "a retry after a lost answer").toBe("duplicate");
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([]);
+        expect(await fire(1, once)).toBe("gone");
+
+        await store.claimAgent(GUILD, AGENT, { epoch: 2, topics: [INBOX] });
+        expect(await commitTimers(1, 2, [timer(0, "stale")])).toBe("fenced");
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([]);
+      });
+
+      it("fences fires of an older placement or a deleted agent; unknown for an agent it never had", async () => {
+        await store.claimAgent(GUILD, AGENT, { epoch: 1, topics: [INBOX] });
+        const first = timer(0, "first");
+        const second = timer(0, "second");
+        await commitTimers(1, 1, [first, second]);
+        await store.claimAgent(GUILD, AGENT, { epoch: 2, topics: [INBOX] });
+        expect(await fire(1, first)).toBe("fenced");
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([first, second]);
+        expect(await fire(2, first)).toBe("fired");
+
+        await store.deleteAgent(GUILD, AGENT);
+        expect(await fire(2, second)).toBe("fenced");
+        const fresh = await store.claimAgent(GUILD, AGENT, { epoch: 3, topics: [INBOX] });
+        expect(fresh.timers, "a deleted agent's timers are gone").toEqual([]);
+        expect(await fire(3, second)).toBe("gone");
+
+        const stranger = newTimer("stranger", 0, "x");
+        expect(
+          await store.fireTimer(GUILD, "stranger", {
+            epoch: 1,
+            message: timerMessage("stranger", stranger),
+          }),
+        ).toBe("unknown");
+      });
+
+      it("refuses a timer message that is not on the agent's inbox", async () => {
+        await store.claimAgent(GUILD, AGENT, { epoch: 1, topics: [INBOX] });
+        const t = timer(0, "misaddressed");
+        await commitTimers(1, 1, [t]);
+        const elsewhere = { ...timerMessage(AGENT, t), topic: TOPIC };
+        await expectCode(
+          store.fireTimer(GUILD, AGENT, { epoch: 1, message: elsewhere }),
+          "invalid-argument",
+        );
+        expect((await store.readAgent(GUILD, AGENT))?.timers).toEqual([t]);
+      });
     });
   });
 }

@@ -56,6 +56,8 @@ export function pidsByAgent(guildId: string): Map<string, number> {
 export class ClusterInvariants {
   readonly #cluster: FaultCluster;
   readonly #guilds = new Set<string>();
+  /** Guilds whose agents may sleep: located, and holding no process (DESIGN section 13). */
+  readonly #sleeping = new Set<string>();
   readonly #epochs = new Map<string, { epoch: number; host: string }>();
   readonly #started = new Set<number>();
 
@@ -63,9 +65,13 @@ export class ClusterInvariants {
     this.#cluster = cluster;
   }
 
-  /** Includes a guild's agents in the checks. */
-  watchGuild(guildId: string): void {
+  /**
+   * Includes a guild's agents in the checks. With `sleeping`, a located agent without a process
+   * is one that sleeps on its (live) host, not a mismatch.
+   */
+  watchGuild(guildId: string, options: { readonly sleeping?: boolean } = {}): void {
     this.#guilds.add(guildId);
+    if (options.sleeping === true) this.#sleeping.add(guildId);
   }
 
   /**
@@ -115,7 +121,10 @@ export class ClusterInvariants {
         located.add(key);
         const pid = perAgent.get(key)?.[0];
         const hostOfPid = pid === undefined ? undefined : liveHosts.get(parentOf(pid) ?? -1);
-        if (hostOfPid !== agent.hostAddress) {
+        const asleep = pid === undefined && this.#sleeping.has(guildId);
+        if (asleep && ![...liveHosts.values()].includes(agent.hostAddress)) {
+          mismatches.push(`${key} sleeps at ${agent.hostAddress}, which is not a live host`);
+        } else if (!asleep && hostOfPid !== agent.hostAddress) {
           mismatches.push(
             `${key} is located at ${agent.hostAddress} but its process is ${pid === undefined ? "missing" : `on ${hostOfPid}`}`,
           );

@@ -1,13 +1,12 @@
 // `guildhall agents move <agent>`: moves a running agent to another host through an engine, which
 // stops it where it runs keeping its durable state, then starts it on the other host from that
 // state. The engine does not reconcile: it lives only for this command.
-import { ClusterExecutionEngine } from "@guildhall/engine";
-import { StaticDiscovery } from "@guildhall/placement";
 import type { Command } from "commander";
 import { action } from "../action.js";
-import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
+import { addClusterOptions, type ClusterFlags } from "../cluster.js";
 import { printJson } from "../output.js";
 import { guildOfAgent } from "./agents.js";
+import { withOneShotEngine } from "./one-shot-engine.js";
 
 /** The flags of `guildhall agents move`. */
 export interface AgentsMoveFlags extends ClusterFlags {
@@ -17,16 +16,8 @@ export interface AgentsMoveFlags extends ClusterFlags {
 }
 
 async function agentsMove(agentId: string, flags: AgentsMoveFlags): Promise<void> {
-  const cluster = await connectCluster(flags);
   // Every live host of the registry is a place the agent may go, as for `guildhall run`.
-  const discovery = new StaticDiscovery((await cluster.registry.listHosts()).map((h) => h.address));
-  const engine = new ClusterExecutionEngine({
-    registry: cluster.registry,
-    discovery,
-    reconcile: false,
-    ...cluster.hostAccess,
-  });
-  try {
+  await withOneShotEngine(flags, {}, async (engine, cluster) => {
     const guildId = await guildOfAgent(cluster.registry, agentId, flags.guild);
     const { from, to } = await engine.moveAgent(
       guildId,
@@ -35,11 +26,7 @@ async function agentsMove(agentId: string, flags: AgentsMoveFlags): Promise<void
     );
     if (flags.json === true) printJson({ guildId, agentId, from, to });
     else process.stdout.write(`moved ${guildId}/${agentId} from ${from} to ${to}\n`);
-  } finally {
-    await engine.shutdown().catch(() => undefined);
-    await discovery.close();
-    await cluster.close();
-  }
+  });
 }
 
 /** Adds `agents move` to the `agents` command. */

@@ -1,14 +1,12 @@
 // `guildhall agents stop <agent>`: stops an agent gracefully through an engine, which first
 // removes it from the desired state so that nothing places it again, and deletes its durable
 // state on the hosts' bus, which fences a copy left on a host that cannot be reached.
-import { RedisBus } from "@guildhall/bus-redis";
-import { ClusterExecutionEngine } from "@guildhall/engine";
-import { StaticDiscovery } from "@guildhall/placement";
 import type { Command } from "commander";
 import { action } from "../action.js";
-import { addClusterOptions, connectCluster, type ClusterFlags } from "../cluster.js";
+import { addClusterOptions, type ClusterFlags } from "../cluster.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { guildOfAgent } from "./agents.js";
+import { withOneShotEngine } from "./one-shot-engine.js";
 
 /** The flags of `guildhall agents stop`. */
 export interface AgentsStopFlags extends ClusterFlags {
@@ -16,17 +14,7 @@ export interface AgentsStopFlags extends ClusterFlags {
 }
 
 async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<void> {
-  const cluster = await connectCluster(flags);
-  const discovery = new StaticDiscovery((await cluster.registry.listHosts()).map((h) => h.address));
-  const bus = new RedisBus({ ...cluster.bus, commandTimeoutMs: 3_000 });
-  const engine = new ClusterExecutionEngine({
-    registry: cluster.registry,
-    discovery,
-    bus,
-    reconcile: false,
-    ...cluster.hostAccess,
-  });
-  try {
+  await withOneShotEngine(flags, { bus: true }, async (engine, cluster) => {
     for (const agentId of agentIds) {
       const guildId = await guildOfAgent(cluster.registry, agentId, flags.guild);
       const running = await cluster.registry.getLocation(guildId, agentId);
@@ -42,12 +30,7 @@ async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<v
       await engine.stopAgent(guildId, agentId);
       process.stdout.write(`stopped ${guildId}/${agentId}\n`);
     }
-  } finally {
-    await engine.shutdown().catch(() => undefined);
-    await bus.close();
-    await discovery.close();
-    await cluster.close();
-  }
+  });
 }
 
 /** Adds `agents stop` to the `agents` command. */

@@ -2,8 +2,9 @@
 // (DESIGN section 6), else its default, checked here with messages that name both the flag and the
 // variable so an operator knows which one to fix.
 import { readFileSync } from "node:fs";
-import { GuildhallError } from "@guildhall/core";
+import { GuildhallError, errorMessage } from "@guildhall/core";
 import type { AgentHostOptions, AgentHostTlsOptions, HostLogLevel } from "@guildhall/host-server";
+import { pick, type Env } from "../settings.js";
 
 /** The flags of `guildhall host`, as commander parses them (all strings, all optional). */
 export interface HostCommandFlags {
@@ -18,6 +19,8 @@ export interface HostCommandFlags {
   readonly metrics?: boolean;
   readonly metricsPort?: string;
   readonly maxAgents?: string;
+  readonly maxProcesses?: string;
+  readonly hibernateAfterMs?: string;
   readonly maxStateBytes?: string;
   readonly heartbeatMs?: string;
   readonly leaseMs?: string;
@@ -51,19 +54,8 @@ export interface HostCommandConfig {
   readonly logLevel: HostLogLevel;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 function fail(message: string): never {
   throw new GuildhallError("invalid-argument", message);
-}
-
-function pick(flag: string | undefined, env: Env, ...names: string[]): string | undefined {
-  if (flag !== undefined) return flag;
-  for (const name of names) {
-    const value = env[name];
-    if (value !== undefined && value.trim() !== "") return value.trim();
-  }
-  return undefined;
 }
 
 /** The host's whole-number settings: flag, environment variable, and the least value allowed. */
@@ -71,6 +63,8 @@ const WHOLE_NUMBER_SETTINGS = {
   port: ["--port", "GUILDHALL_PORT", 0],
   metricsPort: ["--metrics-port", "GUILDHALL_METRICS_PORT", 0],
   maxAgents: ["--max-agents", "GUILDHALL_MAX_AGENTS", 1],
+  maxProcesses: ["--max-processes", "GUILDHALL_MAX_PROCESSES", 1],
+  hibernateAfterMs: ["--hibernate-after-ms", "GUILDHALL_HIBERNATE_AFTER_MS", 0],
   maxStateBytes: ["--max-state-bytes", "GUILDHALL_MAX_STATE_BYTES", 2],
   heartbeatMs: ["--heartbeat-ms", "GUILDHALL_HEARTBEAT_MS", 1],
   leaseMs: ["--lease-ms", "GUILDHALL_LEASE_MS", 1],
@@ -100,7 +94,7 @@ function readPem(file: string | undefined, flag: string, variable: string): Buff
     return readFileSync(file);
   } catch (error) {
     fail(
-      `cannot read ${flag} (or ${variable}) file ${file}: ${error instanceof Error ? error.message : String(error)}; give the path of a PEM file`,
+      `cannot read ${flag} (or ${variable}) file ${file}: ${errorMessage(error)}; give the path of a PEM file`,
     );
   }
 }

@@ -187,7 +187,18 @@ export function registerHostCommand(program: Command): Command {
       "port of /metrics; 0 picks a free one [GUILDHALL_METRICS_PORT] (default: 9464)",
     )
     .option("--no-metrics", "do not serve /metrics")
-    .option("--max-agents <n>", "agents run at most [GUILDHALL_MAX_AGENTS] (default: 100)")
+    .option(
+      "--max-agents <n>",
+      "agents declared at most, asleep or awake [GUILDHALL_MAX_AGENTS] (default: 20000)",
+    )
+    .option(
+      "--max-processes <n>",
+      "agent processes at once; past it the least recently active agent sleeps [GUILDHALL_MAX_PROCESSES] (default: 100)",
+    )
+    .option(
+      "--hibernate-after-ms <ms>",
+      "idle time after which an agent sleeps (no process until its next message or timer), for agents whose spec does not say; 0 never [GUILDHALL_HIBERNATE_AFTER_MS] (default: 0)",
+    )
     .option(
       "--max-state-bytes <n>",
       "largest agent state, in bytes of JSON [GUILDHALL_MAX_STATE_BYTES] (default: 1048576)",

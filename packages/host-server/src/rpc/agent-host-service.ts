@@ -125,12 +125,14 @@ export function createAgentHostService(
 
     async getAgentInfo(request) {
       requireIds(request);
-      const info = await manager.info(request.guildId, request.agentId);
+      const info = await supervisor.info(request.guildId, request.agentId);
       return { agent: agentInfoToProto(info, facts(info.guildId, info.agentId)) };
     },
 
     async listAgents(request) {
-      const infos = await manager.list(request.guildId === "" ? {} : { guildId: request.guildId });
+      const infos = await supervisor.list(
+        request.guildId === "" ? {} : { guildId: request.guildId },
+      );
       return {
         agents: infos.map((info) => agentInfoToProto(info, facts(info.guildId, info.agentId))),
       };
@@ -140,7 +142,7 @@ export function createAgentHostService(
       return {
         state: hostStateToProto(context.state()),
         hostAddress: context.address(),
-        agentCount: manager.status().activeAgents,
+        agentCount: agents.declared(),
         maxAgents: context.maxAgents,
         version: context.version,
         uptimeMs: BigInt(Math.max(0, Date.now() - context.startedAt)),

@@ -1,7 +1,12 @@
 // The one place where failures become gRPC status codes (as connect-node's node-error.ts does for
 // Node errors). Everything below the RPC edge throws GuildhallError; the codes map one to one.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { GRPC_STATUS_OF_ERROR_CODE, GuildhallError, type ErrorCode } from "@guildhall/core";
+import {
+  GRPC_STATUS_OF_ERROR_CODE,
+  GuildhallError,
+  errorMessage,
+  type ErrorCode,
+} from "@guildhall/core";
 
 /** The gRPC status code of a GuildhallError code. */
 export function codeOf(code: ErrorCode): Code {
@@ -19,9 +24,8 @@ export function toConnectError(error: unknown): ConnectError {
   if (error instanceof GuildhallError) {
     return new ConnectError(error.message, codeOf(error.code), undefined, undefined, error);
   }
-  const reason = error instanceof Error ? error.message : String(error);
   return new ConnectError(
-    `internal error in the agent host: ${reason}; see the host's log for details`,
+    `internal error in the agent host: ${errorMessage(error)}; see the host's log for details`,
     Code.Internal,
     undefined,
     undefined,

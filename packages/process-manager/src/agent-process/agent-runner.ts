@@ -21,18 +21,25 @@ import {
   createAgentLogger,
   createMessageContext,
   type AgentIdentity,
-  type PublishFn,
+  type HostRequests,
 } from "./ipc-agent-context.js";
 import type { CommittedState } from "./durable-state.js";
 import { PROTOCOL_VERSION, WARM_UP_FLAG } from "../ipc-constants.js";
 import type { HostToRunner, RunnerToHost, StartCommand } from "../ipc-protocol.js";
-import type { DurableState, PublishRequest } from "../manager-options.js";
+import type {
+  CancelScheduleRequest,
+  DurableState,
+  PublishRequest,
+  ScheduleRequest,
+} from "../manager-options.js";
 import { loadAgent, loadState } from "./load-agent.js";
 import { jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
 
 type RunnerState = "idle" | "starting" | "ready" | "stopping";
 type Delivery = Extract<HostToRunner, { type: "deliver" }>;
 type Handler = NonNullable<PublishRequest["handler"]>;
+/** The host's answers that resolve a request; `request-failed` rejects any of them. */
+type Reply = Extract<HostToRunner, { type: "published" | "scheduled" | "schedule-cancelled" }>;
 
 let state: RunnerState = "idle";
 let agent: Agent | undefined;
@@ -44,9 +51,14 @@ let committed: CommittedState | undefined;
 let running: Handler | undefined;
 const deliveries: Delivery[] = [];
 let draining: Promise<void> | undefined;
-const pendingPublishes = new Map<
+/** Requests to the host awaiting its answer, by request id: publish, schedule, cancel-schedule. */
+const pendingRequests = new Map<
   number,
-  { resolve: (message: Message) => void; reject: (error: Error) => void }
+  {
+    readonly expects: Reply["type"];
+    readonly resolve: (reply: Reply) => void;
+    readonly reject: (error: Error) => void;
+  }
 >();
 let nextRequestId = 0;
 
@@ -112,7 +124,7 @@ async function start(command: StartCommand): Promise<void> {
     committed = loadState(instance, command);
     baseContext = createAgentContext(
       identity,
-      publisher("start"),
+      hostFor("start"),
       createAgentLogger(identity.agentId, identity.guildId),
     );
     if (typeof instance.onStart === "function") {
@@ -154,34 +166,97 @@ async function fail(error: unknown): Promise<void> {
 
 // ---- running it -------------------------------------------------------------------------------
 
-function publish(message: PublishRequest): Promise<Message> {
-  const problem = jsonPayloadProblem(message.payload);
-  if (problem !== undefined) {
-    return Promise.reject(
-      new GuildhallError(
-        "invalid-argument",
-        `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
-      ),
-    );
-  }
+/**
+ * Sends the request `build` makes with a fresh request id and resolves with the host's `expects`
+ * answer; rejects with the code and message of its `request-failed`. Publish and timer requests
+ * share the ids, so one map tells every answer's request.
+ */
+function request<T extends Reply["type"]>(
+  expects: T,
+  build: (requestId: number) => RunnerToHost,
+): Promise<Extract<Reply, { type: T }>> {
   if (!process.connected) {
     return Promise.reject(
       new GuildhallError("unavailable", "the host has gone away; the agent is shutting down"),
     );
   }
   const requestId = nextRequestId++;
-  return new Promise<Message>((resolve, reject) => {
-    pendingPublishes.set(requestId, { resolve, reject });
-    void send({ type: "publish", requestId, ...message });
+  return new Promise((resolve, reject) => {
+    pendingRequests.set(requestId, {
+      expects,
+      // The reply's type is checked against `expects` before this runs.
+      resolve: resolve as (reply: Reply) => void,
+      reject,
+    });
+    void send(build(requestId));
   });
 }
 
+function invalid(text: string): Promise<never> {
+  return Promise.reject(new GuildhallError("invalid-argument", text));
+}
+
+function publish(message: PublishRequest): Promise<Message> {
+  const problem = jsonPayloadProblem(message.payload);
+  if (problem !== undefined) {
+    return invalid(
+      `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+    );
+  }
+  return request("published", (requestId) => ({ type: "publish", requestId, ...message })).then(
+    (reply) => reply.message,
+  );
+}
+
+// The host checks a timer's delay, payload size and count (it knows the limits); the runner checks
+// only what JSON cannot carry to it intact: NaN and Infinity would arrive as null, and a payload
+// that is not JSON would arrive changed.
+function schedule(timer: ScheduleRequest): Promise<{ id: string }> {
+  const agentId = identity?.agentId ?? "";
+  const delayMs: unknown = timer.delayMs;
+  if (typeof delayMs !== "number" || !Number.isFinite(delayMs)) {
+    return invalid(
+      `agent "${agentId}" scheduled a timer with delay ${String(delayMs)}: the delay must be a whole number of milliseconds from 0 to 366 days`,
+    );
+  }
+  const problem = jsonPayloadProblem(timer.payload);
+  if (problem !== undefined) {
+    return invalid(
+      `agent "${agentId}" scheduled a timer whose payload is not JSON (${problem}); use plain objects, arrays, strings, finite numbers, booleans or null`,
+    );
+  }
+  return request("scheduled", (requestId) => ({ type: "schedule", requestId, ...timer })).then(
+    (reply) => ({ id: reply.id }),
+  );
+}
+
+function cancelSchedule(cancel: CancelScheduleRequest): Promise<void> {
+  const id: unknown = cancel.id;
+  if (typeof id !== "string" || id.length === 0 || id.length > 64) {
+    const got = typeof id === "string" ? `a string of ${id.length} characters` : String(id);
+    return invalid(
+      `agent "${identity?.agentId ?? ""}" cancelled a timer by ${got}: pass the id that schedule resolved with (1 to 64 characters)`,
+    );
+  }
+  return request("schedule-cancelled", (requestId) => ({
+    type: "cancel-schedule",
+    requestId,
+    ...cancel,
+  })).then(() => undefined);
+}
+
 /**
- * The publish function of a context made for `handler`: its sends carry the handler's tag while
- * that handler runs, and none once it has returned (a timer, a promise left running).
+ * The host requests of a context made for `handler`: they carry the handler's tag while that
+ * handler runs, and none once it has returned (a timer, a promise left running), so the host puts
+ * a send or timer into the commit of the handler that made it.
  */
-function publisher(handler: Handler): PublishFn {
-  return (message) => publish(running === handler ? { ...message, handler } : message);
+function hostFor(handler: Handler): HostRequests {
+  const tag = <T extends object>(made: T): T => (running === handler ? { ...made, handler } : made);
+  return {
+    publish: (message) => publish(tag(message)),
+    schedule: (timer) => schedule(tag(timer)),
+    cancelSchedule: (cancel) => cancelSchedule(tag(cancel)),
+  };
 }
 
 function drain(): void {
@@ -219,7 +294,7 @@ async function handle(delivery: Delivery): Promise<void> {
   try {
     try {
       await agent.onMessage(
-        createMessageContext(identity, baseContext.log, message, publisher(deliveryId)),
+        createMessageContext(identity, baseContext.log, message, hostFor(deliveryId)),
       );
     } finally {
       running = undefined;
@@ -261,10 +336,10 @@ async function stop(hostGone: boolean): Promise<void> {
       }
     }
   }
-  for (const pending of pendingPublishes.values()) {
+  for (const pending of pendingRequests.values()) {
     pending.reject(new GuildhallError("unavailable", "the agent is stopping"));
   }
-  pendingPublishes.clear();
+  pendingRequests.clear();
   await exit(code);
 }
 
@@ -287,12 +362,24 @@ function onHostMessage(raw: unknown): void {
       if (state === "ready") drain();
       return;
     case "published":
-    case "publish-failed": {
-      const pending = pendingPublishes.get(message.requestId);
+    case "scheduled":
+    case "schedule-cancelled":
+    case "request-failed": {
+      const pending = pendingRequests.get(message.requestId);
       if (pending === undefined) return;
-      pendingPublishes.delete(message.requestId);
-      if (message.type === "published") pending.resolve(message.message);
-      else pending.reject(new GuildhallError(message.code, message.message));
+      pendingRequests.delete(message.requestId);
+      if (message.type === "request-failed") {
+        pending.reject(new GuildhallError(message.code, message.message));
+      } else if (message.type !== pending.expects) {
+        pending.reject(
+          new GuildhallError(
+            "internal",
+            `the host answered a request with "${message.type}" where "${pending.expects}" was due; host and agent runner disagree on the IPC protocol`,
+          ),
+        );
+      } else {
+        pending.resolve(message);
+      }
       return;
     }
     case "stop":
@@ -375,7 +462,9 @@ async function warmUp(): Promise<void> {
     start,
     { type: "deliver", deliveryId: 0, message },
     { type: "published", requestId: 0, message },
-    { type: "publish-failed", requestId: 0, code: "internal", message: "warm-up" },
+    { type: "scheduled", requestId: 0, id: "warm-up" },
+    { type: "schedule-cancelled", requestId: 0 },
+    { type: "request-failed", requestId: 0, code: "internal", message: "warm-up" },
     { ...start, state: undefined },
   ];
   for (const sample of samples) parseHostMessage(sample);
@@ -393,7 +482,7 @@ async function warmUp(): Promise<void> {
   warmUpState.commit({ ...(warmUpAgent.state as object), count: 2 });
   warmUpAgent.state = warmUpState.restore();
   const warmUpIdentity = { agentId: "warm-up", guildId: "warm-up", defaultTopic: "warm-up" };
-  createAgentContext(warmUpIdentity, publisher("start"), createAgentLogger("warm-up", "warm-up"));
+  createAgentContext(warmUpIdentity, hostFor("start"), createAgentLogger("warm-up", "warm-up"));
 }
 
 // A pool runner reports in only once warm, so the pool never hands out one still warming up.

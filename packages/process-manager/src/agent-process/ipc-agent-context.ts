@@ -1,6 +1,7 @@
 // The Agent SDK contexts (AgentContext, MessageContext) as an agent process implements them: every
 // send becomes a publish request to the host, which stamps the sender and answers with the message
-// as it went on the bus.
+// as it went on the bus, and every schedule or cancelSchedule a request the host answers once it
+// has taken the timer into its bookkeeping.
 import { createJsonLogger, replyTarget } from "@guildhall/core";
 import type {
   AgentContext,
@@ -10,10 +11,17 @@ import type {
   MessageContext,
   SendOptions,
 } from "@guildhall/core";
-import type { PublishRequest } from "../manager-options.js";
+import type { CancelScheduleRequest, PublishRequest, ScheduleRequest } from "../manager-options.js";
 
-/** Sends a publish request to the host and resolves with the published message. */
-export type PublishFn = (message: PublishRequest) => Promise<Message>;
+/** What a context asks of the host: each call is one request, resolved by the host's answer. */
+export interface HostRequests {
+  /** Resolves with the message as published. */
+  publish(message: PublishRequest): Promise<Message>;
+  /** Resolves with the id of the timer the host set. */
+  schedule(request: ScheduleRequest): Promise<{ id: string }>;
+  /** Resolves once the host cancelled the timer. */
+  cancelSchedule(request: CancelScheduleRequest): Promise<void>;
+}
 
 /** Who the agent is and where its plain `send` goes. */
 export interface AgentIdentity {
@@ -44,7 +52,7 @@ function outgoing(
  */
 export function createAgentContext(
   identity: AgentIdentity,
-  publish: PublishFn,
+  host: HostRequests,
   log: AgentLogger,
   traceparent?: string,
 ): AgentContext {
@@ -53,9 +61,11 @@ export function createAgentContext(
     guildId: identity.guildId,
     log,
     send: (payload: JsonValue, opts?: SendOptions) =>
-      publish(outgoing(opts?.topic ?? identity.defaultTopic, payload, opts, traceparent)),
+      host.publish(outgoing(opts?.topic ?? identity.defaultTopic, payload, opts, traceparent)),
     publish: (topic: string, payload: JsonValue, opts?: Omit<SendOptions, "topic">) =>
-      publish(outgoing(topic, payload, opts, traceparent)),
+      host.publish(outgoing(topic, payload, opts, traceparent)),
+    schedule: (delayMs: number, payload: JsonValue) => host.schedule({ delayMs, payload }),
+    cancelSchedule: (id: string) => host.cancelSchedule({ id }),
   });
 }
 
@@ -64,16 +74,16 @@ export function createMessageContext(
   identity: AgentIdentity,
   log: AgentLogger,
   message: Message,
-  publish: PublishFn,
+  host: HostRequests,
 ): MessageContext {
-  const base = createAgentContext(identity, publish, log, message.traceparent);
+  const base = createAgentContext(identity, host, log, message.traceparent);
   return Object.freeze({
     ...base,
     message,
     payload: message.payload,
     reply: (payload: JsonValue, opts?: SendOptions) => {
       const { topic, threadId, inResponseTo } = replyTarget(message, base.agentId, opts);
-      return publish(
+      return host.publish(
         outgoing(topic, payload, { ...opts, threadId, inResponseTo }, message.traceparent),
       );
     },

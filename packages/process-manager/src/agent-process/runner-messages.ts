@@ -9,7 +9,9 @@ const BY_TYPE: Readonly<Record<HostToRunner["type"], GeneratedValidator>> = {
   start: validators.start,
   deliver: validators.deliver,
   published: validators.published,
-  "publish-failed": validators.publishFailed,
+  scheduled: validators.scheduled,
+  "schedule-cancelled": validators.scheduleCancelled,
+  "request-failed": validators.requestFailed,
   stop: validators.stop,
   "stats-request": validators.statsRequest,
 };

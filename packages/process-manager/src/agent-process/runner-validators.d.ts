@@ -19,7 +19,9 @@ export interface GeneratedValidator {
 export const start: GeneratedValidator;
 export const deliver: GeneratedValidator;
 export const published: GeneratedValidator;
-export const publishFailed: GeneratedValidator;
+export const scheduled: GeneratedValidator;
+export const scheduleCancelled: GeneratedValidator;
+export const requestFailed: GeneratedValidator;
 export const stop: GeneratedValidator;
 export const statsRequest: GeneratedValidator;
 export const jsonPayload: GeneratedValidator;

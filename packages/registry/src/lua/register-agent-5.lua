@@ -21,6 +21,9 @@
   -1 the host is not registered (or its lease lapsed), -2 the host is draining,
   -3 the host is full.
 ]]
+--- @include "includes/seed-epoch-counter"
+--- @include "includes/write-agent-location"
+
 local agentKey, guildKey, hostKey, hostAgentsKey, epochKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, guildId, agentId, address, name, spec = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local member = guildId .. '/' .. agentId
@@ -33,13 +36,7 @@ if previous[1] ~= address and redis.call('HLEN', hostAgentsKey) >= tonumber(host
   return -3
 end
 
--- A missing counter (new deployment, or Redis lost its data) starts at the server's clock in
--- milliseconds, above any epoch handed out before the loss unless more than one registration per
--- millisecond was made on average.
-if redis.call('EXISTS', epochKey) == 0 then
-  local now = redis.call('TIME')
-  redis.call('SET', epochKey, now[1] .. string.sub(string.format('%06d', tonumber(now[2])), 1, 3))
-end
+seedEpochCounter(epochKey)
 -- Kept as text: how a Lua number becomes a string varies between Redis versions and may drop digits.
 local epoch = string.format('%d', redis.call('INCR', epochKey))
 
@@ -57,16 +54,13 @@ if previous[1] and previous[1] ~= address then
   end
 end
 
--- A stale "moved" report from an earlier move away from this host must not reach it now.
-redis.call('HDEL', prefix .. 'host-lost:' .. address, member)
-
 local lease = redis.call('PTTL', hostKey)
 local ttl = math.min(tonumber(host[2]), lease)
-redis.call('HSET', agentKey, 'host', address, 'epoch', epoch, 'guild', guildId, 'agent', agentId,
-  'name', name, 'spec', spec)
-redis.call('PEXPIRE', agentKey, ttl)
-redis.call('HSET', hostAgentsKey, member, epoch)
+-- Also drops a stale "moved" report from an earlier move away from this host.
+writeAgentLocation(
+  {agent = agentKey, guild = guildKey, hostAgents = hostAgentsKey,
+    hostLost = prefix .. 'host-lost:' .. address},
+  {host = address, epoch = epoch, guild = guildId, agent = agentId, name = name, spec = spec},
+  ttl)
 redis.call('PEXPIRE', hostAgentsKey, lease)
-redis.call('SADD', guildKey, agentId)
-if redis.call('PTTL', guildKey) < ttl then redis.call('PEXPIRE', guildKey, ttl) end
 return {epoch, previous[1], previous[2]}

@@ -21,6 +21,9 @@
 
   Returns {restored count, member, epoch, member, epoch, ...} listing the refused agents.
 ]]
+--- @include "includes/seed-epoch-counter"
+--- @include "includes/write-agent-location"
+
 local hostKey, hostAgentsKey, lostKey, hostsKey, epochKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, address = ARGV[1], ARGV[2]
 local leaseMs, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -31,11 +34,8 @@ redis.call('HSET', hostKey, 'maxAgents', ARGV[3], 'leaseMs', ARGV[4], 'agentTtlM
 redis.call('PEXPIRE', hostKey, lease)
 redis.call('SADD', hostsKey, address)
 
--- Seed a missing counter from the clock first (see register-agent-5.lua), then raise it.
-if redis.call('EXISTS', epochKey) == 0 then
-  local now = redis.call('TIME')
-  redis.call('SET', epochKey, now[1] .. string.sub(string.format('%06d', tonumber(now[2])), 1, 3))
-end
+-- Seed a missing counter first, then raise it to every restored epoch.
+seedEpochCounter(epochKey)
 local counterText = redis.call('GET', epochKey)
 local counter = tonumber(counterText)
 local raised = false
@@ -49,14 +49,11 @@ for i = 7, #ARGV, 5 do
   local location = redis.call('HMGET', agentKey, 'host', 'epoch')
   local accept = not location[1] or (location[1] == address and location[2] == epoch)
   if accept then
-    redis.call('HSET', agentKey, 'host', address, 'epoch', epoch, 'guild', guildId, 'agent', agentId,
-      'name', name, 'spec', spec)
-    redis.call('PEXPIRE', agentKey, ttl)
-    redis.call('HSET', hostAgentsKey, member, epoch)
-    redis.call('HDEL', lostKey, member)
-    local guildKey = prefix .. 'guild-agents:' .. guildId
-    redis.call('SADD', guildKey, agentId)
-    if redis.call('PTTL', guildKey) < ttl then redis.call('PEXPIRE', guildKey, ttl) end
+    writeAgentLocation(
+      {agent = agentKey, guild = prefix .. 'guild-agents:' .. guildId, hostAgents = hostAgentsKey,
+        hostLost = lostKey},
+      {host = address, epoch = epoch, guild = guildId, agent = agentId, name = name, spec = spec},
+      ttl)
     if tonumber(epoch) > counter then
       counter, counterText, raised = tonumber(epoch), epoch, true
     end
