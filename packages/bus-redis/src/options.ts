@@ -19,6 +19,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 export const DEFAULT_BLOCK_MS = 5_000;
 /** Default number of entries one read takes from each stream. */
 export const DEFAULT_READ_BATCH_SIZE = 100;
+/** Default number of messages one subscription holds for its handler. */
+export const DEFAULT_MAX_QUEUED_PER_SUBSCRIPTION = 1_000;
 /** Default number of streams one blocking read covers. */
 export const DEFAULT_MAX_STREAMS_PER_READ = 256;
 /** Default time a command may take before it fails. */
@@ -82,6 +84,13 @@ export interface RedisBusOptions {
    */
   readonly maxStreamsPerRead?: number;
   /**
+   * How many messages one subscription holds in memory for its handler at most. A subscription
+   * whose handler falls this far behind stops taking entries and leaves its stream's entries in
+   * Redis until half of them are handled, then reads on from where it stopped: a slow agent costs
+   * its host a bounded amount of memory and never slows the other subscriptions. Default 1000.
+   */
+  readonly maxQueuedPerSubscription?: number;
+  /**
    * How long a command (publish, the start of a subscription) may wait for its reply before it
    * fails with `unavailable`, in milliseconds; also how much longer than `blockMs` a blocking read
    * may go unanswered before the reader drops the connection and reconnects. A publish that timed
@@ -126,6 +135,7 @@ export interface ResolvedRedisBusOptions {
   readonly blockMs: number;
   readonly readBatchSize: number;
   readonly maxStreamsPerRead: number;
+  readonly maxQueuedPerSubscription: number;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxReconnectDelayMs: number;
@@ -240,6 +250,13 @@ export function resolveRedisBusOptions(options: RedisBusOptions): ResolvedRedisB
       1,
       1_000_000,
       "streams",
+    ),
+    maxQueuedPerSubscription: checkInteger(
+      "maxQueuedPerSubscription",
+      options.maxQueuedPerSubscription ?? DEFAULT_MAX_QUEUED_PER_SUBSCRIPTION,
+      1,
+      10_000_000,
+      "messages",
     ),
     commandTimeoutMs: ms(
       "commandTimeoutMs",

@@ -243,6 +243,8 @@ export class RedisBus implements DurableMessageBus {
         this.#subscriptions.delete(detached);
         this.#reader.remove(detached);
       },
+      maxQueued: this.#options.maxQueuedPerSubscription,
+      resume: (resumed) => this.#reader.resume(resumed),
     });
     if (trimmed !== undefined) subscription.reportTrimmed(trimmed);
     this.#subscriptions.add(subscription);

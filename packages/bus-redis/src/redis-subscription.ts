@@ -34,6 +34,10 @@ export interface RedisSubscriptionInit {
   readonly reportTrimmed: (trimmed: TrimmedEntries, key: string) => void;
   /** Removes the subscription from the bus and its reader; called once, on unsubscribe. */
   readonly detach: (subscription: RedisSubscription) => void;
+  /** Entries queued for the handler at most; past it the subscription stops taking entries. */
+  readonly maxQueued: number;
+  /** The subscription's queue drained after it was full: read its stream again from its cursor. */
+  readonly resume: (subscription: RedisSubscription) => void;
 }
 
 /** A live subscription of a RedisBus. */
@@ -48,6 +52,8 @@ export class RedisSubscription implements Subscription {
   /** The last trimmed id reported, so that each loss is reported once. */
   #reportedTrimmed: string = STREAM_START;
   #active = true;
+  /** Its queue filled up: it takes no entry until the queue is down to half. */
+  #full = false;
 
   constructor(init: RedisSubscriptionInit) {
     this.guildId = init.guildId;
@@ -56,8 +62,16 @@ export class RedisSubscription implements Subscription {
     this.#init = init;
     this.#cursor = init.start;
     const { onError } = init.options;
-    this.#delivery = new SerialDelivery(init.handler, (error, message) =>
-      onError === undefined ? init.reportError(error, message, this) : onError(error, message),
+    this.#delivery = new SerialDelivery(
+      async (message, position) => {
+        try {
+          await init.handler(message, position);
+        } finally {
+          this.#drained();
+        }
+      },
+      (error, message) =>
+        onError === undefined ? init.reportError(error, message, this) : onError(error, message),
     );
   }
 
@@ -75,12 +89,37 @@ export class RedisSubscription implements Subscription {
     this.#reportedTrimmed = STREAM_START;
   }
 
-  /** Takes entry `entryId` of the stream, whose message `json` was sent by `senderId`. */
+  /** Whether it takes entries now: it is subscribed and its queue is not full. */
+  get takesEntries(): boolean {
+    return this.#active && !this.#full;
+  }
+
+  /** Entries queued for its handler. */
+  get queued(): number {
+    return this.#delivery.length;
+  }
+
+  /**
+   * Takes entry `entryId` of the stream, whose message `json` was sent by `senderId`. A full queue
+   * takes nothing and keeps its cursor: the entries stay in Redis and are read again once it has
+   * room, so a slow handler holds memory for `maxQueued` messages, not for all it is behind.
+   */
   offer(entryId: string, senderId: string, json: string): void {
-    if (!this.#active || compareStreamIds(entryId, this.#cursor) <= 0) return;
+    if (!this.takesEntries || compareStreamIds(entryId, this.#cursor) <= 0) return;
+    if (this.#delivery.length >= this.#init.maxQueued) {
+      this.#full = true;
+      return;
+    }
     this.#cursor = entryId;
     if (senderId === this.#init.options.excludeSender) return;
     this.#delivery.push(json, entryId);
+  }
+
+  #drained(): void {
+    if (!this.#full || !this.#active) return;
+    if (this.#delivery.length > this.#init.maxQueued / 2) return;
+    this.#full = false;
+    this.#init.resume(this);
   }
 
   /** Tells whoever listens that the entries after the cursor up to `lastTrimmed` are gone. */

@@ -52,6 +52,12 @@ type XReadReply = [key: string, entries: [id: string, fields: string[]][]][];
 /** The longest pause between two CLIENT UNBLOCK attempts for one read, in milliseconds. */
 const MAX_UNBLOCK_PAUSE_MS = 20;
 
+/** Whether some subscription of the stream takes entries now (its queue is not full). */
+function readable(state: StreamState): boolean {
+  for (const subscription of state.subscriptions) if (subscription.takesEntries) return true;
+  return false;
+}
+
 /** Reads every subscribed stream of one bus with one blocking XREAD at a time. */
 export class StreamReader {
   readonly #client: Redis;
@@ -96,6 +102,9 @@ export class StreamReader {
       this.#wake();
     } else if (compareStreamIds(startId, state.cursor) < 0) {
       state.cursor = startId;
+      this.#wake();
+    } else if (!readable(state)) {
+      // Left out of the reads while every subscription of it was full.
       this.#wake();
     }
     state.subscriptions.add(subscription);
@@ -172,6 +181,22 @@ export class StreamReader {
     }
   }
 
+  /**
+   * A subscription that stopped taking entries (its queue was full) takes them again: its stream
+   * is read again from the subscription's cursor, which the others of the stream skip.
+   */
+  resume(subscription: RedisSubscription): void {
+    const state = this.#streams.get(subscription.key);
+    if (state === undefined || this.#closed) return;
+    if (compareStreamIds(subscription.cursor, state.cursor) < 0) state.cursor = subscription.cursor;
+    this.#wake();
+  }
+
+  /** The streams some subscription takes entries of now: the others wait out of the read. */
+  #readable(): StreamState[] {
+    return [...this.#streams.values()].filter(readable);
+  }
+
   async #run(): Promise<void> {
     let retryDelayMs = 50;
     while (!this.#closed) {
@@ -192,9 +217,15 @@ export class StreamReader {
           });
         }
         retryDelayMs = 50;
-        // Everything may have been unsubscribed while connecting: XREAD needs at least one stream.
-        if (this.#streams.size === 0) continue;
-        const { reply, read } = await this.#read();
+        // Everything may have been unsubscribed while connecting, or every subscription be full:
+        // XREAD needs at least one stream, and resume() or add() ends the wait.
+        const states = this.#readable();
+        if (states.length === 0) {
+          await new Promise<void>((resolve) => (this.#idle = resolve));
+          this.#idle = undefined;
+          continue;
+        }
+        const { reply, read } = await this.#read(states);
         if (reply !== null) this.#dispatch(reply, read);
       } catch (error) {
         if (this.#closed) break;
@@ -269,8 +300,7 @@ export class StreamReader {
     this.#needsSync = false;
   }
 
-  async #read(): Promise<{ reply: XReadReply | null; read: Read }> {
-    const states = [...this.#streams.values()];
+  async #read(states: readonly StreamState[]): Promise<{ reply: XReadReply | null; read: Read }> {
     const keys = states.map((state) => state.key);
     const cursors = states.map((state) => state.cursor);
     const read: Read = {

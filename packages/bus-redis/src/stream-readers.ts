@@ -39,6 +39,11 @@ export class StreamReaders {
     if (!reader.reads(subscription.key)) this.#readerOf.delete(subscription.key);
   }
 
+  /** A subscription whose queue was full takes entries again; see {@link StreamReader.resume}. */
+  resume(subscription: RedisSubscription): void {
+    this.#readerOf.get(subscription.key)?.resume(subscription);
+  }
+
   /** Ends every read and closes their connections. Idempotent. */
   async close(): Promise<void> {
     this.#readerOf.clear();

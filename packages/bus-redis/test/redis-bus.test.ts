@@ -81,6 +81,38 @@ describe("RedisBus", () => {
     expect(await readers()).toHaveLength(3);
   });
 
+  it("holds at most maxQueuedPerSubscription messages for a slow handler and reads the rest later, never slowing the others", async () => {
+    const { bus } = makeBus({ maxQueuedPerSubscription: 10 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow: string[] = [];
+    const flood = await bus.subscribe(GUILD, "flood", async (m) => {
+      await gate;
+      slow.push(m.payload as string);
+    });
+    const fast = collector();
+    await bus.subscribe(GUILD, "flood", fast.handler);
+    const other = collector();
+    await bus.subscribe(GUILD, "other", other.handler);
+
+    const sent = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    for (const payload of sent) await bus.publish(GUILD, message(payload, "flood"));
+    await waitFor(() => fast.received.length === 300, {
+      description: "every message to the fast subscription of the same topic",
+    });
+    // One in the handler, ten queued: the other 289 wait in Redis.
+    expect(flood.queued).toBe(10);
+    await bus.publish(GUILD, message("meanwhile", "other"));
+    await waitFor(() => other.received.length === 1, { description: "a message to another topic" });
+
+    open();
+    await waitFor(() => slow.length === 300, {
+      description: () => `every message to the slow subscription; it has ${slow.length}`,
+    });
+    expect(slow).toEqual(sent);
+    expect(fast.received).toEqual(sent);
+  });
+
   it("picks up a subscription added while the read blocks, long before blockMs", async () => {
     const { bus, prefix } = makeBus({ blockMs: 60_000 });
     await bus.subscribe(GUILD, "first", () => {});

@@ -123,6 +123,13 @@ export class DurableInbox {
     this.#sequence = options.checkpoint.commits;
   }
 
+  /** Messages received on the agent's topics and waiting to be handled. */
+  get queued(): number {
+    let queued = 0;
+    for (const subscription of this.#subscriptions) queued += subscription.queued;
+    return queued;
+  }
+
   /** Whether a commit was refused because another placement owns the agent. */
   get fenced(): boolean {
     return this.#fenced;

@@ -189,6 +189,10 @@ class MemorySubscription implements Subscription {
     );
   }
 
+  get queued(): number {
+    return this.#delivery.length;
+  }
+
   enqueue(entry: Entry): void {
     if (!this.active || entry.senderId === this.#options.excludeSender) return;
     this.#delivery.push(entry.json, entry.position);

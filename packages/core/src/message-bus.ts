@@ -49,6 +49,12 @@ export interface Subscription {
   /** The topic subscribed to. */
   readonly topic: string;
   /**
+   * Messages received and waiting for the handler, one at a time. A RedisBus holds at most its
+   * `maxQueuedPerSubscription` (the rest wait in Redis); a MemoryBus holds its topics in memory
+   * anyway and does not bound it.
+   */
+  readonly queued: number;
+  /**
    * Stops delivery: the handler is not called again once this is called (a call in progress
    * finishes). Idempotent.
    */

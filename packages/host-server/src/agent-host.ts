@@ -160,6 +160,7 @@ class AgentHostImpl implements AgentHost {
       {
         runningByGuild: () => this.#supervisor?.agents.countByGuild("awake") ?? new Map(),
         hibernatedByGuild: () => this.#supervisor?.agents.countByGuild("asleep") ?? new Map(),
+        queuedByAgent: () => this.#supervisor?.agents.queued() ?? [],
         maxAgents: this.#options.maxAgents,
         draining: () => refusesAgents(this.#lifecycle.state),
       },

@@ -289,6 +289,11 @@ export class AgentSession {
     return undefined;
   }
 
+  /** Messages received for the agent and waiting to be handled. */
+  get queued(): number {
+    return this.#inbox.queued;
+  }
+
   /** Whether a message is being handled. */
   get busy(): boolean {
     return this.#deliveryOutbox !== undefined;

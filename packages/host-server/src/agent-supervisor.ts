@@ -369,7 +369,15 @@ export class AgentSupervisor {
 
   /** A sleeping agent got a message (or a timer's): start its process from its commit. */
   #wake(entry: HostedAgent): void {
-    if (entry.phase !== "hibernated" || entry.transition !== undefined) return;
+    if (entry.phase !== "hibernated") return;
+    if (entry.transition !== undefined) {
+      // A message came while the agent was falling asleep (the new watch replays what arrived
+      // since its last commit, while the sleep's transition still runs): the watch fires only
+      // once, so dropping this wake would leave the agent deaf to every later message.
+      const retry = (): void => this.#wake(entry);
+      void entry.transition.then(retry, retry);
+      return;
+    }
     entry.phase = "waking";
     entry.transition = this.#wakeNow(entry).finally(() => {
       entry.transition = undefined;

@@ -52,6 +52,16 @@ export class AgentTable {
     return counts;
   }
 
+  /** Per awake agent, the messages received and waiting to be handled. */
+  *queued(): Generator<{ guildId: string; agentId: string; queued: number }> {
+    for (const agent of this.#entries.values()) {
+      const session = agent.session;
+      if (session !== undefined) {
+        yield { guildId: agent.guild.id, agentId: agent.spec.id, queued: session.queued };
+      }
+    }
+  }
+
   /** Agents the registry should hold for this host, with the epochs they hold. */
   registered(): RestoredAgent[] {
     const out: RestoredAgent[] = [];

@@ -14,6 +14,8 @@ export interface MetricsSource {
   runningByGuild(): ReadonlyMap<string, number>;
   /** Agents asleep (no process), by guild id. */
   hibernatedByGuild(): ReadonlyMap<string, number>;
+  /** Per awake agent, the messages received and waiting to be handled. */
+  queuedByAgent(): Iterable<{ guildId: string; agentId: string; queued: number }>;
   readonly maxAgents: number;
   /** Whether the host refuses new agents. */
   draining(): boolean;
@@ -186,6 +188,18 @@ export class HostMetrics {
       "Times an agent resumed after a position its topic no longer held (trimmed by maxLenPerTopic): messages lost to it.",
       ["guild_id"],
     );
+    new Gauge({
+      name: "guildhall_host_agent_queue_depth",
+      help: "Per awake agent, messages received and waiting to be handled (bounded per topic by the RedisBus's maxQueuedPerSubscription).",
+      labelNames: ["guild_id", "agent_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const { guildId, agentId, queued } of source.queuedByAgent()) {
+          this.set({ guild_id: guildId, agent_id: agentId }, queued);
+        }
+      },
+    });
     this.agentLag = new Gauge({
       name: "guildhall_host_agent_lag_seconds",
       help: "Per agent, how old the last message it handled was when it was handed over.",
