@@ -176,7 +176,7 @@ function noHostError(
     if (codes.size === 1 && codes.has("resource-exhausted")) {
       return new GuildhallError(
         "resource-exhausted",
-        `${what}: every agent host is full (tried hosts ${listAddresses(refusals.keys())}); add hosts or raise GUILDHALL_MAX_AGENTS`,
+        `${what}: every agent host is full (tried hosts ${listAddresses(refusals.keys())}); add hosts, or raise GUILDHALL_MAX_AGENTS (agents declared) or GUILDHALL_MAX_PROCESSES (agents awake)`,
       );
     }
     const reasons = [...refusals].map(([address, e]) =>

@@ -143,7 +143,7 @@ export class AgentSupervisor {
         `this host holds ${declared} agents, its limit (maxAgents ${this.#deps.maxAgents}); place the agent on another host, or stop agents here`,
       );
     }
-    const entry = newHostedAgent(guild, spec);
+    const entry = newHostedAgent(guild, spec, input.lazy === true);
     this.agents.add(entry);
     const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
     let spawned = false;
@@ -207,6 +207,8 @@ export class AgentSupervisor {
       entry === undefined ||
       entry.phase === "removing" ||
       entry.phase === "ended" ||
+      // A crash while it falls asleep is not restarted: it wakes on its next message instead.
+      entry.phase === "hibernating" ||
       isShuttingDown(this.#deps.hostState())
     ) {
       throw new GuildhallError("unavailable", `agent "${agentId}" is being stopped on this host`);
@@ -415,14 +417,18 @@ export class AgentSupervisor {
 
   /**
    * Makes room for one more process when the host runs `maxProcesses` already: the least
-   * recently active awake agent other than `entry` goes to sleep.
+   * recently active awake agent other than `entry` that may sleep goes to sleep. Agents that never
+   * sleep by themselves (not declared lazily, no `hibernateAfterMs`) may do work of their own
+   * between messages, so they are never put to sleep for another; when only they are awake, the
+   * start is refused (`resource-exhausted`) and the engine places the agent elsewhere.
    */
   async #makeRoom(entry: HostedAgent): Promise<void> {
-    const { manager, maxProcesses } = this.#deps;
+    const { manager, maxProcesses, hibernateAfterMs } = this.#deps;
     if (manager.status().activeAgents < maxProcesses) return;
     let idlest: HostedAgent | undefined;
     for (const candidate of this.agents.values()) {
       if (candidate === entry || candidate.phase !== "running" || candidate.session?.busy) continue;
+      if (!candidate.lazy && hibernateAfterMsOf(candidate, hibernateAfterMs) <= 0) continue;
       if (idlest === undefined || candidate.lastActiveAt < idlest.lastActiveAt) idlest = candidate;
     }
     if (idlest !== undefined) await this.#sleep(idlest);

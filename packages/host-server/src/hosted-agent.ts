@@ -28,6 +28,8 @@ export interface HostedAgent {
   /** The bus topics the agent receives. */
   readonly topics: readonly string[];
   readonly createdAt: number;
+  /** Declared asleep (CreateAgent `lazy`): it may be put to sleep whenever processes run out. */
+  readonly lazy: boolean;
   phase: HostedAgentPhase;
   /** The placement epoch the registry granted; 0 until registered. */
   epoch: number;
@@ -60,13 +62,14 @@ export function topicsOf(guild: HostedGuild, spec: AgentSpec): string[] {
 }
 
 /** A new agent of this host, about to be created. */
-export function newHostedAgent(guild: HostedGuild, spec: AgentSpec): HostedAgent {
+export function newHostedAgent(guild: HostedGuild, spec: AgentSpec, lazy = false): HostedAgent {
   return {
     key: agentKey(guild.id, spec.id),
     guild,
     spec,
     topics: topicsOf(guild, spec),
     createdAt: Date.now(),
+    lazy,
     phase: "creating",
     epoch: 0,
     session: undefined,

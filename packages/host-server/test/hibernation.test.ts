@@ -146,6 +146,29 @@ it("puts the least recently active agent to sleep to wake another past maxProces
   expect(await stateOf(t, "b")).toBe(AgentState.HIBERNATED);
 });
 
+it("never puts an agent that does not sleep by itself to sleep for another", async () => {
+  const t = await startHost({ maxProcesses: 1 });
+  await t.client.createAgent(createRequest("g1", fixtureSpec("busy", "Alarm")));
+  const refused = await t.client
+    .createAgent(createRequest("g1", fixtureSpec("second", "Alarm")))
+    .catch((e: unknown) => e);
+  expect(refused).toMatchObject({ code: Code.ResourceExhausted });
+  expect(String(refused)).toMatch(/maxProcesses=1/);
+  expect(await stateOf(t, "busy")).toBe(AgentState.READY);
+  // A lazy agent's wake finds no agent it may put to sleep either: it sleeps on, its message
+  // kept, and wakes once a process is free.
+  await t.client.createAgent(lazyRequest("lazy"));
+  const { client, inbox } = await app(t);
+  const sent = await client.publish("inbox:lazy", { add: 1 });
+  expect(await stateOf(t, "lazy")).toBe(AgentState.HIBERNATED);
+  expect(childPids()).toHaveLength(1);
+  await t.client.stopAgent({ guildId: "g1", agentId: "busy" });
+  const answer = await waitFor(() => inbox.find((m) => m.inResponseTo === sent.id), {
+    description: "the lazy agent's answer once a process is free",
+  });
+  expect(answer.payload).toMatchObject({ count: 1 });
+});
+
 it("refuses agents past maxAgents and stops sleeping agents for good", async () => {
   const t = await startHost({ maxAgents: 2 });
   await t.client.createAgent(lazyRequest("a"));

@@ -147,7 +147,7 @@ export class AgentProcessManager {
     if (active >= this.#options.maxProcesses) {
       throw new GuildhallError(
         "resource-exhausted",
-        `this host is full: ${active} of maxProcesses=${this.#options.maxProcesses} agent processes are in use; stop an agent, place it on another host, or raise maxProcesses (GUILDHALL_MAX_AGENTS on a host)`,
+        `this host is full: ${active} of maxProcesses=${this.#options.maxProcesses} agent processes are in use; stop an agent, place it on another host, or raise maxProcesses (GUILDHALL_MAX_PROCESSES on a host)`,
       );
     }
     const agent = new SupervisedAgent(valid, requestedAt, this.#context);
