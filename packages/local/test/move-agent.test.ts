@@ -210,8 +210,11 @@ describe("moveAgent on a Redis-backed cluster of guildhall host processes", () =
         .filter((l) => l.hostAddress === address)
         .map((l) => l.agentId);
 
-    // An engine that knows both hosts evens them out: 4 against 0 becomes 2 against 2.
-    newEngine([a.address, b.address], { reconcile: { intervalMs: 200, rebalanceThreshold: 0.01 } });
+    // An engine that knows both hosts evens them out: 4 against 0 becomes 2 against 2. Shares are
+    // of the default maxAgents (20,000): this threshold moves while they differ by 2 agents or more.
+    newEngine([a.address, b.address], {
+      reconcile: { intervalMs: 200, rebalanceThreshold: 1.5 / 20_000 },
+    });
     await waitFor(async () => (await on(b.address)).length === 2, {
       description: "host b to take two of the four counters",
       timeoutMs: 30_000,
