@@ -103,11 +103,10 @@ export class AgentMover {
   /** The running, desired agent, or why it cannot be moved. */
   async #subject(guildId: string, agentId: string): Promise<MoveSubject> {
     const { registry } = this.#options;
-    const [location, desired] = await Promise.all([
+    const [location, wanted] = await Promise.all([
       registry.getLocation(guildId, agentId),
-      registry.listDesiredAgents(guildId),
+      registry.getDesiredAgent(guildId, agentId),
     ]);
-    const wanted = desired.find((d) => d.spec.id === agentId);
     if (location === undefined) {
       throw new GuildhallError(
         "not-found",

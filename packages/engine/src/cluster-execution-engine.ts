@@ -368,8 +368,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       const run = new PlacementRun(spec.id, rpcTimeoutMs, this.#shutdown.signal);
       const placed = await this.#placer.place(guild, spec, run, { lazy: desired.lazy === true });
       // Another engine may have stopped the agent while this placement ran: undo it then.
-      const desiredNow = await registry.listDesiredAgents(guild.id);
-      if (!desiredNow.some((d) => d.spec.id === spec.id)) {
+      if ((await registry.getDesiredAgent(guild.id, spec.id)) === undefined) {
         await this.#stopAt({
           guildId: guild.id,
           agentId: spec.id,
@@ -404,9 +403,7 @@ export class ClusterExecutionEngine implements ExecutionEngine {
       const { registry } = this.#options;
       // Kept to be put back if the host refuses the stop: a failed stop leaves the agent wanted
       // and findable, as it was, rather than running unwanted.
-      const desired = (await registry.listDesiredAgents(guildId)).find(
-        (d) => d.spec.id === agentId,
-      );
+      const desired = await registry.getDesiredAgent(guildId, agentId);
       const started = this.#started.get(key);
       // Forgotten first, so the reconciler cannot place the agent again while it stops.
       await registry.removeDesiredAgent(guildId, agentId);

@@ -87,3 +87,34 @@ export function sleepingInfo(entry: HostedAgent): HostedAgentInfo {
     lastExit: undefined,
   };
 }
+
+/**
+ * Runs at most `limit` wakes at once, the others in the order they came. A wake forks a process
+ * from the host, and a fork costs the host's event loop time that grows with the host's memory:
+ * a burst of hundreds at once would starve the heartbeat until the host lost its lease.
+ */
+export class WakeLimiter {
+  readonly #limit: number;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#limit) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      // The slot passes on directly, after a turn of the event loop for timers and I/O.
+      if (next === undefined) this.#running--;
+      else setImmediate(next);
+    }
+  }
+}

@@ -28,6 +28,7 @@ import { killAgentProcess, stopAgentProcess } from "./agent-process-signals.js";
 import { AgentRegistrations } from "./agent-registrations.js";
 import { AgentSession, durableStoreFailure } from "./agent-session.js";
 import {
+  WakeLimiter,
   hibernateAfterMsOf,
   isIdle,
   sleepingInfo,
@@ -73,6 +74,9 @@ const IDLE_SWEEP_MS = 100;
 /** The pause before a sleep or wake step that failed (the bus was unreachable) is tried again. */
 const SLEEP_RETRY_MS = 1_000;
 
+/** Wakes in progress at once; see {@link WakeLimiter}. */
+const WAKES_AT_ONCE = 4;
+
 /** Options of {@link AgentSupervisor.stop}. */
 export interface StopHostedAgentOptions {
   /** SIGTERM to SIGKILL for this stop, when shorter than the host's `stopTimeoutMs`. */
@@ -102,6 +106,7 @@ export class AgentSupervisor {
   readonly #registrations: AgentRegistrations;
   #handedOff = 0;
   readonly #idleSweep: NodeJS.Timeout;
+  readonly #wakes = new WakeLimiter(WAKES_AT_ONCE);
 
   constructor(deps: AgentSupervisorDependencies) {
     this.#deps = deps;
@@ -381,12 +386,23 @@ export class AgentSupervisor {
       return;
     }
     entry.phase = "waking";
-    entry.transition = this.#wakeNow(entry).finally(() => {
-      entry.transition = undefined;
-    });
+    entry.transition = this.#wakes
+      .run(() => this.#wakeNow(entry))
+      .then(async (woke) => {
+        if (woke || entry.phase !== "waking") return;
+        // Outside the wake slot: a host that cannot start processes still wakes its others.
+        await new Promise((resolve) => setTimeout(resolve, SLEEP_RETRY_MS));
+        if (entry.phase !== "waking") return;
+        // The unhandled message is still after the committed positions: the new watch wakes it.
+        await this.#watchFromCommit(entry);
+      })
+      .finally(() => {
+        entry.transition = undefined;
+      });
   }
 
-  async #wakeNow(entry: HostedAgent): Promise<void> {
+  /** Starts a sleeping agent's process; false when it could not (it is to sleep on). */
+  async #wakeNow(entry: HostedAgent): Promise<boolean> {
     const { guild, spec } = entry;
     const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
     const watch = entry.watch;
@@ -399,19 +415,16 @@ export class AgentSupervisor {
       entry.lastActiveAt = Date.now();
       entry.phase = "running";
       log.debug("agent woke");
+      return true;
     } catch (error) {
-      if (entry.phase !== "waking") return;
+      if (entry.phase !== "waking") return false;
       log.warn({ err: errorMessage(error) }, "agent could not wake; it sleeps and tries again");
       await entry.session?.close(0);
       entry.session = undefined;
       if (this.#deps.manager.has(guild.id, spec.id)) {
         await this.#deps.manager.stop(guild.id, spec.id).catch(() => undefined);
       }
-      await new Promise((resolve) => setTimeout(resolve, SLEEP_RETRY_MS));
-      if (entry.phase !== "waking") return;
-      entry.phase = "hibernated";
-      // The unhandled message is still after the committed positions: the new watch wakes it again.
-      await this.#watchFromCommit(entry);
+      return false;
     }
   }
 

@@ -305,6 +305,9 @@ export interface LocationRegistry {
   /** The desired agents of a guild, by agent id. */
   listDesiredAgents(guildId: string): Promise<DesiredAgent[]>;
 
+  /** One desired agent; `undefined` when it is not desired. One lookup, whatever the guild's size. */
+  getDesiredAgent(guildId: string, agentId: string): Promise<DesiredAgent | undefined>;
+
   /** The desired agents of every guild, by guild id then agent id; one query. */
   listAllDesiredAgents(): Promise<DesiredAgent[]>;
 

@@ -426,6 +426,14 @@ export class MemoryLocationRegistry implements LocationRegistry {
     return structuredClone(agents).sort(byGuildThenAgent);
   }
 
+  async getDesiredAgent(guildId: string, agentId: string): Promise<DesiredAgent | undefined> {
+    this.#open();
+    checkId("guild id", guildId);
+    checkId("agent id", agentId);
+    const desired = this.#desired.get(guildId)?.get(agentId);
+    return desired === undefined ? undefined : structuredClone(desired);
+  }
+
   async listAllDesiredAgents(): Promise<DesiredAgent[]> {
     this.#open();
     const all = [...this.#desired.values()].flatMap((agents) => [...agents.values()]);

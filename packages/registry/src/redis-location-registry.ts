@@ -407,6 +407,13 @@ export class RedisLocationRegistry implements LocationRegistry {
     return values.map((json) => JSON.parse(json) as DesiredAgent).sort(byGuildThenAgent);
   }
 
+  async getDesiredAgent(guildId: string, agentId: string): Promise<DesiredAgent | undefined> {
+    checkId("guild id", guildId);
+    checkId("agent id", agentId);
+    const json = await this.#call(() => this.#client.hget(this.#keys.desired(guildId), agentId));
+    return json === null ? undefined : (JSON.parse(json) as DesiredAgent);
+  }
+
   async listAllDesiredAgents(): Promise<DesiredAgent[]> {
     const reply = await this.#run(
       "list-all-desired",

@@ -603,6 +603,18 @@ export function describeLocationRegistryContract(
           ],
         );
 
+        expect(await registry.getDesiredAgent("g1", "b")).toEqual({
+          guild,
+          spec: agentSpec("b", { name: "Renamed" }),
+        });
+        expect(await registry.getDesiredAgent("g1", "c")).toBeUndefined();
+        await registry.setDesiredAgent(guild, agentSpec("lazy"), { lazy: true });
+        expect(await registry.getDesiredAgent("g1", "lazy")).toEqual({
+          guild,
+          spec: agentSpec("lazy"),
+          lazy: true,
+        });
+        expect(await registry.removeDesiredAgent("g1", "lazy")).toBe(true);
         expect(await registry.removeDesiredAgent("g1", "a")).toBe(true);
         expect(await registry.removeDesiredAgent("g1", "a")).toBe(false);
         expect(await registry.removeDesiredGuild("g2")).toBe(1);
@@ -734,6 +746,7 @@ export function describeLocationRegistryContract(
         await expectError(registry.reconcilerActive(), "unavailable");
         // Answered without a lookup while open, but still refused once closed.
         await expectError(registry.findAgentsByName("g1", ""), "unavailable");
+        await expectError(registry.getDesiredAgent("g1", "a"), "unavailable");
       });
     });
   });

@@ -18,9 +18,7 @@ async function agentsStop(agentIds: string[], flags: AgentsStopFlags): Promise<v
     for (const agentId of agentIds) {
       const guildId = await guildOfAgent(cluster.registry, agentId, flags.guild);
       const running = await cluster.registry.getLocation(guildId, agentId);
-      const wanted = (await cluster.registry.listDesiredAgents(guildId)).some(
-        (d) => d.spec.id === agentId,
-      );
+      const wanted = (await cluster.registry.getDesiredAgent(guildId, agentId)) !== undefined;
       if (running === undefined && !wanted) {
         throw new CliError(
           `agent "${agentId}" is not running in guild "${guildId}"; list the agents with \`guildhall agents ls\``,
