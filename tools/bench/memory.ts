@@ -47,3 +47,25 @@ export function memoryFigure(
     ratio: bytes / bareBytes,
   };
 }
+
+/**
+ * A memory figure of a few bytes per item (e.g. per sleeping agent), next to a limit in bytes
+ * that is a target rather than a process measured in the same run.
+ */
+export function sizeFigure(
+  id: string,
+  title: string,
+  bytes: number,
+  count: number,
+  limit: { readonly title: string; readonly bytes: number },
+): MemoryFigure {
+  return {
+    kind: "memory",
+    id,
+    title,
+    mib: bytes / MiB,
+    count,
+    limit: { title: limit.title, mib: limit.bytes / MiB },
+    ratio: bytes / limit.bytes,
+  };
+}

@@ -98,6 +98,11 @@ export function formatMs(ms: number): string {
   return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(ms < 100 ? 1 : 0)} ms`;
 }
 
+/** A size given in MiB, in KiB below one (a sleeping agent costs kilobytes, a process megabytes). */
+function size(mib: number): string {
+  return Number.isFinite(mib) && mib < 1 ? `${fixed(mib * 1024, 1)} KiB` : `${fixed(mib, 1)} MiB`;
+}
+
 function rate(value: number, unit: string): string {
   return `${Math.round(value).toLocaleString("en-US")} ${unit}`;
 }
@@ -185,14 +190,14 @@ export function renderMarkdown(report: BenchReport): string {
       "",
       "## Memory",
       "",
-      "| Figure | RSS | Processes | Limit | Limit RSS | Ratio |",
+      "| Figure | RSS | Processes / agents | Limit | Limit RSS | Ratio |",
       "| --- | --- | --- | --- | --- | --- |",
     );
   }
   for (const f of report.figures) {
     if (f.kind !== "memory") continue;
     lines.push(
-      `| ${f.title} | ${fixed(f.mib, 1)} MiB | ${f.count} | ${f.limit.title} | ${fixed(f.limit.mib, 1)} MiB | ${fixed(f.ratio, 2)}× |`,
+      `| ${f.title} | ${size(f.mib)} | ${f.count} | ${f.limit.title} | ${size(f.limit.mib)} | ${fixed(f.ratio, 2)}× |`,
     );
   }
   if (report.notes.length > 0) {

@@ -23,8 +23,9 @@ import { benchGuild, measureLifecycle, measureThroughput } from "./create.js";
 import { measureDurableHandling } from "./durable.js";
 import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./failover.js";
 import { readRunContext } from "./machine.js";
-import { agentPidsOf, memoryFigure } from "./memory.js";
+import { agentPidsOf, memoryFigure, sizeFigure } from "./memory.js";
 import { measureMove, type MoveSamples } from "./move.js";
+import { measureSleep } from "./sleep.js";
 import { agentClass, benchFile } from "./paths.js";
 import { childPids, rssBytes } from "./proc.js";
 import { compareLookups } from "./registry.js";
@@ -56,6 +57,12 @@ const OPTIONS = {
   "move-rounds": [30, "moves, each next to a warm create and a stop (a fresh 2-host cluster)"],
   "move-agents": [4, "agents under a steady stream of messages, moved in turn"],
   "move-rate": [80, "messages per second of that stream, over all its agents"],
+  "sleep-agents": [
+    10_000,
+    "lazy agents declared on one host (declare rate, bytes per sleeping agent)",
+  ],
+  "sleep-concurrency": [64, "runAgent calls in flight while declaring them"],
+  "sleep-rounds": [100, "wakes of a sleeping agent, each next to a warm create (one local host)"],
   "failover-rounds": [1, "failovers (each a fresh 2-host cluster)"],
   "failover-agents": [30, "agents on the host that is killed"],
 } as const;
@@ -74,6 +81,7 @@ const SECTIONS = {
   tracing: "agent → agent messages/s with tracing on (OTLP export) vs off",
   durable: "commit vs bare EVALSHA, durable handling vs handling without commits",
   move: "moveAgent under a steady stream vs a warm create, on a fresh 2-host Redis cluster",
+  sleep: "lazy agents: declare rate, bytes per sleeping agent, wake vs warm create (local)",
   failover: "kill -9 of a host",
 } as const;
 type SectionName = keyof typeof SECTIONS;
@@ -631,6 +639,59 @@ async function main(): Promise<void> {
       settings["move cluster warm pool (per host)"] = move.warmPoolSize;
       notes.push(
         `Move: on a fresh cluster of 2 \`guildhall host\` processes (default warm pool: ${move.warmPoolSize} runners each), ${options["move-agents"]} durable counters were fed ${options["move-rate"]} messages a second in all while, round by round and each from a quiet machine, a fresh agent was created (the warm create: ${formatMs(warmCreate.p50)} at p50) and stopped (${formatMs(stop.p50)}), and one of the counters was moved to the other host with \`moveAgent\` (no target named). A move is timed until the counter's new copy answered a message published since the call (${formatMs(percentiles(move.moveAnsweredMs).p50)} at p50); \`moveAgent\` itself resolves once the agent is ready on its new host (${formatMs(percentiles(move.moveResolvedMs).p50)}). A move stops the old copy (it finishes and commits the message in hand) before it starts the new one, so it takes at least a process's exit (a bare child told to exit: ${formatMs(bareExit.p50)}) and a create. After ${move.moveResolvedMs.length} moves every counter held exactly the ${move.messages} messages sent, none lost or counted twice.`,
+      );
+    }
+
+    if (runs("sleep")) {
+      log(
+        `sleep: ${options["sleep-agents"]} lazy agents declared (${options["sleep-concurrency"]} in flight), then ${options["sleep-rounds"]} rounds of a wake and a warm create`,
+      );
+      const sleep = await measureSleep(teardown, quiet, log, {
+        agents: options["sleep-agents"],
+        concurrency: options["sleep-concurrency"],
+        rounds: options["sleep-rounds"],
+      });
+      const { declare } = sleep;
+      const declareRate = declare.agents / (declare.declareMs / 1000);
+      const emptyRate = declare.agents / (declare.emptyCallsMs / 1000);
+      const bytesPerAgent = (declare.rssAfter - declare.rssBefore) / declare.agents;
+      const heapPerAgent = (declare.heapAfter - declare.heapBefore) / declare.agents;
+      const heapTotalPerAgent = (declare.heapTotalAfter - declare.heapTotalBefore) / declare.agents;
+      const warmCreate = percentiles(sleep.warmCreateMs);
+      const wake = percentiles(sleep.wakeMs);
+      figures.push(
+        {
+          kind: "rate",
+          id: "sleep.declare",
+          title: `Lazy agents declared (runAgent lazy → resolved), one host of a local cluster, ${declare.agents} agents, ${options["sleep-concurrency"]} in flight`,
+          unit: "agents/s",
+          rounds: [declareRate],
+          median: declareRate,
+          limit: {
+            title: `empty host calls (Health.Check), as many, ${options["sleep-concurrency"]} in flight`,
+            rounds: [emptyRate],
+            median: emptyRate,
+          },
+          ratio: declareRate / emptyRate,
+        },
+        sizeFigure(
+          "sleep.bytesPerAgent",
+          `Resident memory per sleeping agent: the local cluster process's RSS growth over ${declare.agents} lazy agents`,
+          bytesPerAgent,
+          declare.agents,
+          { title: "target: 20 KiB per sleeping agent (no yardstick)", bytes: 20 * 1024 },
+        ),
+        latency(
+          "sleep.wake",
+          `Wake (message published → a sleeping agent's reply), ${sleep.sleepers} agents in turn, local, 1 host, warm pool (${sleep.warmPoolSize})`,
+          wake,
+          "warm create (runAgent → ready), same cluster and rounds",
+          warmCreate,
+        ),
+      );
+      settings["sleep cluster warm pool"] = sleep.warmPoolSize;
+      notes.push(
+        `Sleeping agents: ${declare.agents} lazy agents declared on one host of a local cluster (no warm pool) in ${(declare.declareMs / 1000).toFixed(1)} s, ${Math.round(declareRate)} agents/s; as many empty host calls at the same concurrency took ${(declare.emptyCallsMs / 1000).toFixed(1)} s. That process (engine, host, in-memory registry and bus, as a local cluster runs them) grew by ${((declare.rssAfter - declare.rssBefore) / 2 ** 20).toFixed(1)} MiB of RSS (${(bytesPerAgent / 1024).toFixed(1)} KiB per agent), each after a full GC and a settle; of that, V8's heap grew by ${(heapTotalPerAgent / 1024).toFixed(1)} KiB per agent, of which ${(heapPerAgent / 1024).toFixed(1)} KiB in use (the rest is heap V8 keeps reserved after the declare load: grown young generation, old space not given back), with no agent process (the host listed all ${declare.listed} agents asleep). The count includes what the in-process registry and bus keep per agent, which a Redis-backed host keeps in Redis instead. A wake (${formatMs(wake.p50)} at p50, ${formatMs(wake.p99)} at p99) starts the agent from the warm pool on its message and lasts until its reply; the warm create (${formatMs(warmCreate.p50)}) is runAgent → ready on the same host, in the same rounds. Each of ${sleep.sleepers} agents went through at least ${sleep.cycles} sleep/wake cycles, each answer from a new process with exactly the count of the messages sent to it.`,
       );
     }
 

@@ -94,6 +94,54 @@ export function evaluateTargets(
     met: move === undefined ? undefined : move.ratio.p50 <= 2,
   });
 
+  // Sleeping agents. A declare is one engine → host call and its registry and bus steps, so the
+  // same number of empty host calls at the same concurrency bounds its rate.
+  const declared = byId.get("sleep.declare");
+  const declareRate = declared?.kind === "rate" ? declared : undefined;
+  targets.push({
+    target: "Declare lazy agents ≥ 500 agents/s, one host of a local cluster",
+    figure: "sleep.declare",
+    measured:
+      declareRate === undefined ? "not measured" : `${declareRate.median.toFixed(0)} agents/s`,
+    bestPossible:
+      declareRate === undefined
+        ? undefined
+        : `${declareRate.limit.median.toFixed(0)} calls/s (${declareRate.limit.title})`,
+    reachable: declareRate === undefined ? undefined : declareRate.limit.median >= 500,
+    met: declareRate === undefined ? undefined : declareRate.median >= 500,
+  });
+  const perAgent = byId.get("sleep.bytesPerAgent");
+  const bytes = perAgent?.kind === "memory" ? perAgent.mib * 2 ** 20 : undefined;
+  targets.push({
+    target: "A sleeping agent ≤ 20 KiB of its host's memory (local cluster: RSS growth per agent)",
+    figure: "sleep.bytesPerAgent",
+    measured: bytes === undefined ? "not measured" : `${(bytes / 1024).toFixed(1)} KiB`,
+    bestPossible:
+      bytes === undefined
+        ? undefined
+        : "no yardstick: what a process must keep per agent it watches has no bare equivalent",
+    reachable: undefined,
+    met: bytes === undefined ? undefined : bytes <= 20 * 1024,
+  });
+  // A wake starts a process from the warm pool as a warm create does, then delivers a message
+  // and its reply; it skips the engine's registry steps and its call to the host.
+  const wake = latencyOf("sleep.wake");
+  const wakeFloor =
+    wake === undefined || warmSpawn === undefined
+      ? undefined
+      : warmSpawn.ms.p50 / wake.limit.ms.p50;
+  targets.push({
+    target: "Wake ≤ 1.5× warm create (p50), local cluster",
+    figure: "sleep.wake",
+    measured: wake === undefined ? "not measured" : vsLimit(wake),
+    bestPossible:
+      wake === undefined || wakeFloor === undefined || warmSpawn === undefined
+        ? undefined
+        : `${wakeFloor.toFixed(2)}× (the process manager's warm spawn alone, ${formatMs(warmSpawn.ms.p50)}, over the warm create; a wake adds a delivery and a reply)`,
+    reachable: wakeFloor === undefined ? undefined : wakeFloor <= 1.5,
+    met: wake === undefined ? undefined : wake.ratio.p50 <= 1.5,
+  });
+
   const lookup = latencyOf("lookup.registry");
   targets.push({
     target: "Lookup ≤ 1.5× bare GET (p50)",

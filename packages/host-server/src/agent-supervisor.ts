@@ -68,6 +68,23 @@ export interface AgentSupervisorDependencies {
   readonly hibernateAfterMs: number;
 }
 
+/** A module path inside the allowlist that does not exist is a bad spec, not a missing agent. */
+function missingModuleAsBadSpec(error: unknown): unknown {
+  if (error instanceof GuildhallError && error.code === "not-found") {
+    return new GuildhallError("invalid-argument", error.message, { cause: error });
+  }
+  return error;
+}
+
+/** Checks the agent's module as a spawn would, without one. */
+function checkModuleOf(manager: AgentProcessManager, spec: HostedAgent["spec"]): void {
+  try {
+    manager.checkAgentModule(spec);
+  } catch (error) {
+    throw missingModuleAsBadSpec(error);
+  }
+}
+
 /** How often the host looks for idle agents to put to sleep. */
 const IDLE_SWEEP_MS = 100;
 
@@ -148,6 +165,9 @@ export class AgentSupervisor {
         `this host holds ${declared} agents, its limit (maxAgents ${this.#deps.maxAgents}); place the agent on another host, or stop agents here`,
       );
     }
+    // A lazy agent's module is loaded only when it wakes: checked now, so a bad one is refused
+    // here with nothing left behind, not retried at every wake.
+    if (input.lazy === true) checkModuleOf(this.#deps.manager, spec);
     const entry = newHostedAgent(guild, spec, input.lazy === true);
     this.agents.add(entry);
     const log = this.#logger.child({ guild_id: guild.id, agent_id: spec.id });
@@ -178,12 +198,7 @@ export class AgentSupervisor {
           try {
             started = await this.#deps.manager.spawn({ guild, agent: spec });
           } catch (error) {
-            // A module path inside the allowlist that does not exist is a bad spec, not a
-            // missing agent.
-            if (error instanceof GuildhallError && error.code === "not-found") {
-              throw new GuildhallError("invalid-argument", error.message, { cause: error });
-            }
-            throw error;
+            throw missingModuleAsBadSpec(error);
           }
           spawned = true;
           this.#assertStillCreating(entry);

@@ -11,7 +11,14 @@ import {
 } from "@guildhall/core";
 import { waitFor } from "@guildhall/testing";
 import { afterEach, expect, it } from "vitest";
-import { childPids, createRequest, fixtureSpec, useTestHosts, type TestHost } from "./helpers.js";
+import {
+  FIXTURES,
+  childPids,
+  createRequest,
+  fixtureSpec,
+  useTestHosts,
+  type TestHost,
+} from "./helpers.js";
 
 const startHost = useTestHosts();
 const clients: GuildClient[] = [];
@@ -167,6 +174,33 @@ it("never puts an agent that does not sleep by itself to sleep for another", asy
     description: "the lazy agent's answer once a process is free",
   });
   expect(answer.payload).toMatchObject({ count: 1 });
+});
+
+it("refuses a lazy agent whose module is missing or not allowed, leaving nothing behind", async () => {
+  const t = await startHost();
+  const missing = await t.client
+    .createAgent({
+      ...createRequest("g1", {
+        id: "ghost",
+        name: "Ghost",
+        className: `${FIXTURES}/nowhere.mjs#Ghost`,
+      }),
+      lazy: true,
+    })
+    .catch((e: unknown) => e);
+  expect(missing).toMatchObject({ code: Code.InvalidArgument });
+  expect(String(missing)).toMatch(/nowhere\.mjs does not exist/);
+  const refused = await t.client
+    .createAgent({
+      ...createRequest("g1", { id: "stray", name: "Stray", className: "/etc/stray.mjs#Stray" }),
+      lazy: true,
+    })
+    .catch((e: unknown) => e);
+  expect(refused).toMatchObject({ code: Code.PermissionDenied });
+  expect(await t.registry.getLocation("g1", "ghost")).toBeUndefined();
+  expect(await t.registry.getLocation("g1", "stray")).toBeUndefined();
+  expect(await t.bus.readAgent("g1", "ghost")).toBeUndefined();
+  expect((await t.client.listAgents({ guildId: "g1" })).agents).toEqual([]);
 });
 
 it("refuses agents past maxAgents and stops sleeping agents for good", async () => {

@@ -22,7 +22,10 @@ export interface LocalClusterOptions {
    * single files (see `agentModules` of `createAgentHost`). Required: a host loads nothing else.
    */
   readonly agentModules: readonly string[];
-  /** Agents each host runs at most; beyond every host's, `runAgent` fails with `resource-exhausted`. Default 100. */
+  /**
+   * Agents each host holds at most, asleep or awake (the host's `maxAgents`); beyond every host's,
+   * `runAgent` fails with `resource-exhausted`. Default: the host's (20,000).
+   */
   readonly maxAgentsPerHost?: number;
   /** Milliseconds between two registry heartbeats of each host. Default 500. */
   readonly heartbeatMs?: number;

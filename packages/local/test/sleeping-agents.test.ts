@@ -2,7 +2,7 @@
 // through the engine hold no process yet count as running everywhere the engine and the host
 // report them; a message wakes one with its exact state, it sleeps again past hibernateAfterMs
 // and wakes again with that state, and stopping a sleeping agent removes it for good.
-import { connectGuildClient, type GuildClient } from "@guildhall/core";
+import { connectGuildClient, isDurableBus, type GuildClient } from "@guildhall/core";
 import { HostClients } from "@guildhall/engine";
 import { AgentState } from "@guildhall/proto";
 import {
@@ -86,9 +86,7 @@ it("declares 10,000 sleeping agents without a process, wakes a few with their st
     expect(info?.state).toBe(AgentState.HIBERNATED);
     expect(info?.pid).toBe(0);
   }
-  expect([...(await c.engine.getAgentsInGuild(guild.id)).keys()].sort()).toEqual(
-    [...ids].sort(),
-  );
+  expect([...(await c.engine.getAgentsInGuild(guild.id)).keys()].sort()).toEqual([...ids].sort());
   const listed = (await host.listAgents({ guildId: guild.id })).agents;
   expect(listed).toHaveLength(AGENTS);
   expect(listed.filter((a) => a.state !== AgentState.HIBERNATED)).toEqual([]);
@@ -111,8 +109,7 @@ it("declares 10,000 sleeping agents without a process, wakes a few with their st
     async () => {
       const states = await Promise.all(
         woken.map(
-          async (id) =>
-            (await host.getAgentInfo({ guildId: guild.id, agentId: id })).agent?.state,
+          async (id) => (await host.getAgentInfo({ guildId: guild.id, agentId: id })).agent?.state,
         ),
       );
       return states.every((s) => s === AgentState.HIBERNATED) && childPids().length === 0;
@@ -129,12 +126,12 @@ it("declares 10,000 sleeping agents without a process, wakes a few with their st
   await c.engine.stopAgent(guild.id, stopped);
   expect(await c.engine.isAgentRunning(guild.id, stopped)).toBe(false);
   expect((await c.engine.getAgentsInGuild(guild.id)).has(stopped)).toBe(false);
-  const after = (await host.listAgents({ guildId: guild.id })).agents;
-  console.log("DEBUG", after.length, after.filter((a) => a.agentId === stopped).map((a) => JSON.stringify({s: a.state, p: a.pid})), after.filter((a) => a.state !== AgentState.HIBERNATED).map((a) => a.agentId + ":" + a.state));
   expect((await host.listAgents({ guildId: guild.id })).agents).toHaveLength(AGENTS - 1);
   await expect(host.getAgentInfo({ guildId: guild.id, agentId: stopped })).rejects.toThrow(
     /not.found|no agent/i,
   );
+  expect(isDurableBus(c.bus)).toBe(true);
+  if (isDurableBus(c.bus)) expect(await c.bus.readAgent(guild.id, stopped)).toBeUndefined();
 });
 
 /** Asks a CounterAgent for its count, and waits for its answer to that very message. */

@@ -2,7 +2,14 @@
 // files: its user (the agent host) hands it specs, answers its agents' publish requests and
 // delivers their messages. It holds the agents (each a SupervisedAgent, which runs, watches,
 // restarts and stops its process), the process limit and the warm pool.
-import { agentKey, GuildhallError, type Message } from "@guildhall/core";
+import {
+  agentKey,
+  GuildhallError,
+  parseClassName,
+  resolveAgentModule,
+  type AgentSpec,
+  type Message,
+} from "@guildhall/core";
 import type { DeliveryResult } from "./agent-channel.js";
 import type { AgentInfo, AgentProcessManagerStatus } from "./agent-info.js";
 import { WARM_UP_FLAG } from "./ipc-constants.js";
@@ -212,6 +219,17 @@ export class AgentProcessManager {
     listener: (event: AgentProcessManagerEvents[K]) => void,
   ): () => void {
     return this.#events.on(type, listener);
+  }
+
+  /**
+   * Checks, without starting anything, that `spec`'s module is on the allowlist and exists, as
+   * `spawn` does first: for an agent declared now and started later.
+   *
+   * @throws GuildhallError `permission-denied` (not on the allowlist), `not-found` (an allowed path
+   *   that does not exist), `invalid-argument` (a malformed className)
+   */
+  checkAgentModule(spec: AgentSpec): void {
+    resolveAgentModule(parseClassName(spec.className).module, this.#options.agentModules);
   }
 
   /** Whether the manager has the agent, in any state. */
