@@ -34,6 +34,7 @@ import type {
 } from "@guildhall/process-manager";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { asAgentLogger } from "./logger.js";
 import type { HostMetrics } from "./metrics.js";
 
 /** What a session works with. */
@@ -122,12 +123,7 @@ export class AgentSession {
       epoch,
       topics,
       checkpoint,
-      log: {
-        debug: (msg, fields) => log.debug(fields ?? {}, msg),
-        info: (msg, fields) => log.info(fields ?? {}, msg),
-        warn: (msg, fields) => log.warn(fields ?? {}, msg),
-        error: (msg, fields) => log.error(fields ?? {}, msg),
-      },
+      log: asAgentLogger(log),
       handle: (message, position) => this.#handle(message, position),
       onFenced: () => deps.onFenced(),
       onCommitFailed: () => deps.onCommitFailed(),

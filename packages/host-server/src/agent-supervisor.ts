@@ -38,6 +38,7 @@ import {
 import { AgentTable } from "./agent-table.js";
 import { isShuttingDown, refusesAgents, type AgentHostState } from "./host-state.js";
 import { newHostedAgent, type HostedAgent } from "./hosted-agent.js";
+import { asAgentLogger } from "./logger.js";
 import type { HostMetrics } from "./metrics.js";
 import type { CreateAgentInput, HostedAgentInfo } from "./proto-conversion.js";
 
@@ -285,12 +286,7 @@ export class AgentSupervisor {
       agentId: spec.id,
       epoch: entry.epoch,
       timers,
-      log: {
-        debug: (msg, fields) => log.debug(fields ?? {}, msg),
-        info: (msg, fields) => log.info(fields ?? {}, msg),
-        warn: (msg, fields) => log.warn(fields ?? {}, msg),
-        error: (msg, fields) => log.error(fields ?? {}, msg),
-      },
+      log: asAgentLogger(log),
       onFenced: () => this.#fenced(entry),
     });
   }
