@@ -6,6 +6,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Run alone, after this suite: vitest.scale.config.ts.
+    exclude: ["test/scale/**"],
     setupFiles: ["test/support/failures.ts"],
     testTimeout: 90_000,
     hookTimeout: 90_000,

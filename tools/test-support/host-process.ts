@@ -11,6 +11,8 @@ import { createInterface } from "node:readline";
 export interface HostProcess {
   readonly address: string;
   readonly pid: number;
+  /** The port of the host's `/metrics` (on its bind address); undefined when it serves none. */
+  readonly metricsPort: number | undefined;
   /** Sends `signal` and waits for the process to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /**
@@ -38,6 +40,8 @@ export interface HostProcessOptions {
   readonly processGroup?: boolean;
   /** More environment of the host, e.g. `GUILDHALL_TLS_CERT`. Default: none. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Serve `/metrics` on this port (0 picks a free one). Default: no metrics. */
+  readonly metricsPort?: number;
 }
 
 // Found through the workspace package, so that this file also works compiled elsewhere (tools/bench).
@@ -75,7 +79,7 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     process.execPath,
     CLI_BIN,
     "host",
-    "--no-metrics",
+    options.metricsPort === undefined ? "--no-metrics" : `--metrics-port=${options.metricsPort}`,
   ];
   const child: ChildProcess = spawn(command, args, {
     env,
@@ -85,6 +89,7 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
   const exited = once(child, "exit");
+  let metricsPort: number | undefined;
   const address = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => {
@@ -95,9 +100,14 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     lines.on("line", (line) => {
       if (options.logFile !== undefined) appendFileSync(options.logFile, `${line}\n`);
       try {
-        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        const entry = JSON.parse(line) as {
+          msg?: string;
+          address?: string;
+          metrics_port?: number | null;
+        };
         if (entry.msg === "agent host serving" && typeof entry.address === "string") {
           clearTimeout(timer);
+          metricsPort = entry.metrics_port ?? undefined;
           resolve(entry.address);
         }
       } catch {
@@ -112,6 +122,7 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
   return {
     address,
     pid: child.pid!,
+    metricsPort,
     async kill(signal) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -147,6 +147,13 @@ export class RedisBus implements DurableMessageBus {
       errors,
       onWarning: resolved.onWarning,
       unblock: (clientId: number) => commands.client("UNBLOCK", clientId),
+      range: (key: string, after: string, count: number) =>
+        commands.xrange(key, `(${after}`, "+", "COUNT", count),
+      streamInfo: (key: string) =>
+        commands.xinfo("STREAM", key).catch((error: unknown) => {
+          if (isNoSuchKey(error)) return undefined;
+          throw error;
+        }),
     };
     this.#reader = new StreamReaders(
       () =>

@@ -54,6 +54,8 @@ export class RedisSubscription implements Subscription {
   #active = true;
   /** Its queue filled up: it takes no entry until the queue is down to half. */
   #full = false;
+  /** It reads what it missed while full on its own (see StreamReader.resume), not the shared read. */
+  #catchingUp = false;
 
   constructor(init: RedisSubscriptionInit) {
     this.guildId = init.guildId;
@@ -89,9 +91,22 @@ export class RedisSubscription implements Subscription {
     this.#reportedTrimmed = STREAM_START;
   }
 
-  /** Whether it takes entries now: it is subscribed and its queue is not full. */
+  /** Whether it takes entries of the shared read now: subscribed, not full, not catching up. */
   get takesEntries(): boolean {
+    return this.#active && !this.#full && !this.#catchingUp;
+  }
+
+  /** Whether it takes the entries of its own catch-up read now: subscribed and not full. */
+  get takesCatchUp(): boolean {
     return this.#active && !this.#full;
+  }
+
+  beginCatchUp(): void {
+    this.#catchingUp = true;
+  }
+
+  endCatchUp(): void {
+    this.#catchingUp = false;
   }
 
   /** Entries queued for its handler. */
@@ -104,14 +119,21 @@ export class RedisSubscription implements Subscription {
    * takes nothing and keeps its cursor: the entries stay in Redis and are read again once it has
    * room, so a slow handler holds memory for `maxQueued` messages, not for all it is behind.
    */
-  offer(entryId: string, senderId: string, json: string): void {
-    if (!this.takesEntries || compareStreamIds(entryId, this.#cursor) <= 0) return;
+  offer(
+    entryId: string,
+    senderId: string | undefined,
+    json: string | undefined,
+    catchUp = false,
+  ): void {
+    if (!(catchUp ? this.takesCatchUp : this.takesEntries)) return;
+    if (compareStreamIds(entryId, this.#cursor) <= 0) return;
     if (this.#delivery.length >= this.#init.maxQueued) {
       this.#full = true;
       return;
     }
     this.#cursor = entryId;
-    if (senderId === this.#init.options.excludeSender) return;
+    // A malformed entry (reported by the reader) is passed over.
+    if (json === undefined || senderId === this.#init.options.excludeSender) return;
     this.#delivery.push(json, entryId);
   }
 

@@ -30,6 +30,17 @@ export interface StreamReaderOptions {
   readonly onWarning: (warning: RedisBusWarning) => void;
   /** Sends `CLIENT UNBLOCK <clientId>` on another connection; resolves to what Redis answered. */
   readonly unblock: (clientId: number) => Promise<unknown>;
+  /**
+   * On another connection: at most `count` entries of stream `key` after `after` (`XRANGE key
+   * (after + COUNT count`), and before them, when asked, the stream's `XINFO STREAM` reply.
+   */
+  readonly range: (
+    key: string,
+    after: string,
+    count: number,
+  ) => Promise<[id: string, fields: string[]][]>;
+  /** On another connection: `XINFO STREAM key`; undefined when there is no such stream. */
+  readonly streamInfo: (key: string) => Promise<unknown>;
 }
 
 interface StreamState {
@@ -182,14 +193,55 @@ export class StreamReader {
   }
 
   /**
-   * A subscription that stopped taking entries (its queue was full) takes them again: its stream
-   * is read again from the subscription's cursor, which the others of the stream skip.
+   * A subscription that stopped taking entries (its queue was full) takes them again: it is told
+   * of entries trimmed while they waited in Redis, reads the ones it missed with `range` on the
+   * command connection, and rejoins the shared read once it has caught up with it.
    */
   resume(subscription: RedisSubscription): void {
     const state = this.#streams.get(subscription.key);
     if (state === undefined || this.#closed) return;
-    if (compareStreamIds(subscription.cursor, state.cursor) < 0) state.cursor = subscription.cursor;
-    this.#wake();
+    // What the others of its stream took meanwhile it reads on its own, so they never wait for its
+    // gap to be read again; then it rejoins the shared read (and so does its stream, if it was
+    // left out while all its subscriptions were full).
+    subscription.beginCatchUp();
+    void this.#catchUp(state, subscription).finally(() => {
+      subscription.endCatchUp();
+      this.#wake();
+    });
+  }
+
+  async #catchUp(state: StreamState, subscription: RedisSubscription): Promise<void> {
+    const { range, streamInfo, readBatchSize } = this.#options;
+    try {
+      // While it was full its entries waited in Redis, where the hard cap may have trimmed some:
+      // it is told, as after a reconnect, rather than losing them silently.
+      const lost = lostAfter(parseStreamInfo(await streamInfo(state.key)), subscription.cursor);
+      if (lost !== undefined) subscription.reportTrimmed(lost);
+      // Caught up once its cursor reaches the shared read's: checked in the same turn as the
+      // shared read's next dispatch could run, so no entry falls between the two.
+      while (
+        subscription.takesCatchUp &&
+        this.#streams.get(state.key) === state &&
+        compareStreamIds(subscription.cursor, state.cursor) < 0
+      ) {
+        const entries = await range(state.key, subscription.cursor, readBatchSize);
+        if (entries.length === 0) return;
+        for (const [entryId, fields] of entries) {
+          const entry = this.#parse(state, entryId, fields);
+          subscription.offer(entryId, entry?.senderId, entry?.json, true);
+        }
+      }
+    } catch (error) {
+      // Redis failed under it: the shared read takes over from its cursor, re-reading for all.
+      if (this.#streams.get(state.key) !== state || this.#closed) return;
+      if (compareStreamIds(subscription.cursor, state.cursor) < 0)
+        state.cursor = subscription.cursor;
+      this.#warn({
+        kind: "reader-failed",
+        error,
+        message: `reading the entries a full subscription of ${state.key} missed failed (${this.#options.errors.scrub(errorMessage(error))}); the stream is read again from there`,
+      });
+    }
   }
 
   /** The streams some subscription takes entries of now: the others wait out of the read. */

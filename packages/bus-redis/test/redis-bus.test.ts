@@ -3,9 +3,10 @@
 // limits, and errors that name the server but never the password.
 import type { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GuildhallError, createMessage, type Message } from "@guildhall/core";
+import { GuildhallError, createMessage, type Message, type TrimmedEntries } from "@guildhall/core";
 import { freePort, testRedisUrl, waitFor } from "@guildhall/testing";
 import { RedisBus, type RedisBusWarning } from "../src/index.js";
+import { compareStreamIds } from "../src/stream-id.js";
 import {
   busConnectionFields,
   busConnections,
@@ -111,6 +112,44 @@ describe("RedisBus", () => {
     });
     expect(slow).toEqual(sent);
     expect(fast.received).toEqual(sent);
+  });
+
+  it("tells a full subscription of entries the hard cap trimmed while they waited in Redis", async () => {
+    const { bus, prefix } = makeBus({ maxQueuedPerSubscription: 10 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow: string[] = [];
+    const trimmed: TrimmedEntries[] = [];
+    const flood = await bus.subscribe(
+      GUILD,
+      "flood",
+      async (m) => {
+        await gate;
+        slow.push(m.payload as string);
+      },
+      { onTrimmed: (t) => void trimmed.push(t) },
+    );
+    const sent = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    for (const payload of sent) await bus.publish(GUILD, message(payload, "flood"));
+    await waitFor(() => flood.queued === 10, { description: "the subscription to fill up" });
+    // As the hard cap (maxLenPerTopic) does to a long stream, while the 89 wait in Redis.
+    const key = `${prefix}bus:{${GUILD}}:flood`;
+    const ids = (await admin.xrange(key, "-", "+")).map(([id]) => id);
+    await admin.xtrim(key, "MAXLEN", 5);
+
+    open();
+    await waitFor(() => slow.length === 16, {
+      description: () => `what was queued and what Redis kept; received ${slow.length}`,
+    });
+    expect(slow).toEqual([...sent.slice(0, 11), ...sent.slice(95)]);
+    // The last id trimmed is told as Redis knows it: at or after the last entry trimmed, before
+    // the first one kept.
+    expect(trimmed).toEqual([
+      { guildId: GUILD, topic: "flood", after: ids[10], lastTrimmed: expect.any(String) },
+    ]);
+    const lastTrimmed = trimmed[0]!.lastTrimmed;
+    expect(compareStreamIds(lastTrimmed, ids[94]!)).toBeGreaterThanOrEqual(0);
+    expect(compareStreamIds(lastTrimmed, ids[95]!)).toBeLessThan(0);
   });
 
   it("picks up a subscription added while the read blocks, long before blockMs", async () => {

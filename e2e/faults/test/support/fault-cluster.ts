@@ -36,6 +36,8 @@ export interface ClusterHost {
   readonly pid: number;
   /** Where the host's JSON log lines go. */
   readonly logFile: string;
+  /** The URL of its Prometheus metrics; undefined unless started with `metrics`. */
+  readonly metricsUrl: string | undefined;
 }
 
 /** Settings of one host; unset fields keep the host's defaults. */
@@ -45,6 +47,8 @@ export interface HostSettings {
   readonly maxAgents?: number;
   /** The Redis the host uses, when not the cluster's own URL (e.g. through a proxy). */
   readonly redisUrl?: string;
+  /** Serve `/metrics` (on a free port of the node; see `metricsUrl`). Default false. */
+  readonly metrics?: boolean;
 }
 
 /** What {@link startFaultCluster} starts. */
@@ -154,13 +158,17 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
         ...(settings.heartbeatMs !== undefined && { heartbeatMs: settings.heartbeatMs }),
         ...(settings.leaseMs !== undefined && { leaseMs: settings.leaseMs }),
         ...(settings.maxAgents !== undefined && { maxAgents: settings.maxAgents }),
+        ...(settings.metrics === true && { metricsPort: 0 }),
       });
+      const { metricsPort } = hostProcess;
       const host = {
         process: hostProcess,
         node,
         address: hostProcess.address,
         pid: hostProcess.pid,
         logFile,
+        metricsUrl:
+          metricsPort === undefined ? undefined : `http://${node.ip}:${metricsPort}/metrics`,
       };
       hosts.push(host);
       return host;
