@@ -112,6 +112,7 @@ export interface RedisBenchClusterOptions {
   readonly hosts: number;
   /** The hosts' warm pool; undefined: the default. Set through GUILDHALL_WARM_POOL_SIZE. */
   readonly warmPoolSize?: number;
+  /** The hosts' maxAgents, and their maxProcesses too: every agent of the bench is awake. */
   readonly maxAgents?: number;
   /** Start each host as the leader of a process group of its own, to kill it with its agents. */
   readonly processGroup?: boolean;
@@ -147,7 +148,10 @@ export async function startRedisBenchCluster(
           redisUrl: options.redisUrl,
           keyPrefix: options.prefix,
           agentModules: [AGENTS_DIR],
-          ...(options.maxAgents !== undefined && { maxAgents: options.maxAgents }),
+          ...(options.maxAgents !== undefined && {
+            maxAgents: options.maxAgents,
+            maxProcesses: options.maxAgents,
+          }),
           ...(options.processGroup === true && { processGroup: true }),
           ...(options.env !== undefined && { env: options.env }),
         }),

@@ -28,6 +28,7 @@ export interface HostProcessOptions {
   readonly keyPrefix: string;
   readonly agentModules: readonly string[];
   readonly maxAgents?: number;
+  readonly maxProcesses?: number;
   readonly heartbeatMs?: number;
   readonly leaseMs?: number;
   /** Also append the host's log lines to this file, to look into a failure. Default: none. */
@@ -71,6 +72,9 @@ export async function startHostProcess(options: HostProcessOptions): Promise<Hos
     ...options.env,
   };
   if (options.maxAgents !== undefined) env["GUILDHALL_MAX_AGENTS"] = String(options.maxAgents);
+  if (options.maxProcesses !== undefined) {
+    env["GUILDHALL_MAX_PROCESSES"] = String(options.maxProcesses);
+  }
   if (options.heartbeatMs !== undefined)
     env["GUILDHALL_HEARTBEAT_MS"] = String(options.heartbeatMs);
   if (options.leaseMs !== undefined) env["GUILDHALL_LEASE_MS"] = String(options.leaseMs);
