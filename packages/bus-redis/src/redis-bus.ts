@@ -262,8 +262,7 @@ export class RedisBus implements DurableMessageBus {
   /**
    * Makes `epoch` the agent's current placement and returns its checkpoint: its state, commits,
    * pending timers, and per claimed topic its position (a topic new to it starts at the stream's
-   * end). Adds the
-   * topics to the agent's. One script.
+   * end). Adds the topics to the agent's. One script.
    *
    * @throws GuildhallError `aborted` when a newer epoch holds the agent (or, with the same epoch,
    *   after it was deleted); `invalid-argument` for malformed ids, epoch or topics;

@@ -144,8 +144,8 @@ describe("RedisBus", () => {
     expect(slow).toEqual([...sent.slice(0, 11), ...sent.slice(95)]);
     // The last id trimmed is told as Redis knows it: at or after the last entry trimmed, before
     // the first one kept.
-    expect(trimmed).toEqual([
-      { guildId: GUILD, topic: "flood", after: ids[10], lastTrimmed: expect.any(String) },
+    expect(trimmed.map(({ guildId, topic, after }) => ({ guildId, topic, after }))).toEqual([
+      { guildId: GUILD, topic: "flood", after: ids[10] },
     ]);
     const lastTrimmed = trimmed[0]!.lastTrimmed;
     expect(compareStreamIds(lastTrimmed, ids[94]!)).toBeGreaterThanOrEqual(0);
