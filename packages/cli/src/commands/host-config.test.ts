@@ -27,6 +27,10 @@ describe("resolveHostCommandConfig", () => {
         GUILDHALL_PORT: "6000",
         GUILDHALL_METRICS_PORT: "0",
         GUILDHALL_MAX_AGENTS: "7",
+        GUILDHALL_MAX_PROCESSES: "5",
+        GUILDHALL_HIBERNATE_AFTER_MS: "30000",
+        GUILDHALL_MAX_LEN_PER_TOPIC: "50000",
+        GUILDHALL_MAX_QUEUED_PER_SUBSCRIPTION: "200",
         GUILDHALL_HEARTBEAT_MS: "1000",
         GUILDHALL_LEASE_MS: "4000",
         GUILDHALL_WARM_POOL_SIZE: "0",
@@ -42,6 +46,7 @@ describe("resolveHostCommandConfig", () => {
       registryUrl: "redis://registry:6379",
       busUrl: "redis://bus:6379",
       prefix: undefined,
+      bus: { maxLenPerTopic: 50_000, maxQueuedPerSubscription: 200 },
     });
     expect(config.logLevel).toBe("warn");
     expect(config.host).toEqual({
@@ -49,6 +54,8 @@ describe("resolveHostCommandConfig", () => {
       port: 6000,
       metricsPort: 0,
       maxAgents: 7,
+      maxProcesses: 5,
+      hibernateAfterMs: 30_000,
       heartbeatMs: 1000,
       leaseMs: 4000,
       warmPoolSize: 0,
@@ -80,6 +87,9 @@ describe("resolveHostCommandConfig", () => {
       "drop one of them",
     );
     expect(refusal({}, base)).toContain("set GUILDHALL_REDIS_URL (or REDIS_URL, or --redis-url)");
+    expect(refusal({ memory: true, maxLenPerTopic: "5" }, base)).toContain(
+      "set limits of the Redis bus; a --memory host has none",
+    );
   });
 
   it("refuses what cannot work, naming the flag and the variable", () => {

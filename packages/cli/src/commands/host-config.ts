@@ -22,6 +22,8 @@ export interface HostCommandFlags {
   readonly maxProcesses?: string;
   readonly hibernateAfterMs?: string;
   readonly maxStateBytes?: string;
+  readonly maxLenPerTopic?: string;
+  readonly maxQueuedPerSubscription?: string;
   readonly heartbeatMs?: string;
   readonly leaseMs?: string;
   readonly stopTimeoutMs?: string;
@@ -43,6 +45,11 @@ export type HostBackend =
       readonly busUrl: string;
       /** Key prefix of registry and bus; undefined for their default (`gh:`). */
       readonly prefix: string | undefined;
+      /** RedisBus limits given; the bus's defaults for the others. */
+      readonly bus: {
+        readonly maxLenPerTopic?: number;
+        readonly maxQueuedPerSubscription?: number;
+      };
     }
   | { readonly kind: "memory" };
 
@@ -66,6 +73,12 @@ const WHOLE_NUMBER_SETTINGS = {
   maxProcesses: ["--max-processes", "GUILDHALL_MAX_PROCESSES", 1],
   hibernateAfterMs: ["--hibernate-after-ms", "GUILDHALL_HIBERNATE_AFTER_MS", 0],
   maxStateBytes: ["--max-state-bytes", "GUILDHALL_MAX_STATE_BYTES", 2],
+  maxLenPerTopic: ["--max-len-per-topic", "GUILDHALL_MAX_LEN_PER_TOPIC", 1],
+  maxQueuedPerSubscription: [
+    "--max-queued-per-subscription",
+    "GUILDHALL_MAX_QUEUED_PER_SUBSCRIPTION",
+    1,
+  ],
   heartbeatMs: ["--heartbeat-ms", "GUILDHALL_HEARTBEAT_MS", 1],
   leaseMs: ["--lease-ms", "GUILDHALL_LEASE_MS", 1],
   stopTimeoutMs: ["--stop-timeout-ms", "GUILDHALL_STOP_TIMEOUT_MS", 0],
@@ -131,6 +144,7 @@ export function resolveHostCommandConfig(
       registryUrl: redisUrl,
       busUrl: busUrl ?? redisUrl,
       prefix: pick(flags.keyPrefix, env, "GUILDHALL_KEY_PREFIX"),
+      bus: {},
     };
   }
 
@@ -182,7 +196,17 @@ export function resolveHostCommandConfig(
     const value = integer(pick(flags[name], env, variable), flag, variable, min);
     if (value !== undefined) numbers[name] = value;
   }
-  const { metricsPort, ...hostNumbers } = numbers;
+  const { metricsPort, maxLenPerTopic, maxQueuedPerSubscription, ...hostNumbers } = numbers;
+  const busLimits = {
+    ...(maxLenPerTopic !== undefined && { maxLenPerTopic }),
+    ...(maxQueuedPerSubscription !== undefined && { maxQueuedPerSubscription }),
+  };
+  if (backend.kind === "memory" && Object.keys(busLimits).length > 0) {
+    fail(
+      "--max-len-per-topic and --max-queued-per-subscription (GUILDHALL_MAX_LEN_PER_TOPIC, GUILDHALL_MAX_QUEUED_PER_SUBSCRIPTION) set limits of the Redis bus; a --memory host has none: drop them",
+    );
+  }
+  if (backend.kind === "redis") backend = { ...backend, bus: busLimits };
   const advertiseAddress = pick(flags.advertiseAddress, env, "GUILDHALL_ADVERTISE_ADDRESS");
   const token = pick(flags.token, env, "GUILDHALL_TOKEN");
 

@@ -57,7 +57,11 @@ export async function runHost(config: HostCommandConfig): Promise<RunningHost> {
       // A hung heartbeat must fail, and be retried, while the host's lease still runs.
       commandTimeoutMs: HOST_COMMAND_TIMEOUT_MS,
     });
-    bus = new RedisBus({ url: config.backend.busUrl, ...(prefix !== undefined && { prefix }) });
+    bus = new RedisBus({
+      url: config.backend.busUrl,
+      ...(prefix !== undefined && { prefix }),
+      ...config.backend.bus,
+    });
   }
   const host = createAgentHost({
     ...config.host,
@@ -198,6 +202,14 @@ export function registerHostCommand(program: Command): Command {
     .option(
       "--hibernate-after-ms <ms>",
       "idle time after which an agent sleeps (no process until its next message or timer), for agents whose spec does not say; 0 never [GUILDHALL_HIBERNATE_AFTER_MS] (default: 0)",
+    )
+    .option(
+      "--max-len-per-topic <n>",
+      "about how many messages the bus keeps per topic; older ones are trimmed [GUILDHALL_MAX_LEN_PER_TOPIC] (default: 10000)",
+    )
+    .option(
+      "--max-queued-per-subscription <n>",
+      "messages an agent's topic holds in the host for it at most; the rest wait in Redis [GUILDHALL_MAX_QUEUED_PER_SUBSCRIPTION] (default: 1000)",
     )
     .option(
       "--max-state-bytes <n>",
