@@ -37,15 +37,7 @@ export function memoryFigure(
   count: number,
   bareBytes: number,
 ): MemoryFigure {
-  return {
-    kind: "memory",
-    id,
-    title,
-    mib: bytes / MiB,
-    count,
-    limit: { title: "bare Node.js child", mib: bareBytes / MiB },
-    ratio: bytes / bareBytes,
-  };
+  return sizeFigure(id, title, bytes, count, { title: "bare Node.js child", bytes: bareBytes });
 }
 
 /**

@@ -1,4 +1,5 @@
 // Percentiles of latency samples and their ratios to a yardstick measured in the same run.
+export { inParallel } from "../test-support/in-parallel.js";
 
 /** p50, p95 and p99 of a set of samples, with how many there were. */
 export interface Percentiles {
@@ -52,20 +53,4 @@ export async function timed(call: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await call();
   return since(start);
-}
-
-/** Runs `task` over `items` with at most `concurrency` calls in flight. */
-export async function inParallel<T>(
-  items: readonly T[],
-  concurrency: number,
-  task: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await task(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

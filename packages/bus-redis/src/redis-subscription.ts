@@ -56,6 +56,8 @@ export class RedisSubscription implements Subscription {
   #full = false;
   /** It reads what it missed while full on its own (see StreamReader.resume), not the shared read. */
   #catchingUp = false;
+  /** The latest catch-up: only it may hand the subscription back to the shared read. */
+  #catchUp = 0;
 
   constructor(init: RedisSubscriptionInit) {
     this.guildId = init.guildId;
@@ -101,12 +103,19 @@ export class RedisSubscription implements Subscription {
     return this.#active && !this.#full;
   }
 
-  beginCatchUp(): void {
+  /** Leaves the shared read for a catch-up; returns the token that ends it. */
+  beginCatchUp(): number {
     this.#catchingUp = true;
+    return ++this.#catchUp;
   }
 
-  endCatchUp(): void {
-    this.#catchingUp = false;
+  /**
+   * Ends catch-up `token`, unless a later one began meanwhile (its queue emptied again before the
+   * earlier one had returned): handing the subscription back then would let the shared read skip
+   * it past entries the later catch-up has still to read.
+   */
+  endCatchUp(token: number): void {
+    if (token === this.#catchUp) this.#catchingUp = false;
   }
 
   /** Entries queued for its handler. */

@@ -203,9 +203,9 @@ export class StreamReader {
     // What the others of its stream took meanwhile it reads on its own, so they never wait for its
     // gap to be read again; then it rejoins the shared read (and so does its stream, if it was
     // left out while all its subscriptions were full).
-    subscription.beginCatchUp();
+    const token = subscription.beginCatchUp();
     void this.#catchUp(state, subscription).finally(() => {
-      subscription.endCatchUp();
+      subscription.endCatchUp(token);
       this.#wake();
     });
   }

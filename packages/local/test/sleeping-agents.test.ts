@@ -15,6 +15,7 @@ import {
 import { afterEach, expect, it } from "vitest";
 import { startLocalCluster, type LocalCluster } from "../src/index.js";
 import { FIXTURES, childPids, expectNoLeakedProcesses, newGuild } from "./helpers.js";
+import { inParallel } from "../../../tools/test-support/in-parallel.js";
 
 const TOKEN = "sleeping-agents-test-token";
 const AGENTS = 10_000;
@@ -34,19 +35,6 @@ afterEach(async () => {
   cluster = undefined;
   await expectNoLeakedProcesses();
 });
-
-/** Runs `task` over `items` with at most `limit` calls in flight. */
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) await task(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}
 
 const idOf = (i: number): string => `sleeper-${i}`;
 

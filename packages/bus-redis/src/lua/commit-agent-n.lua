@@ -2,9 +2,8 @@
   Commits one step of a durable agent, all or nothing: its new state, its position past the
   handled message, the timers its handler set or cancelled, and the messages it sent. It must
   never release a message without storing the state and position that go with it, nor store a
-  position without its state. Redis
-  does not roll a script back, so whatever could fail is checked before the first write; a
-  fenced, duplicate or out-of-order commit changes nothing.
+  position without its state. Redis does not roll a script back, so whatever could fail is
+  checked before the first write; a fenced, duplicate or out-of-order commit changes nothing.
 
   Variadic: 1 key, plus 2 when ARGV[5] is a position, plus 1 when the commit changes timers
   (ARGV[9] + ARGV[10] > 0), plus 1 per released message. A commit that changes no timer never
