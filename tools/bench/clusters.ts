@@ -1,6 +1,7 @@
 // The clusters the benchmark drives: local clusters (startLocalCluster: hosts in this process,
 // agents as its children) and Redis-backed clusters (`guildhall host` processes, engine here).
 // Each knows which processes to wait on for quiet and how many idle children they have.
+import type { AgentSpec, GuildSpec } from "@guildhall/core";
 import { ClusterExecutionEngine, type ReconcileOptions } from "@guildhall/engine";
 import { resolveAgentHostOptions } from "@guildhall/host-server";
 import { startLocalCluster } from "@guildhall/local";
@@ -42,6 +43,23 @@ export interface BenchCluster {
   readonly warmPoolSize: number;
   /** The host processes (Redis-backed clusters), empty for a local cluster. */
   readonly hostProcesses: readonly HostProcess[];
+}
+
+/** Runs `agent` of `guild` on host `hostIndex` of `cluster` (pinned there); resolves once it is ready. */
+export async function runPinned(
+  cluster: BenchCluster,
+  guild: GuildSpec,
+  agent: AgentSpec,
+  hostIndex: number,
+): Promise<void> {
+  const address = cluster.addresses[hostIndex];
+  if (address === undefined) throw new Error(`${cluster.name} has no host ${hostIndex}`);
+  cluster.placement.pinned = address;
+  try {
+    await cluster.engine.runAgent(guild, agent);
+  } finally {
+    cluster.placement.pinned = undefined;
+  }
 }
 
 /** What one measurement waits on: each cluster idle, with `running` agents of its own. */

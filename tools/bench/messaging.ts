@@ -189,6 +189,16 @@ export function benchMessage(payload: JsonValue): Message {
 /** Places one agent of a pair on a host of its own (`hostIndex` 0 or 1) and resolves once it is ready. */
 export type PlaceAgent = (agent: AgentSpec, hostIndex: number) => Promise<void>;
 
+/** The agent ids of an {@link AgentPair}, and the topic its Pinger reports on. */
+export interface PairNames {
+  readonly pinger: string;
+  readonly ponger: string;
+  readonly results: string;
+}
+
+/** The names of a guild's only pair. */
+const ONE_PAIR: PairNames = { pinger: "pinger", ponger: "ponger", results: "bench-results" };
+
 /**
  * A Pinger agent on one host and a Ponger on another, and a guild client on the hosts' Redis
  * bus that starts them and collects what the Pinger measured: the path a message takes between
@@ -197,32 +207,36 @@ export type PlaceAgent = (agent: AgentSpec, hostIndex: number) => Promise<void>;
 export class AgentPair {
   readonly #bus: RedisBus;
   readonly #guildId: string;
+  /** The pair's agent ids and results topic: a guild of several pairs names each its own. */
+  readonly names: PairNames;
   #client: GuildClient | undefined;
   #waiting: ((payload: Record<string, unknown>) => void) | undefined;
   #closing: Promise<void> | undefined;
 
   /** `url` and `prefix`: the bus of the hosts. */
-  constructor(url: string, prefix: string, guildId: string) {
+  constructor(url: string, prefix: string, guildId: string, names: PairNames = ONE_PAIR) {
     this.#bus = new RedisBus({ url, prefix });
     this.#guildId = guildId;
+    this.names = names;
   }
 
   async start(place: PlaceAgent): Promise<void> {
+    const { pinger, ponger, results } = this.names;
     await place(
       {
-        id: "pinger",
+        id: pinger,
         name: "Pinger",
         className: agentClass("ping-pong-agents.mjs", "Pinger"),
-        properties: { peer: "ponger" },
+        properties: { peer: ponger, results },
       },
       0,
     );
     await place(
-      { id: "ponger", name: "Ponger", className: agentClass("ping-pong-agents.mjs", "Ponger") },
+      { id: ponger, name: "Ponger", className: agentClass("ping-pong-agents.mjs", "Ponger") },
       1,
     );
     this.#client = connectGuildClient(this.#bus, { guildId: this.#guildId, id: "bench" });
-    await this.#client.subscribe("bench-results", (m) =>
+    await this.#client.subscribe(results, (m) =>
       this.#waiting?.(m.payload as Record<string, unknown>),
     );
   }
@@ -231,7 +245,7 @@ export class AgentPair {
     const client = this.#client;
     if (client === undefined) throw new Error("AgentPair.start() first");
     const done = new Promise<Record<string, unknown>>((resolve) => (this.#waiting = resolve));
-    return client.publish("inbox:pinger", payload).then(() => done);
+    return client.publish(`inbox:${this.names.pinger}`, payload).then(() => done);
   }
 
   /** Round trip times (ms) of `rounds` ping/pongs, timed inside the Pinger. */

@@ -1,7 +1,8 @@
 // The whole benchmark, as `npm run bench` runs it (after building the packages and this harness):
 // agent create / stop latency through local and Redis-backed clusters, create throughput, lookups,
-// host calls, failover, agent-to-agent messaging, durable handling, moves and memory, each next to its
-// physical limit measured in the same run. Writes bench/report.json and bench/report.md.
+// host calls, failover, agent-to-agent messaging (one pair, a relay, n:n), durable handling, moves
+// and memory, each next to its physical limit measured in the same run. Writes bench/report.json
+// and bench/report.md.
 //
 //   node tools/bench/dist/bench/run.js [--rounds 60] [--failover-rounds 1] … (see --help)
 //   node tools/bench/dist/bench/run.js --sections durable --out /tmp/bench   (some sections only)
@@ -25,10 +26,12 @@ import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./
 import { readRunContext } from "./machine.js";
 import { agentPidsOf, memoryFigure, sizeFigure } from "./memory.js";
 import { measureMove, type MoveSamples } from "./move.js";
+import { measureNn } from "./nn.js";
 import { measureSleep } from "./sleep.js";
 import { agentClass, benchFile } from "./paths.js";
 import { childPids, rssBytes } from "./proc.js";
 import { compareLookups } from "./registry.js";
+import { measureRelay, RELAY_WINDOW } from "./relay.js";
 import { formatMs, latency, renderMarkdown, type BenchReport, type Figure } from "./report.js";
 import { emptyCallTo, measureRpc, startHealthServer } from "./rpc.js";
 import { AGENT_ENV_WITHOUT_EXTRA_CA, bareFork, spawnBenchmark } from "./spawn.js";
@@ -48,6 +51,11 @@ const OPTIONS = {
   "rpc-calls": [1000, "host calls of each kind"],
   "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
   "agent-messages": [4000, "messages of each agent-to-agent throughput round"],
+  "relay-messages": [10_000, "messages of each relay round, agent and bare relay (64 in flight)"],
+  "relay-rounds": [3, "relay rounds of each (bare relay and agent, alternating)"],
+  "nn-pairs": [8, "Pinger/Ponger pairs of the n:n run (Pingers on one host, Pongers on the other)"],
+  "nn-messages": [2000, "messages (pings + pongs) per pair of each n:n round"],
+  "nn-rounds": [3, "n:n rounds of each (bare processes and agents, alternating)"],
   "tracing-rounds": [4, "agent-to-agent throughput rounds with tracing on, and as many off"],
   "tracing-messages": [2000, "messages of each of those rounds"],
   "durable-commits": [2000, "commits, and bare EVALSHAs, timed one at a time"],
@@ -78,6 +86,8 @@ const SECTIONS = {
   rpc: "engine → host calls",
   throughput: "create throughput, then memory and lookups with its agents",
   messaging: "agent → agent round trips and messages/s",
+  relay: "one agent relaying messages/s vs a bare Redis Streams relay process",
+  nn: "n:n messages/s, agent pairs over 2 hosts, vs two bare processes",
   tracing: "agent → agent messages/s with tracing on (OTLP export) vs off",
   durable: "commit vs bare EVALSHA, durable handling vs handling without commits",
   move: "moveAgent under a steady stream vs a warm create, on a fresh 2-host Redis cluster",
@@ -277,7 +287,14 @@ async function main(): Promise<void> {
         await Promise.all(redisCold.hostProcesses.map((h) => h.kill("SIGTERM")));
       }
     }
-    if (runs("create") || runs("rpc") || runs("throughput") || runs("messaging")) {
+    if (
+      runs("create") ||
+      runs("rpc") ||
+      runs("throughput") ||
+      runs("messaging") ||
+      runs("relay") ||
+      runs("nn")
+    ) {
       log("starting the warm Redis cluster (2 hosts)");
       const maxAgents = Math.max(100, Math.ceil(options["throughput-agents"] * 0.75));
       warm = await startRedisBenchCluster(teardown, {
@@ -513,6 +530,79 @@ async function main(): Promise<void> {
           },
           ratio: median(messaging.agentMessagesPerSecond) / median(messaging.bareMessagesPerSecond),
         },
+      );
+    }
+
+    if (runs("relay") && warm !== undefined) {
+      log(
+        `relay: ${options["relay-rounds"]} rounds of ${options["relay-messages"]} messages, bare relay and agent in turn`,
+      );
+      const relay = await measureRelay(
+        teardown,
+        quiet,
+        warm,
+        { redisUrl: redis.url, prefix: "bench:" },
+        { messages: options["relay-messages"], rounds: options["relay-rounds"] },
+      );
+      const bareRelay = "bare relay process (ioredis XREAD → XADD), same client";
+      const agentLatency = percentiles(relay.agent.latencyMs);
+      const bareLatency = percentiles(relay.bare.latencyMs);
+      figures.push(
+        latency(
+          "relay.latency",
+          `Agent relay: publish to its inbox → its message back, ${RELAY_WINDOW} in flight`,
+          agentLatency,
+          bareRelay,
+          bareLatency,
+        ),
+        {
+          kind: "rate",
+          id: "relay.throughput",
+          title: `Agent relay: messages relayed by one agent on one host, ${RELAY_WINDOW} in flight`,
+          unit: "msg/s",
+          rounds: relay.agent.messagesPerSecond,
+          median: median(relay.agent.messagesPerSecond),
+          limit: {
+            title: bareRelay,
+            rounds: relay.bare.messagesPerSecond,
+            median: median(relay.bare.messagesPerSecond),
+          },
+          ratio: median(relay.agent.messagesPerSecond) / median(relay.bare.messagesPerSecond),
+        },
+      );
+      notes.push(
+        `Relay: a client in the bench process (a RedisBus publishing to the relay's inbox and subscribed to its reply topic) keeps ${RELAY_WINDOW} messages in flight, publishing the next as each reply comes, ${options["relay-messages"]} messages a round. The agent relay is a \`Relay\` (tools/bench/agents/relay-agents.mjs) on one \`guildhall host\`: each message is handed to the agent process, which publishes its payload on the reply topic, and committed (position and reply) before the next. The bare relay is a Node.js process (tools/bench/bare-relay-child.mjs) reading the stream key of the same inbox topic, in a guild of its own, with a blocking XREAD (COUNT 100, BLOCK, as the bus reads) and XADDing a reply message per entry, a batch's XADDs pipelined. Rounds alternate, bare first, ${options["relay-rounds"]} of each, each from a quiet machine. Latency is publish → reply at the client, over every message of those rounds: with ${RELAY_WINDOW} in flight it is mostly queueing: about ${RELAY_WINDOW} messages over the relay's rate (agent ${formatMs(agentLatency.p50)} p50, ${formatMs(agentLatency.p99)} p99; bare ${formatMs(bareLatency.p50)}, ${formatMs(bareLatency.p99)}).`,
+      );
+    }
+
+    if (runs("nn") && warm !== undefined) {
+      const pairs = options["nn-pairs"];
+      log(
+        `n:n: ${pairs} pairs, ${options["nn-rounds"]} rounds of ${options["nn-messages"]} messages per pair, bare and agents in turn`,
+      );
+      const nn = await measureNn(
+        teardown,
+        quiet,
+        warm,
+        { redisUrl: redis.url, prefix: "bench:" },
+        { pairs, messages: options["nn-messages"], rounds: options["nn-rounds"] },
+      );
+      figures.push({
+        kind: "rate",
+        id: "nn.throughput",
+        title: `n:n agent messages (ping + pong), ${pairs} Pingers on one host and ${pairs} Pongers on the other, ${AGENT_WINDOW} in flight per pair, all at once`,
+        unit: "msg/s",
+        rounds: nn.agentMessagesPerSecond,
+        median: median(nn.agentMessagesPerSecond),
+        limit: {
+          title: `two bare processes (one per side, ioredis XREAD/XADD on ${pairs} streams each), same exchanges`,
+          rounds: nn.bareMessagesPerSecond,
+          median: median(nn.bareMessagesPerSecond),
+        },
+        ratio: median(nn.agentMessagesPerSecond) / median(nn.bareMessagesPerSecond),
+      });
+      notes.push(
+        `n:n: ${pairs} Pingers on one \`guildhall host\` and their ${pairs} Pongers on the other (each Pinger's peer its own Ponger) all burst at once, each keeping ${AGENT_WINDOW} pings in flight for ${Math.ceil(options["nn-messages"] / 2)} exchanges; the figure is every pair's pings and pongs over the time from telling the Pingers to start to the last one's report, in the bench. The limit is the same exchanges between two bare Node.js processes on the same Redis (other stream keys), one playing every Pinger (tools/bench/bare-pinger-child.mjs) and one every Ponger (tools/bench/bare-relay-child.mjs), each with one blocking XREAD over its ${pairs} streams and an XADD per message, as a host's bus reads all its agents' inboxes. Rounds alternate, bare first, ${options["nn-rounds"]} of each, each from a quiet machine.`,
       );
     }
 

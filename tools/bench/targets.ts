@@ -152,6 +152,42 @@ export function evaluateTargets(
     met: lookup === undefined ? undefined : lookup.ratio.p50 <= 1.5,
   });
 
+  // A round trip between agents on two hosts is two hops (ping, then pong), each at least one
+  // bare XADD → blocked XREAD; the figure's limit is already twice that hop. The IPC between each
+  // host and its agent, and the commit of each handled message, have no yardstick of their own
+  // here, so the bare hops themselves are the only estimate.
+  const roundTrip = latencyOf("messaging.agentRoundTrip");
+  targets.push({
+    target: "Agent → agent → agent round trip ≤ 4× two bare stream hops (p50)",
+    figure: "messaging.agentRoundTrip",
+    measured:
+      roundTrip === undefined
+        ? "not measured"
+        : `${roundTrip.ratio.p50.toFixed(2)}× (${formatMs(roundTrip.ms.p50)} vs 2 × ${formatMs(roundTrip.limit.ms.p50)})`,
+    bestPossible:
+      roundTrip === undefined
+        ? undefined
+        : "1.00× (the two bare hops themselves; no yardstick here for the host ↔ agent IPC and the commits each hop adds)",
+    reachable: roundTrip === undefined ? undefined : true,
+    met: roundTrip === undefined ? undefined : roundTrip.ratio.p50 <= 4,
+  });
+
+  // A relay does what the bare relay process does (read the inbox stream, write a reply entry),
+  // through a host, an agent process and a commit per message.
+  const relayFigure = byId.get("relay.throughput");
+  const relay = relayFigure?.kind === "rate" ? relayFigure : undefined;
+  targets.push({
+    target: "Agent relay throughput ≥ 0.5× a bare Redis Streams relay process (64 in flight)",
+    figure: "relay.throughput",
+    measured:
+      relay === undefined
+        ? "not measured"
+        : `${relay.ratio.toFixed(2)}× (${Math.round(relay.median).toLocaleString("en-US")} vs ${Math.round(relay.limit.median).toLocaleString("en-US")} msg/s)`,
+    bestPossible: relay === undefined ? undefined : "1.00× (the bare relay process itself)",
+    reachable: relay === undefined ? undefined : true,
+    met: relay === undefined ? undefined : relay.ratio >= 0.5,
+  });
+
   // The dead host's agents count as gone when its lease runs out; then they start again.
   const failover = latencyOf("failover");
   const failoverFloor =

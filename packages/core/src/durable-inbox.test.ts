@@ -26,6 +26,31 @@ function flakyBus(failures: number): MemoryBus & { attempts: number } {
   return bus;
 }
 
+/** A MemoryBus that holds every commit until `release()`; `refuse` makes the next one throw. */
+function gatedBus(): MemoryBus & { release(): void; refuse: boolean } {
+  const bus = new MemoryBus() as MemoryBus & { release(): void; refuse: boolean };
+  let open!: () => void;
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  bus.release = () => open();
+  bus.refuse = false;
+  const commit = bus.commitAgent.bind(bus);
+  bus.commitAgent = async (guildId: string, agentId: string, c: AgentCommit) => {
+    await gate;
+    if (bus.refuse) {
+      bus.refuse = false;
+      gate = new Promise<void>((resolve) => (open = resolve));
+      throw new GuildhallError("invalid-argument", "malformed commit");
+    }
+    return commit(guildId, agentId, c);
+  };
+  return bus;
+}
+
+/** Lets every pending callback of the event loop run, a few turns over. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 async function openInbox(
   bus: DurableMessageBus,
   handle: (message: Message) => Promise<HandlerOutcome>,
@@ -33,7 +58,10 @@ async function openInbox(
     epoch?: number;
     onFenced?: () => void;
     onCommit?: (r: CommitRecord) => void;
+    onCommitFailed?: () => void;
+    onHandleFailed?: () => void;
     positionFlushMs?: number;
+    prefetch?: number;
   } = {},
 ): Promise<DurableInbox> {
   const epoch = extra.epoch ?? 1;
@@ -50,6 +78,9 @@ async function openInbox(
     handle,
     ...(extra.onFenced !== undefined && { onFenced: extra.onFenced }),
     ...(extra.onCommit !== undefined && { onCommit: extra.onCommit }),
+    ...(extra.onCommitFailed !== undefined && { onCommitFailed: extra.onCommitFailed }),
+    ...(extra.onHandleFailed !== undefined && { onHandleFailed: extra.onHandleFailed }),
+    ...(extra.prefetch !== undefined && { prefetch: extra.prefetch }),
     ...(extra.positionFlushMs !== undefined && { positionFlushMs: extra.positionFlushMs }),
   });
   await inbox.open();
@@ -77,26 +108,126 @@ describe("DurableInbox", () => {
     expect((await bus.readAgent("g", "a"))?.state).toBeUndefined();
   });
 
-  it("commits each handled message with its state and sends before handing over the next", async () => {
-    const bus = new MemoryBus();
-    const order: string[] = [];
-    const inbox = await openInbox(bus, async (m) => {
-      order.push(`handle ${JSON.stringify(m.payload)}`);
-      const stored = await bus.readAgent("g", "a");
-      order.push(`stored ${stored?.state ?? "nothing"}`);
-      return { state: JSON.stringify(m.payload), messages: [message("out", m.payload, "a")] };
-    });
-    for (const n of [1, 2, 3]) await bus.publish("g", message("t", n));
-    await expect.poll(async () => (await bus.readAgent("g", "a"))?.commits).toBe(3);
-    expect(order).toEqual([
-      "handle 1",
-      "stored nothing",
-      "handle 2",
-      "stored 1",
-      "handle 3",
-      "stored 2",
-    ]);
+  it("handles the next message while a commit is on its way, and commits those handled meanwhile together, in order", async () => {
+    const bus = gatedBus();
+    const handled: JsonValue[] = [];
+    const records: CommitRecord[] = [];
+    const inbox = await openInbox(
+      bus,
+      (m) => {
+        handled.push(m.payload);
+        return Promise.resolve({
+          state: JSON.stringify(m.payload),
+          messages: [message("out", m.payload, "a")],
+        });
+      },
+      { onCommit: (r) => records.push(r) },
+    );
+    const sent: JsonValue[] = [];
+    await bus.subscribe("g", "out", (m) => void sent.push(m.payload));
+    for (const n of [1, 2, 3, 4]) await bus.publish("g", message("t", n));
+    // The first commit waits in the store; the agent goes on meanwhile.
+    await expect.poll(() => handled).toEqual([1, 2, 3, 4]);
+    expect((await bus.readAgent("g", "a"))?.commits).toBe(0);
+    bus.release();
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.state).toBe("4");
+    expect(records.map((r) => r.messages)).toEqual([1, 3]);
+    expect((await bus.readAgent("g", "a"))?.commits).toBe(2);
+    await expect.poll(() => sent).toEqual([1, 2, 3, 4]);
     await inbox.close();
+  });
+
+  it("stores nothing handled after a commit the store refused", async () => {
+    const bus = gatedBus();
+    bus.refuse = true;
+    const handled: JsonValue[] = [];
+    let failures = 0;
+    const inbox = await openInbox(
+      bus,
+      (m) => {
+        handled.push(m.payload);
+        return Promise.resolve({ state: JSON.stringify(m.payload), messages: [] });
+      },
+      { onCommitFailed: () => (failures += 1) },
+    );
+    for (const n of [1, 2]) await bus.publish("g", message("t", n));
+    await expect.poll(() => handled).toEqual([1, 2]);
+    bus.release();
+    await expect.poll(() => failures).toBe(1);
+    await inbox.close();
+    // Message 2 was handled on a memory that saw 1, whose commit was refused: storing it would
+    // skip 1 for good.
+    expect((await bus.readAgent("g", "a"))?.commits).toBe(0);
+    expect((await bus.readAgent("g", "a"))?.state).toBeUndefined();
+  });
+
+  it("pauses handling while 64 handled messages wait for the store", async () => {
+    const bus = gatedBus();
+    let handled = 0;
+    const inbox = await openInbox(bus, () => {
+      handled += 1;
+      return Promise.resolve({ state: String(handled), messages: [] });
+    });
+    for (let n = 0; n < 100; n++) await bus.publish("g", message("t", n));
+    // One commit on its way and 64 waiting behind it.
+    await expect.poll(() => handled).toBe(65);
+    await settle();
+    expect(handled).toBe(65);
+    bus.release();
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.state).toBe("100");
+    await inbox.close();
+  });
+
+  it("with prefetch, hands over the next messages before the first is handled, and commits them in the order they came", async () => {
+    const bus = new MemoryBus();
+    const finish = new Map<JsonValue, () => void>();
+    const inbox = await openInbox(
+      bus,
+      async (m) => {
+        await new Promise<void>((resolve) => finish.set(m.payload, resolve));
+        return { state: JSON.stringify(m.payload), messages: [message("out", m.payload, "a")] };
+      },
+      { prefetch: 3 },
+    );
+    const sent: JsonValue[] = [];
+    await bus.subscribe("g", "out", (m) => void sent.push(m.payload));
+    for (const n of [1, 2, 3, 4]) await bus.publish("g", message("t", n));
+    // Three are in hand at once; the fourth waits for room.
+    await expect.poll(() => [...finish.keys()]).toEqual([1, 2, 3]);
+    await settle();
+    expect([...finish.keys()]).toEqual([1, 2, 3]);
+    for (const n of [3, 2]) finish.get(n)?.();
+    await settle();
+    expect((await bus.readAgent("g", "a"))?.commits).toBe(0);
+    finish.get(1)?.();
+    await expect.poll(() => finish.has(4)).toBe(true);
+    finish.get(4)?.();
+    await expect.poll(async () => (await bus.readAgent("g", "a"))?.state).toBe("4");
+    await expect.poll(() => sent).toEqual([1, 2, 3, 4]);
+    await inbox.close();
+  });
+
+  it("with prefetch, stores nothing handed over after a message whose handling failed", async () => {
+    const bus = new MemoryBus();
+    const finish = new Map<JsonValue, (ok: boolean) => void>();
+    let failures = 0;
+    const inbox = await openInbox(
+      bus,
+      async (m) => {
+        const ok = await new Promise<boolean>((resolve) => finish.set(m.payload, resolve));
+        if (!ok) throw new Error("the agent process exited");
+        return { state: JSON.stringify(m.payload), messages: [] };
+      },
+      { prefetch: 3, onHandleFailed: () => (failures += 1) },
+    );
+    for (const n of [1, 2, 3]) await bus.publish("g", message("t", n));
+    await expect.poll(() => finish.size).toBe(3);
+    finish.get(3)?.(true);
+    finish.get(2)?.(true);
+    finish.get(1)?.(false);
+    await inbox.close();
+    expect(failures).toBe(1);
+    expect((await bus.readAgent("g", "a"))?.commits).toBe(0);
   });
 
   it("retries a commit the store did not answer, applying it once", async () => {

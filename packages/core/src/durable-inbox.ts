@@ -1,8 +1,10 @@
 // The delivery loop of one durable agent, wherever its code runs (in this process, or in an agent
 // process behind a host): it reads the agent's topics after their committed positions, hands one
-// message at a time to the agent, and commits what the handler did (state, position, sends) as
-// one step before the next message. Everything it does is bound to one placement epoch, so a copy
-// that lost its placement is refused at its next commit and stops.
+// message at a time to the agent, and commits what each handler did (state, position, sends) as
+// one step, in order. The next message is handled while a commit is on its way, and handlers that
+// finish while one is on its way are committed together in the next: see `#takeGroup`. Everything
+// it does is bound to one placement epoch, so a copy that lost its placement is refused at its
+// next commit and stops.
 import { setTimeout as delay } from "node:timers/promises";
 import type { AgentLogger } from "./agent.js";
 import type {
@@ -58,9 +60,17 @@ export interface DurableInboxOptions {
   /**
    * Handles one message and resolves with what to commit. A handler error is an outcome (no
    * state, no sends), not a rejection: reject only when the agent can no longer handle anything
-   * (its process died). Then the message is not committed and delivery stops.
+   * (its process died). Then the message is not committed, nor anything handed over after it, and
+   * delivery stops.
    */
   readonly handle: (message: Message, position: TopicPosition) => Promise<HandlerOutcome>;
+  /**
+   * How many messages `handle` may have been given and not finished. Default 1: one at a time.
+   * More suits a `handle` that queues messages and handles them in order itself, as an agent
+   * process does: it sees the next message while it handles this one, instead of a round trip
+   * later. Outcomes are committed in the order the messages came, whatever the order they finish.
+   */
+  readonly prefetch?: number;
   /** A commit was refused: another placement owns the agent now. Delivery has stopped. */
   readonly onFenced?: () => void;
   /** Delivery stopped because `handle` rejected. */
@@ -91,6 +101,30 @@ export interface DurableInboxOptions {
 const MAX_PENDING_POSITIONS = 64;
 
 /**
+ * Handled messages whose commits may wait behind the one on its way before handling pauses, and
+ * the most one commit carries. Bounds what a copy has done but not stored (and so what a crash
+ * makes it redo) when the store is slower than the agent.
+ */
+const MAX_UNCOMMITTED = 64;
+
+type CommitAnswer = CommitResult | "abandoned";
+
+/** A message handed to `handle`: its handling, or none when delivery had stopped. */
+interface Handing {
+  readonly handling: Promise<HandlerOutcome> | undefined;
+}
+
+/** A commit waiting its turn. */
+interface QueuedCommit {
+  readonly outcome: HandlerOutcome;
+  readonly position: AgentCommit["position"];
+  /** Whether it is a handled message's, which may share a commit with its neighbours. */
+  readonly handled: boolean;
+  readonly resolve: (answer: CommitAnswer) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
  * Durable delivery and commits for one agent under one placement epoch.
  *
  * @example
@@ -108,7 +142,17 @@ export class DurableInbox {
   readonly #subscriptions: Subscription[] = [];
   #sequence: number;
   #tail: Promise<void> = Promise.resolve();
-  #commits: Promise<unknown> = Promise.resolve();
+  /** Commits not started yet, in order; one runs at a time (`#committing`). */
+  readonly #queue: QueuedCommit[] = [];
+  #committing: Promise<void> | undefined;
+  /** Set once the store refused a handled message's commit: nothing after it may be stored. */
+  #refused = false;
+  /** Messages given to `handle` and not finished: at most `prefetch`. */
+  #inFlight = 0;
+  /** Messages waiting for room under `prefetch`, in order. */
+  readonly #waitingForRoom: (() => void)[] = [];
+  /** Set once `handle` rejected: nothing handed over after that message may be committed. */
+  #handleFailed = false;
   #closed = false;
   #fenced = false;
   /** Set once close gave up waiting: a commit still retrying must stop. */
@@ -219,7 +263,7 @@ export class DurableInbox {
       .then(() => {
         if (!this.#fenced) this.#flushPositions();
       })
-      .then(() => this.#commits.catch(() => undefined));
+      .then(() => this.#committing);
     if (timeoutMs === undefined) {
       await settled;
       return true;
@@ -240,24 +284,69 @@ export class DurableInbox {
     await Promise.all(all.map((s) => s.unsubscribe().catch(() => undefined)));
   }
 
-  // One chain for all topics: an agent handles one message at a time, whatever the topic. The
-  // subscription waits on it, so a busy agent reads no further ahead than the bus queues.
+  // One chain for all topics: messages are handed over, and what their handlers did committed, in
+  // the order they came, whatever the topic. The subscription waits until its message is handed
+  // over (with `prefetch` 1, until it is handled and its commit queued), so a busy agent reads no
+  // further ahead than the bus queues.
   #enqueue(message: Message, position: TopicPosition): Promise<void> {
-    this.#tail = this.#tail.then(() => this.#process(message, position));
-    return this.#tail;
+    const handing = this.#takeRoom().then(() => this.#handOver(message, position));
+    this.#tail = this.#tail.then(() => this.#process(message, position, handing));
+    return (this.#options.prefetch ?? 1) > 1 ? handing.then(() => undefined) : this.#tail;
   }
 
-  async #process(message: Message, position: TopicPosition): Promise<void> {
-    if (this.#closed || this.#fenced) return;
+  /** Resolves once a message may be handed over; the caller then holds one of `prefetch`. */
+  #takeRoom(): Promise<void> {
+    if (this.#inFlight < (this.#options.prefetch ?? 1)) {
+      this.#inFlight += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waitingForRoom.push(resolve));
+  }
+
+  #giveBackRoom(): void {
+    const next = this.#waitingForRoom.shift();
+    // The room passes straight to the next in line, so no message overtakes it.
+    if (next !== undefined) next();
+    else this.#inFlight -= 1;
+  }
+
+  /**
+   * Calls `handle`, unless delivery has stopped; gives the room back once it settles. Wrapped, so
+   * that handing over resolves before the handling does.
+   */
+  #handOver(message: Message, position: TopicPosition): Handing {
+    if (this.#closed || this.#fenced) {
+      this.#giveBackRoom();
+      return { handling: undefined };
+    }
+    const handling = this.#options.handle(message, position);
+    handling.then(
+      () => this.#giveBackRoom(),
+      () => this.#giveBackRoom(),
+    );
+    return { handling };
+  }
+
+  async #process(
+    message: Message,
+    position: TopicPosition,
+    handing: Promise<Handing>,
+  ): Promise<void> {
+    const { handling } = await handing;
+    if (handling === undefined) return;
     let outcome: HandlerOutcome;
     try {
-      outcome = await this.#options.handle(message, position);
+      outcome = await handling;
     } catch (error) {
+      if (this.#handleFailed) return;
+      this.#handleFailed = true;
       this.#closed = true;
       void this.#unsubscribe();
       this.#options.onHandleFailed?.(error, message);
       return;
     }
+    // What followed a message that was not handled must not be stored before it is.
+    if (this.#handleFailed || this.#abandoned.signal.aborted) return;
     const handled = { topic: message.topic, position };
     if (
       outcome.state === undefined &&
@@ -272,9 +361,7 @@ export class DurableInbox {
     // state that already saw them).
     this.#pending.delete(message.topic);
     this.#flushPositions();
-    try {
-      await this.#enqueueCommit(outcome, handled);
-    } catch (error) {
+    this.#enqueueCommit(outcome, handled, true).catch((error: unknown) => {
       // The store refused the commit itself: the agent's memory is now ahead of what is stored,
       // so it must not go on; its next copy handles the message again.
       this.#closed = true;
@@ -284,7 +371,9 @@ export class DurableInbox {
         error: errorMessage(error),
       });
       this.#options.onCommitFailed?.(error, message);
-    }
+    });
+    // The agent may run ahead of the store by a bounded amount only.
+    if (this.#queue.length >= MAX_UNCOMMITTED) await this.#committing;
   }
 
   /**
@@ -322,10 +411,56 @@ export class DurableInbox {
   #enqueueCommit(
     outcome: HandlerOutcome,
     position: AgentCommit["position"],
-  ): Promise<CommitResult | "abandoned"> {
-    const run = this.#commits.then(() => this.#commitWithRetries(outcome, position));
-    this.#commits = run.catch(() => undefined);
-    return run;
+    handled = false,
+  ): Promise<CommitAnswer> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ outcome, position, handled, resolve, reject });
+      this.#committing ??= this.#runCommits();
+    });
+  }
+
+  async #runCommits(): Promise<void> {
+    for (let group = this.#takeGroup(); group.length > 0; group = this.#takeGroup()) {
+      const [first] = group;
+      const last = group[group.length - 1];
+      if (first === undefined || last === undefined) break;
+      try {
+        const answer = this.#refused
+          ? "abandoned"
+          : await this.#commitWithRetries(mergeOutcomes(group), last.position);
+        for (const each of group) each.resolve(answer);
+      } catch (error) {
+        // Set before the next group runs: the rejections below reach their handlers only later.
+        if (first.handled) this.#refused = true;
+        for (const each of group) each.reject(error);
+      }
+    }
+    this.#committing = undefined;
+  }
+
+  /**
+   * The next commit's entries: the first queued one, and the handled messages after it while
+   * they are of its topic (a commit stores one position), carry timer changes in one of them at
+   * most (a commit cancels before it schedules, which two handlers' changes together may not
+   * follow) and number {@link MAX_UNCOMMITTED} at most. Merged, they are what the handlers did,
+   * in order, stored in one step: sends in order, the last state, the last position.
+   */
+  #takeGroup(): QueuedCommit[] {
+    const first = this.#queue[0];
+    if (first === undefined) return [];
+    let end = 1;
+    if (first.handled) {
+      let timers = hasTimerChanges(first.outcome.timers);
+      for (; end < this.#queue.length && end < MAX_UNCOMMITTED; end++) {
+        const next = this.#queue[end];
+        if (next === undefined || !next.handled) break;
+        if (next.position?.topic !== first.position?.topic) break;
+        const nextTimers = hasTimerChanges(next.outcome.timers);
+        if (timers && nextTimers) break;
+        timers ||= nextTimers;
+      }
+    }
+    return this.#queue.splice(0, end);
   }
 
   // Commits run one after the other, so each takes its sequence number when it runs: a re-claim
@@ -333,7 +468,7 @@ export class DurableInbox {
   async #commitWithRetries(
     outcome: HandlerOutcome,
     position: AgentCommit["position"],
-  ): Promise<CommitResult | "abandoned"> {
+  ): Promise<CommitAnswer> {
     const { bus, guildId, agentId, log } = this.#options;
     if (this.#fenced) return "fenced";
     const started = performance.now();
@@ -424,4 +559,23 @@ export class DurableInbox {
     void this.#unsubscribe();
     this.#options.onFenced?.();
   }
+}
+
+/** One outcome of what several handlers did, in order (see `#takeGroup`). */
+function mergeOutcomes(group: readonly { readonly outcome: HandlerOutcome }[]): HandlerOutcome {
+  const [only] = group;
+  if (group.length === 1 && only !== undefined) return only.outcome;
+  let state: string | undefined;
+  let timers: TimerChanges | undefined;
+  const messages: Message[] = [];
+  for (const { outcome } of group) {
+    messages.push(...outcome.messages);
+    if (outcome.state !== undefined) state = outcome.state;
+    if (hasTimerChanges(outcome.timers)) timers = outcome.timers;
+  }
+  return {
+    messages,
+    ...(state !== undefined && { state }),
+    ...(timers !== undefined && { timers }),
+  };
 }

@@ -5,6 +5,7 @@
 import type { TopicPosition } from "./agent-store.js";
 import type { Message } from "./message.js";
 import type { MessageHandler } from "./message-bus.js";
+import { rememberValidMessage } from "./validation.js";
 
 // Past this many delivered entries at the front, the queue is compacted (when that halves it).
 const COMPACT_AFTER = 1024;
@@ -41,7 +42,8 @@ export class SerialDelivery {
 
   /**
    * Queues a message, as its JSON text, with its position in its topic. Never calls the handler
-   * before the caller's next await.
+   * before the caller's next await. Queue only JSON the bus validated as a message: what is
+   * delivered counts as valid from then on (`validateMessage` does not check it again).
    */
   push(json: string, position: TopicPosition): void {
     if (this.#closed) return;
@@ -68,7 +70,8 @@ export class SerialDelivery {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
-      const message = JSON.parse(json) as Message;
+      // Every bus validates a message's JSON before it queues it here.
+      const message = rememberValidMessage(JSON.parse(json) as Message);
       try {
         await this.#handler(message, position);
       } catch (error) {

@@ -158,14 +158,33 @@ export const validateMessagingConfig: (
   'use { backend: "memory" } or { backend: "redis", url: "redis://…" }',
 );
 
+const checkMessage = validator(Message, "message", "build messages with createMessage");
+
+/**
+ * Messages known to be valid: those {@link validateMessage} returned, and those the buses hand to
+ * subscribers (parsed from JSON they validated). A message crosses several layers of one process
+ * on its way (bus, host, process manager), and each checks what it is given; with this, only the
+ * first check costs anything.
+ */
+const validMessages = new WeakSet<object>();
+
+/** Records `message`, parsed from JSON a bus validated, as valid (see `validMessages`). */
+export function rememberValidMessage(message: Message): Message {
+  validMessages.add(message);
+  return message;
+}
+
 /**
  * Checks that `value` is a {@link Message} and returns it: what a bus or a host does with
- * anything it receives from outside the process.
+ * anything it receives from outside the process. A message it returned (or a bus delivered) is
+ * returned at once when given again, so treat messages as immutable: one changed after its check
+ * is not checked again.
  *
  * @throws GuildhallError `invalid-argument` naming the path of each bad field.
  */
-export const validateMessage: (value: unknown, options?: ValidateOptions) => Message = validator(
-  Message,
-  "message",
-  "build messages with createMessage",
-);
+export function validateMessage(value: unknown, options?: ValidateOptions): Message {
+  if (typeof value === "object" && value !== null && validMessages.has(value)) {
+    return value as Message;
+  }
+  return rememberValidMessage(checkMessage(value, options));
+}

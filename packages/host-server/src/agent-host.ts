@@ -250,6 +250,7 @@ class AgentHostImpl implements AgentHost {
         defaultRestartPolicy: options.defaultRestartPolicy,
       }),
       maxStateBytes: options.maxStateBytes,
+      maxMessageBytes: this.#bus.maxMessageBytes,
       onPublish: (agent, request) => this.#requireSupervisor().publish(agent, request),
       onSchedule: (agent, request) => this.#requireSupervisor().schedule(agent, request),
       onCancelSchedule: (agent, request) =>

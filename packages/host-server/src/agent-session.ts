@@ -16,7 +16,6 @@ import {
   newTimer,
   startProcessSpan,
   tracedPublish,
-  validateMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
   type AgentTimer,
@@ -77,6 +76,20 @@ interface TimerChangeList {
   cancel: string[];
 }
 
+/** What one delivery's handler did so far, committed with it. */
+interface Delivery {
+  readonly outbox: Message[];
+  readonly timers: TimerChangeList;
+  /** The consumer span of the handler: the parent of what it publishes. */
+  readonly span: Span;
+}
+
+/**
+ * Messages handed to an agent process ahead of the one it handles: it sees the next at once
+ * instead of a round trip later. The process handles them one at a time, in order.
+ */
+const PREFETCH = 32;
+
 function noTimerChanges(): TimerChangeList {
   return { schedule: [], cancel: [] };
 }
@@ -98,12 +111,10 @@ export class AgentSession {
   readonly #inbox: DurableInbox;
   readonly #startOutbox: Message[] = [];
   readonly #startTimers = noTimerChanges();
-  /** Sends of the handler in progress; deliveries are one at a time, so one list is enough. */
-  #deliveryOutbox: Message[] | undefined;
-  /** Timers the handler in progress set or cancelled. */
-  #deliveryTimers: TimerChangeList | undefined;
-  /** The consumer span of the handler in progress: the parent of what it publishes. */
-  #deliverySpan: Span | undefined;
+  /** The deliveries handed to the process and not answered yet, by delivery id. */
+  readonly #deliveries = new Map<number, Delivery>();
+  /** Whether a delivery of this process was charged with its exit already (see `#handle`). */
+  #crashCharged = false;
   #started = false;
   #closing = false;
 
@@ -125,6 +136,7 @@ export class AgentSession {
       checkpoint,
       log: asAgentLogger(log),
       handle: (message, position) => this.#handle(message, position),
+      prefetch: PREFETCH,
       onFenced: () => deps.onFenced(),
       onCommitFailed: () => deps.onCommitFailed(),
       onHandleFailed: (error, message) => {
@@ -193,7 +205,9 @@ export class AgentSession {
     // The agent process has no tracer: its host traces the publish, as a child of the handling
     // that sent it (or of the trace context the agent gave).
     const parent =
-      (typeof request.handler === "number" ? this.#deliverySpan : undefined) ??
+      (typeof request.handler === "number"
+        ? this.#deliveries.get(request.handler)?.span
+        : undefined) ??
       request.traceparent ??
       null;
     return tracedPublish(
@@ -205,17 +219,19 @@ export class AgentSession {
 
   async #publish(request: PublishRequest, traceparent: string | undefined): Promise<Message> {
     const { bus, metrics, guildId, agentId, agentName } = this.#deps;
-    const message = validateMessage(
-      createMessage({
-        topic: request.topic,
-        sender: { id: agentId, name: agentName },
-        payload: request.payload,
-        format: request.format,
-        ...(request.threadId !== undefined && { threadId: request.threadId }),
-        ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
-        ...(traceparent !== undefined && { traceparent }),
-      }),
-    );
+    // The process manager checked every field of the request; the sender is the host's own.
+    const message = createMessage({
+      topic: request.topic,
+      sender: { id: agentId, name: agentName },
+      payload: request.payload,
+      format: request.format,
+      ...(request.threadId !== undefined && { threadId: request.threadId }),
+      ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
+      ...(traceparent !== undefined && { traceparent }),
+      // A send from a handler resolved in the agent with the id and time its process gave it.
+      ...(request.id !== undefined && { id: request.id }),
+      ...(request.timestamp !== undefined && { timestamp: request.timestamp }),
+    });
     const bytes = Buffer.byteLength(JSON.stringify(message));
     const limit = bus.maxMessageBytes;
     if (bytes > limit) {
@@ -226,8 +242,8 @@ export class AgentSession {
     }
     if (request.handler === "start" && !this.#started) {
       this.#startOutbox.push(message);
-    } else if (typeof request.handler === "number" && this.#deliveryOutbox !== undefined) {
-      this.#deliveryOutbox.push(message);
+    } else if (typeof request.handler === "number" && this.#deliveries.has(request.handler)) {
+      this.#deliveries.get(request.handler)?.outbox.push(message);
     } else {
       await this.#inbox.commit({ messages: [message] });
     }
@@ -253,7 +269,7 @@ export class AgentSession {
       agentId,
       this.#deps.pendingTimers() +
         this.#startTimers.schedule.length +
-        (this.#deliveryTimers?.schedule.length ?? 0) +
+        this.#scheduledByDeliveries() +
         1,
     );
     if (changes === undefined) {
@@ -281,8 +297,15 @@ export class AgentSession {
   /** The timer changes of the handler a request came from; `undefined` outside any handler. */
   #timerChangesFor(handler: ScheduleRequest["handler"]): TimerChangeList | undefined {
     if (handler === "start" && !this.#started) return this.#startTimers;
-    if (typeof handler === "number") return this.#deliveryTimers;
+    if (typeof handler === "number") return this.#deliveries.get(handler)?.timers;
     return undefined;
+  }
+
+  /** Timers set by the handlers in progress, to be committed with them. */
+  #scheduledByDeliveries(): number {
+    let scheduled = 0;
+    for (const delivery of this.#deliveries.values()) scheduled += delivery.timers.schedule.length;
+    return scheduled;
   }
 
   /** Messages received for the agent and waiting to be handled. */
@@ -292,7 +315,7 @@ export class AgentSession {
 
   /** Whether a message is being handled. */
   get busy(): boolean {
-    return this.#deliveryOutbox !== undefined;
+    return this.#deliveries.size > 0;
   }
 
   /**
@@ -364,7 +387,6 @@ export class AgentSession {
       );
       return { messages: [] };
     }
-    this.#deps.crashes.set(crashKey, crashes + 1);
     metrics.messagesDelivered.inc({ guild_id: guildId });
     metrics.agentLag.set(
       { guild_id: guildId, agent_id: agentId },
@@ -372,14 +394,17 @@ export class AgentSession {
     );
     const outbox: Message[] = [];
     const timers = noTimerChanges();
-    this.#deliveryOutbox = outbox;
-    this.#deliveryTimers = timers;
     // Ends when the handler's outcome is in; its commit follows in the inbox (see 0013-tracing.md).
     const span = startProcessSpan(message, { guildId, agentId });
-    this.#deliverySpan = span;
+    let deliveryId: number | undefined;
     let failure: unknown;
     try {
-      const result = await manager.deliver(guildId, agentId, message);
+      const result = await manager.deliver(guildId, agentId, message, {
+        onDeliveryId: (id) => {
+          deliveryId = id;
+          this.#deliveries.set(id, { outbox, timers, span });
+        },
+      });
       this.#deps.crashes.delete(crashKey);
       if (result.status === "failed") {
         failure = new Error(result.error);
@@ -403,12 +428,17 @@ export class AgentSession {
         );
         throw failure;
       }
+      // The process exited. Of the messages it held, the oldest is the one it was handling (it
+      // handles them in order, and they fail in that order): only that one is charged with the
+      // exit, or a message that crashes its handler would take those queued behind it along.
+      if (!this.#crashCharged) {
+        this.#crashCharged = true;
+        this.#deps.crashes.set(crashKey, crashes + 1);
+      }
       failure = error;
       throw error;
     } finally {
-      this.#deliveryOutbox = undefined;
-      this.#deliveryTimers = undefined;
-      this.#deliverySpan = undefined;
+      if (deliveryId !== undefined) this.#deliveries.delete(deliveryId);
       endSpan(span, failure);
       this.#deps.onActivity();
     }

@@ -15,6 +15,7 @@ import { Ajv } from "ajv";
 import standaloneCode from "ajv/dist/standalone/index.js";
 import { z } from "zod";
 import {
+  AgentSend,
   DeliverCommand,
   JsonPayload,
   PublishedReply,
@@ -37,6 +38,8 @@ const SCHEMAS = {
   stop: StopCommand,
   statsRequest: StatsRequest,
   jsonPayload: JsonPayload,
+  // What the runner checks of its agent's own sends, so that a bad one fails in the agent's call.
+  agentSend: AgentSend,
 };
 
 const ajv = new Ajv({

@@ -8,6 +8,7 @@ import {
   describeIssues,
   REQUEST_TYPES,
   TimerId,
+  type AgentSendMessage,
   type CancelScheduleRequestMessage,
   type HostToRunner,
   type PublishRequestMessage,
@@ -19,6 +20,7 @@ import type {
   AgentRef,
   CancelScheduleRequest,
   DurableState,
+  PublishHandler,
   PublishRequest,
   ResolvedAgentProcessManagerOptions,
   ScheduleRequest,
@@ -44,6 +46,16 @@ export type DeliveryResult =
     }
   | { readonly status: "skipped"; readonly deliveryId: number }
   | { readonly status: "failed"; readonly deliveryId: number; readonly error: string };
+
+/** Options of `AgentProcessManager.deliver`. */
+export interface DeliverOptions {
+  /**
+   * Called at once, before the message is sent, with the delivery's id: the `handler` of the
+   * requests the agent makes while it handles this message, and the `deliveryId` of its result. A
+   * host that hands an agent several messages ahead tells their requests apart by it.
+   */
+  readonly onDeliveryId?: (deliveryId: number) => void;
+}
 
 /** The agent a channel belongs to, as far as the channel needs it. */
 export interface AgentChannelOwner {
@@ -142,6 +154,7 @@ export class AgentChannel {
             stopTimeoutMs: options.stopTimeoutMs,
             ...(state !== undefined && { state }),
             maxStateBytes: options.maxStateBytes,
+            maxMessageBytes: options.maxMessageBytes,
           });
         },
         // The exit rejects the start.
@@ -155,9 +168,10 @@ export class AgentChannel {
    *
    * @throws GuildhallError `unavailable` when the process exits first
    */
-  deliver(message: Message): Promise<DeliveryResult> {
+  deliver(message: Message, options: DeliverOptions = {}): Promise<DeliveryResult> {
     const { guild, spec } = this.#owner;
     const deliveryId = this.#owner.nextId();
+    options.onDeliveryId?.(deliveryId);
     return new Promise<DeliveryResult>((resolve, reject) => {
       this.#deliveries.set(deliveryId, { messageId: message.id, resolve, reject });
       if (!this.runner.send({ type: "deliver", deliveryId, message })) {
@@ -243,10 +257,27 @@ export class AgentChannel {
       case "ready": {
         const pending = this.#start;
         if (pending === undefined) return;
-        this.#start = undefined;
-        clearTimeout(pending.timer);
         this.gracefulStop = message.gracefulStop;
-        pending.resolve(message.state);
+        const { state } = message;
+        this.#publishSends("start", message.messages).then(
+          () => {
+            if (this.#start !== pending) return;
+            this.#start = undefined;
+            clearTimeout(pending.timer);
+            pending.resolve(state);
+          },
+          (error: unknown) => {
+            if (this.#start !== pending) return;
+            const refusal = asGuildhallError(error);
+            this.#failStart(
+              pending,
+              new GuildhallError(
+                refusal.code,
+                `agent "${this.#owner.spec.id}" (${this.#owner.spec.className}) onStart sent a message the host refused: ${refusal.message}`,
+              ),
+            );
+          },
+        );
         return;
       }
       case "failed":
@@ -272,13 +303,23 @@ export class AgentChannel {
         if (pending === undefined) return;
         this.#deliveries.delete(message.deliveryId);
         const deliveryId = message.deliveryId;
-        if (message.status === "failed") {
-          const error = message.error ?? "unknown error";
+        const failed = (error: string): void => {
           this.#owner.recordError(`onMessage failed on message ${pending.messageId}: ${error}`);
           pending.resolve({ status: "failed", deliveryId, error });
+        };
+        if (message.status === "failed") {
+          failed(message.error ?? "unknown error");
         } else if (message.status === "handled") {
           const state = message.state;
-          pending.resolve({ status: "handled", deliveryId, ...(state !== undefined && { state }) });
+          this.#publishSends(deliveryId, message.messages).then(
+            () =>
+              pending.resolve({
+                status: "handled",
+                deliveryId,
+                ...(state !== undefined && { state }),
+              }),
+            (error: unknown) => failed(asGuildhallError(error).message),
+          );
         } else {
           pending.resolve({ status: "skipped", deliveryId });
         }
@@ -342,7 +383,6 @@ export class AgentChannel {
   }
 
   async #publish(message: PublishRequestMessage): Promise<HostToRunner> {
-    const options = this.#owner.options;
     const request: PublishRequest = {
       topic: message.topic,
       payload: message.payload,
@@ -350,15 +390,9 @@ export class AgentChannel {
       ...(message.threadId !== undefined && { threadId: message.threadId }),
       ...(message.inResponseTo !== undefined && { inResponseTo: message.inResponseTo }),
       ...(message.traceparent !== undefined && { traceparent: message.traceparent }),
-      ...(message.handler !== undefined && { handler: message.handler }),
     };
-    if (options.onPublish === undefined) {
-      throw new GuildhallError(
-        "unavailable",
-        "this AgentProcessManager has no onPublish handler, so agents cannot publish; pass onPublish in its options",
-      );
-    }
-    const published = Message.safeParse(await options.onPublish(this.#agentRef(), request));
+    // The agent's send resolves with this message, so it is checked before it reaches the runner.
+    const published = Message.safeParse(await this.#onPublish()(this.#agentRef(), request));
     if (!published.success) {
       throw new GuildhallError(
         "internal",
@@ -366,6 +400,31 @@ export class AgentChannel {
       );
     }
     return { type: "published", requestId: message.requestId, message: published.data };
+  }
+
+  /**
+   * Publishes, in order, what a handler sent (its process built and checked each message, and its
+   * send has resolved); rejects with the first refusal, and publishes none after it.
+   */
+  async #publishSends(
+    handler: NonNullable<PublishRequest["handler"]>,
+    sends: readonly AgentSendMessage[] | undefined,
+  ): Promise<void> {
+    if (sends === undefined || sends.length === 0) return;
+    const onPublish = this.#onPublish();
+    const agent = this.#agentRef();
+    for (const send of sends) await onPublish(agent, { ...send, handler } as PublishRequest);
+  }
+
+  #onPublish(): PublishHandler {
+    const onPublish = this.#owner.options.onPublish;
+    if (onPublish === undefined) {
+      throw new GuildhallError(
+        "unavailable",
+        "this AgentProcessManager has no onPublish handler, so agents cannot publish; pass onPublish in its options",
+      );
+    }
+    return onPublish;
   }
 
   async #schedule(message: ScheduleRequestMessage): Promise<HostToRunner> {

@@ -10,7 +10,7 @@ import {
   type AgentSpec,
   type Message,
 } from "@guildhall/core";
-import type { DeliveryResult } from "./agent-channel.js";
+import type { DeliverOptions, DeliveryResult } from "./agent-channel.js";
 import type { AgentInfo, AgentProcessManagerStatus } from "./agent-info.js";
 import { WARM_UP_FLAG } from "./ipc-constants.js";
 import { LifecycleEmitter, type AgentProcessManagerEvents } from "./lifecycle-events.js";
@@ -199,13 +199,19 @@ export class AgentProcessManager {
   /**
    * Hands `message` to the agent. Messages to one agent are handled one at a time, in the order
    * delivered; the agent's own messages are skipped. Resolves when the agent has handled it, with
-   * the state its handler left when changed (see {@link DeliveryResult}).
+   * the state its handler left when changed (see {@link DeliveryResult}). More may be delivered
+   * before it resolves: they wait in the agent process, which saves a round trip per message.
    *
    * @throws GuildhallError `not-found` (no such agent), `unavailable` (not ready, or it exited
    *   before handling the message), `invalid-argument` (not a valid Message)
    */
-  async deliver(guildId: string, agentId: string, message: Message): Promise<DeliveryResult> {
-    return this.#require(guildId, agentId).deliver(message);
+  async deliver(
+    guildId: string,
+    agentId: string,
+    message: Message,
+    options?: DeliverOptions,
+  ): Promise<DeliveryResult> {
+    return this.#require(guildId, agentId).deliver(message, options);
   }
 
   /**

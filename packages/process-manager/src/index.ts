@@ -1,7 +1,7 @@
 // The public entry of @guildhall/process-manager: the manager an agent host is built on.
 export { AgentProcessManager, createAgentProcessManager } from "./agent-process-manager.js";
 export type { AgentLogsOptions, SpawnedAgent } from "./agent-process-manager.js";
-export type { DeliveryResult } from "./agent-channel.js";
+export type { DeliverOptions, DeliveryResult } from "./agent-channel.js";
 export type { SpawnRequest, GuildContext } from "./spawn-request.js";
 export type { AgentInfo, AgentState, AgentProcessManagerStatus } from "./agent-info.js";
 export { DEFAULT_INHERITED_ENV } from "./manager-options.js";

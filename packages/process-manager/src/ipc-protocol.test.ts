@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { HostToRunner, RunnerToHost } from "./ipc-protocol.js";
 
+/** A handler's send as a runner reports it. */
+const SEND = {
+  id: "0ABCDEFGHJ0000000000000000",
+  timestamp: 1,
+  topic: "t",
+  payload: 1,
+  format: "json",
+};
+
 describe("IPC protocol", () => {
   it("accepts well-formed messages in both directions", () => {
     expect(RunnerToHost.safeParse({ type: "hello", protocol: 1, pid: 42 }).success).toBe(true);
@@ -23,14 +32,15 @@ describe("IPC protocol", () => {
         stopTimeoutMs: 1000,
         state: { value: { count: 1 } },
         maxStateBytes: 1_048_576,
+        maxMessageBytes: 1_048_576,
       }).success,
     ).toBe(true);
     for (const message of [
       { type: "ready", gracefulStop: true },
       { type: "ready", state: { value: null }, gracefulStop: false },
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: [1, "two"] } },
-      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "start" },
-      { type: "publish", requestId: 2, topic: "t", payload: 1, format: "json", handler: 3 },
+      { type: "ready", gracefulStop: true, messages: [SEND] },
+      { type: "delivered", deliveryId: 3, status: "handled", messages: [SEND, SEND] },
       { type: "schedule", requestId: 3, delayMs: 1000, payload: { remind: "me" }, handler: 3 },
       { type: "schedule", requestId: 4, delayMs: 0, payload: null, handler: "start" },
       // Not the runner's to refuse: the host answers with the rule it broke.
@@ -48,8 +58,20 @@ describe("IPC protocol", () => {
       { type: "ready", state: { value: Number.NaN }, gracefulStop: true },
       { type: "ready" },
       { type: "delivered", deliveryId: 3, status: "handled", state: { value: undefined } },
-      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: "stop" },
-      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: -1 },
+      // Sends from handlers come with the handler's outcome, not as requests of their own.
+      { type: "publish", requestId: 1, topic: "t", payload: 1, format: "json", handler: 3 },
+      { type: "delivered", deliveryId: 3, status: "handled", messages: [{ ...SEND, id: "" }] },
+      {
+        type: "delivered",
+        deliveryId: 3,
+        status: "handled",
+        messages: [{ ...SEND, timestamp: -1 }],
+      },
+      {
+        type: "ready",
+        gracefulStop: true,
+        messages: [{ ...SEND, sender: { id: "someone-else" } }],
+      },
       { type: "schedule", requestId: 1, delayMs: Number.POSITIVE_INFINITY, payload: 1 },
       { type: "schedule", requestId: 1, delayMs: Number.NaN, payload: 1 },
       { type: "schedule", requestId: 1, delayMs: "1000", payload: 1 },

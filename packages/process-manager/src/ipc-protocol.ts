@@ -49,6 +49,8 @@ export const StartCommand = z.strictObject({
   state: DurableState.optional(),
   /** The largest state a handler may leave, in bytes of its JSON. */
   maxStateBytes: z.number().int().positive(),
+  /** The largest message the agent may send, in bytes of its JSON: the bus's limit. */
+  maxMessageBytes: z.number().int().positive(),
 });
 
 /** One message for the agent; `deliveryId` correlates the `delivered` answer. */
@@ -114,6 +116,27 @@ export type StartCommand = z.infer<typeof StartCommand>;
 
 // ---- runner → host ---------------------------------------------------------------------------
 
+/**
+ * A message an agent sent from a handler, as its runner built it: everything of the message but
+ * the sender, which the host stamps. It reaches the host with the handler's outcome (`ready`,
+ * `delivered`), since it is released by that handler's commit anyway: the agent's send resolves
+ * at once instead of waiting for a host round trip per message.
+ */
+export const AgentSend = z.strictObject({
+  id: z.string().min(1).max(64),
+  timestamp: z.number().int().nonnegative(),
+  topic,
+  payload: JsonPayload,
+  format: z.string().min(1).max(256),
+  threadId: z.string().min(1).max(64).optional(),
+  inResponseTo: z.string().min(1).max(64).optional(),
+  /** The trace context of the message being handled, when there is one. */
+  traceparent: z.string().min(1).max(256).optional(),
+});
+
+/** What one handler sent, in order. */
+const AgentSends = z.array(AgentSend).max(100_000);
+
 /** The runner is up, @guildhall/core is loaded, and it waits for `start`. */
 export const HelloEvent = z.strictObject({
   type: z.literal("hello"),
@@ -131,6 +154,8 @@ export const HelloEvent = z.strictObject({
 export const ReadyEvent = z.strictObject({
   type: z.literal("ready"),
   state: DurableState.optional(),
+  /** What onStart sent, in order. */
+  messages: AgentSends.optional(),
   gracefulStop: z.boolean(),
 });
 
@@ -141,7 +166,11 @@ export const FailedEvent = z.strictObject({
   message: text,
 });
 
-/** The agent asks the host to publish. The host stamps the sender; the runner never sets it. */
+/**
+ * The agent asks the host to publish at once: a send outside any handler (from a timer, a promise
+ * left running), which is committed on its own. The host stamps the sender; the runner never sets
+ * it.
+ */
 export const PublishRequest = z.strictObject({
   type: z.literal("publish"),
   requestId,
@@ -150,10 +179,8 @@ export const PublishRequest = z.strictObject({
   format: z.string().min(1).max(256),
   threadId: z.string().min(1).max(64).optional(),
   inResponseTo: z.string().min(1).max(64).optional(),
-  /** The trace context of the message being handled, when the agent sends from a handler. */
+  /** The trace context the agent's context carries, when it has one. */
   traceparent: z.string().min(1).max(256).optional(),
-  /** The handler running when the agent sent; absent for sends outside any running handler. */
-  handler: HandlerTag.optional(),
 });
 
 /**
@@ -180,7 +207,8 @@ export const CancelScheduleRequest = z.strictObject({
 
 /**
  * A delivery was handled (`handled`), skipped as the agent's own (`skipped`), or threw or left a
- * state it cannot keep (`failed`). `state` is the state a `handled` delivery left, when changed.
+ * state it cannot keep (`failed`). `state` is the state a `handled` delivery left, when changed;
+ * `messages` what it sent.
  */
 export const DeliveredEvent = z.strictObject({
   type: z.literal("delivered"),
@@ -188,6 +216,7 @@ export const DeliveredEvent = z.strictObject({
   status: z.enum(["handled", "skipped", "failed"]),
   error: text.optional(),
   state: DurableState.optional(),
+  messages: AgentSends.optional(),
 });
 
 /** Agent code threw outside any handler; the runner exits 1 right after sending this. */
@@ -216,6 +245,8 @@ export const RunnerToHost = z.discriminatedUnion("type", [
 export type RunnerToHost = z.infer<typeof RunnerToHost>;
 /** A publish request as it arrives at the host. */
 export type PublishRequestMessage = z.infer<typeof PublishRequest>;
+/** A handler's send as it arrives at the host. */
+export type AgentSendMessage = z.infer<typeof AgentSend>;
 /** A schedule request as it arrives at the host. */
 export type ScheduleRequestMessage = z.infer<typeof ScheduleRequest>;
 /** A cancel-schedule request as it arrives at the host. */

@@ -47,6 +47,14 @@ export interface PublishRequest {
    * and drops them when it failed (or its process exited before `deliver` resolved).
    */
   readonly handler?: "start" | number;
+  /**
+   * The id and creation time the agent process gave a message sent from a running handler: its
+   * send resolved with them already, so the host keeps them. Absent for sends outside handlers,
+   * which the host numbers.
+   */
+  readonly id?: string;
+  /** See {@link PublishRequest.id}. */
+  readonly timestamp?: number;
 }
 
 /**
@@ -104,8 +112,15 @@ export type PrepareStartHandler = (agent: StartingAgent) => Promise<PreparedStar
 
 /**
  * Publishes for an agent and resolves with the message as sent (with its id, sender and
- * timestamp); the agent's `send` resolves with it. Reject with a GuildhallError to refuse (its code
- * and message reach the agent).
+ * timestamp). Reject with a GuildhallError to refuse.
+ *
+ * A send from outside any handler waits for this: the agent's `send` resolves with the message,
+ * or rejects with the refusal's code and message. A send from a running handler (`handler` set)
+ * does not: the agent process checks and builds the message itself (a send over
+ * `maxMessageBytes` fails there), its `send` resolves at once, and the handler's sends reach
+ * this in order when the handler has ended, before its delivery (or start) resolves. Refusing one
+ * of them fails that handler as a throw would: its delivery resolves `failed` with the refusal's
+ * message.
  */
 export type PublishHandler = (agent: AgentRef, request: PublishRequest) => Promise<Message>;
 
@@ -219,6 +234,12 @@ export interface AgentProcessManagerOptions {
    * `DEFAULT_MAX_STATE_BYTES`).
    */
   maxStateBytes?: number;
+  /**
+   * The largest message an agent may send, in bytes of its JSON: set it to the bus's limit, so
+   * that a send over it fails in the agent's own call. Default 1 048 576 (1 MiB), the default of
+   * Guildhall's buses.
+   */
+  maxMessageBytes?: number;
 }
 
 /** Options with every default filled in. */
@@ -240,6 +261,7 @@ export interface ResolvedAgentProcessManagerOptions {
   readonly onCancelSchedule: CancelScheduleHandler | undefined;
   readonly prepareStart: PrepareStartHandler | undefined;
   readonly maxStateBytes: number;
+  readonly maxMessageBytes: number;
 }
 
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -313,5 +335,6 @@ export function resolveAgentProcessManagerOptions(
     onCancelSchedule: options.onCancelSchedule,
     prepareStart: options.prepareStart,
     maxStateBytes: count("maxStateBytes", options.maxStateBytes, DEFAULT_MAX_STATE_BYTES, 1),
+    maxMessageBytes: count("maxMessageBytes", options.maxMessageBytes, 1_048_576, 1),
   };
 }

@@ -5,15 +5,15 @@ import {
   agentKey,
   errorMessage,
   GuildhallError,
-  Message,
   parseClassName,
   resolveAgentModule,
+  validateMessage,
   type AgentSpec,
+  type Message,
 } from "@guildhall/core";
-import { AgentChannel, type DeliveryResult } from "./agent-channel.js";
+import { AgentChannel, type DeliverOptions, type DeliveryResult } from "./agent-channel.js";
 import type { AgentInfo, AgentState } from "./agent-info.js";
 import { asGuildhallError } from "./as-guildhall-error.js";
-import { describeIssues } from "./ipc-protocol.js";
 import type { AgentEventBase, AgentLifecycleEvent } from "./lifecycle-events.js";
 import { LogBuffer } from "./log-buffer.js";
 import type {
@@ -192,7 +192,7 @@ export class SupervisedAgent {
    *
    * @throws GuildhallError `unavailable` (not ready), `invalid-argument` (not a valid Message)
    */
-  deliver(message: Message): Promise<DeliveryResult> {
+  deliver(message: Message, options?: DeliverOptions): Promise<DeliveryResult> {
     const phase = this.#phase;
     if (phase.name !== "ready") {
       throw new GuildhallError(
@@ -200,14 +200,8 @@ export class SupervisedAgent {
         `agent "${this.spec.id}" of guild "${this.guild.id}" is ${this.state}, not ready; deliver again once it is ready`,
       );
     }
-    const parsed = Message.safeParse(message);
-    if (!parsed.success) {
-      throw new GuildhallError(
-        "invalid-argument",
-        `not a valid Message: ${describeIssues(parsed.error)}`,
-      );
-    }
-    return phase.channel.deliver(parsed.data);
+    // Free for what a bus delivered: it checked the message already.
+    return phase.channel.deliver(validateMessage(message), options);
   }
 
   /** A snapshot, with its process's current memory. */

@@ -93,13 +93,15 @@ export function recordingPublisher(): { onPublish: PublishHandler; published: Pu
   const published: Published[] = [];
   let sequence = 0;
   const onPublish: PublishHandler = (agent, request) => {
+    // As a host does: a handler's send keeps the id and time its process gave it.
+    sequence += 1;
     const message: Message = {
-      id: `msg-${++sequence}`,
+      id: request.id ?? `msg-${sequence}`,
       topic: request.topic,
       sender: { id: agent.agentId, name: agent.agentName },
       format: request.format,
       payload: request.payload,
-      timestamp: Date.now(),
+      timestamp: request.timestamp ?? Date.now(),
       ...(request.threadId !== undefined && { threadId: request.threadId }),
       ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
     };

@@ -59,12 +59,14 @@ describe("publish and deliver", () => {
       payload: { hello: "announcer" },
       format: "json",
       handler: "start",
+      id: expect.any(String) as string,
+      timestamp: expect.any(Number) as number,
     });
     expect(hello?.agent).toMatchObject({ guildId: "guild-m", agentName: "Announcer" });
     expect(hello?.request).not.toHaveProperty("sender");
   });
 
-  it("round-trips a delivery: reply keeps topic, thread and trace, send resolves with the host's message", async () => {
+  it("round-trips a delivery: reply keeps topic, thread and trace; the host stamps the sender", async () => {
     await manager.spawn({
       guild,
       agent: { id: "echo", name: "Echo", className: fixtureClass("Echo") },
@@ -86,6 +88,8 @@ describe("publish and deliver", () => {
         inResponseTo: "m-1",
         traceparent: TRACE,
         handler,
+        id: expect.any(String) as string,
+        timestamp: expect.any(Number) as number,
       },
       // A send from the handler continues the trace too, as it does in-process.
       {
@@ -94,6 +98,8 @@ describe("publish and deliver", () => {
         format: "audit/v1",
         traceparent: TRACE,
         handler,
+        id: expect.any(String) as string,
+        timestamp: expect.any(Number) as number,
       },
     ]);
     expect(published[0]?.message.sender).toEqual({ id: "echo", name: "Echo" });
@@ -106,6 +112,40 @@ describe("publish and deliver", () => {
       topic: "default_topic",
     });
     expect(published[0]?.request).not.toHaveProperty("traceparent");
+  });
+
+  it("resolves a handler's send at once with the message its process built, and refuses a bad one in the agent's call", async () => {
+    published.length = 0;
+    const result = await manager.deliver(
+      guild.id,
+      "echo",
+      clientMessage("s-1", { checkSends: 1_100_000 }),
+    );
+    expect(result.status).toBe("handled");
+    // Only the good sends reach the host, in order, once the handler is done.
+    expect(published.map((each) => each.request.payload)).toEqual([
+      { first: true },
+      expect.objectContaining({ tooBig: expect.any(Object) as object }),
+    ]);
+    const [first, reply] = published;
+    const report = reply?.request.payload as Record<string, Record<string, unknown>>;
+    expect(report["sent"]).toEqual({
+      ...first?.message,
+      sender: { id: "echo", name: "Echo" },
+    });
+    expect(first?.request).toMatchObject({
+      id: report["sent"]?.["id"],
+      timestamp: report["sent"]?.["timestamp"],
+      handler: result.deliveryId,
+    });
+    expect(report["tooBig"]).toMatchObject({
+      code: "invalid-argument",
+      message: expect.stringMatching(/over the bus limit of 1048576 bytes/) as string,
+    });
+    expect(report["badTopic"]).toMatchObject({
+      code: "invalid-argument",
+      message: expect.stringMatching(/^cannot send this message: topic/) as string,
+    });
   });
 
   it("handles deliveries one at a time, in order", async () => {

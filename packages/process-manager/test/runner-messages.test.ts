@@ -35,6 +35,7 @@ const VALID: Record<string, unknown>[] = [
     stopTimeoutMs: 10_000,
     state: { value: { count: 3, seen: ["m-1", "m-2"], last: null, ok: true, ratio: 0.5 } },
     maxStateBytes: 1_048_576,
+    maxMessageBytes: 1_048_576,
   },
   { type: "deliver", deliveryId: 7, message },
   { type: "published", requestId: 0, message: { ...message, threadId: undefined } },

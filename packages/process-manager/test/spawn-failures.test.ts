@@ -143,8 +143,10 @@ describe("loading and starting", () => {
         },
       })
       .catch((error: unknown) => error);
-    expect(error).toMatchObject({ code: "internal" });
-    expect((error as Error).message).toMatch(/onStart threw: .*no onPublish handler/);
+    expect(error).toMatchObject({ code: "unavailable" });
+    expect((error as Error).message).toMatch(
+      /onStart sent a message the host refused: .*no onPublish handler/,
+    );
     for (const event of events) {
       if (event.type === "started") expect(isRunning(event.pid)).toBe(false);
     }

@@ -179,7 +179,8 @@ describe("reporting and refusing what handlers leave", () => {
   });
 
   it("refuses a state over maxStateBytes as a failed delivery and rolls it back", async () => {
-    const manager = await recordingManager();
+    // The handler's reply carries the state: a bus limit above it leaves the state check to fail.
+    const manager = await recordingManager({ maxMessageBytes: 4 * 1_048_576 });
     await manager.spawn(counter());
     await send(manager, { op: "add", n: 5 });
     const grown = await send(manager, { op: "grow", bytes: 1_100_000 });

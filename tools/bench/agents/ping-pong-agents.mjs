@@ -7,9 +7,11 @@ import { performance } from "node:perf_hooks";
 /**
  * Started by a message in its inbox:
  * - `{ rounds }`: sends `ping` to its peer's inbox and, on each `pong`, records the round trip
- *   and sends the next; finally publishes `{ samplesMs }` on "bench-results".
+ *   and sends the next; finally publishes `{ samplesMs }` on its results topic.
  * - `{ burst, window }`: keeps `window` pings in flight until `burst` pongs came back; finally
- *   publishes `{ elapsedMs, messages }` (pings and pongs) on "bench-results".
+ *   publishes `{ elapsedMs, messages }` (pings and pongs) on its results topic.
+ * Its results topic is `properties.results`, "bench-results" by default (several pairs in one
+ * guild each report on a topic of their own).
  * Handlers run one message at a time, so each loop is driven by the pongs rather than awaited
  * inside one handler.
  */
@@ -40,7 +42,7 @@ export class Pinger extends Agent {
       if (burst.sent < burst.total) return this.#burstPing(ctx);
       if (burst.received === burst.total) {
         this.#burst = undefined;
-        await ctx.publish("bench-results", {
+        await ctx.publish(this.#results, {
           elapsedMs: performance.now() - burst.startedAt,
           messages: 2 * burst.total,
         });
@@ -49,7 +51,11 @@ export class Pinger extends Agent {
     }
     this.#samples.push(performance.now() - this.#sentAt);
     if (this.#samples.length < this.#rounds) return this.#ping(ctx);
-    await ctx.publish("bench-results", { samplesMs: this.#samples });
+    await ctx.publish(this.#results, { samplesMs: this.#samples });
+  }
+
+  get #results() {
+    return this.properties.results ?? "bench-results";
   }
 
   async #ping(ctx) {

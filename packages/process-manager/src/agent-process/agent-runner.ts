@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   GuildhallError,
+  createMessage,
   type Agent,
   type AgentContext,
   type ErrorCode,
@@ -25,7 +26,12 @@ import {
 } from "./ipc-agent-context.js";
 import type { CommittedState } from "./durable-state.js";
 import { PROTOCOL_VERSION, WARM_UP_FLAG } from "../ipc-constants.js";
-import type { HostToRunner, RunnerToHost, StartCommand } from "../ipc-protocol.js";
+import type {
+  AgentSendMessage,
+  HostToRunner,
+  RunnerToHost,
+  StartCommand,
+} from "../ipc-protocol.js";
 import type {
   CancelScheduleRequest,
   DurableState,
@@ -33,7 +39,7 @@ import type {
   ScheduleRequest,
 } from "../manager-options.js";
 import { loadAgent, loadState } from "./load-agent.js";
-import { jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
+import { agentSendProblem, jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
 
 type RunnerState = "idle" | "starting" | "ready" | "stopping";
 type Delivery = Extract<HostToRunner, { type: "deliver" }>;
@@ -46,9 +52,13 @@ let agent: Agent | undefined;
 let identity: AgentIdentity | undefined;
 let baseContext: AgentContext | undefined;
 let stopTimeoutMs = 10_000;
+let maxMessageBytes = 1_048_576;
+let agentName = "";
 let committed: CommittedState | undefined;
 /** The handler running now: `"start"` while onStart runs, a delivery's id while it is handled. */
 let running: Handler | undefined;
+/** What the running handler sent, for the host with its outcome. */
+let outbox: AgentSendMessage[] = [];
 const deliveries: Delivery[] = [];
 let draining: Promise<void> | undefined;
 /** Requests to the host awaiting its answer, by request id: publish, schedule, cancel-schedule. */
@@ -113,6 +123,8 @@ async function start(command: StartCommand): Promise<void> {
   // Operators see which agent a process runs (ps, top) rather than the runner's arguments.
   process.title = `guildhall-agent ${command.guild.id}/${command.agent.id}`;
   stopTimeoutMs = command.stopTimeoutMs;
+  maxMessageBytes = command.maxMessageBytes;
+  agentName = command.agent.name;
   identity = {
     agentId: command.agent.id,
     guildId: command.guild.id,
@@ -127,6 +139,7 @@ async function start(command: StartCommand): Promise<void> {
       hostFor("start"),
       createAgentLogger(identity.agentId, identity.guildId),
     );
+    outbox = [];
     if (typeof instance.onStart === "function") {
       running = "start";
       try {
@@ -144,9 +157,12 @@ async function start(command: StartCommand): Promise<void> {
     if (state !== "starting") return;
     const changed = committed.commit(instance.state);
     state = "ready";
+    const sent = outbox;
+    outbox = [];
     await send({
       type: "ready",
       ...(changed !== undefined && { state: changed }),
+      ...(sent.length > 0 && { messages: sent }),
       // Pipes to the host are written synchronously on Linux only; elsewhere a SIGKILL could cut
       // output still queued in this process.
       gracefulStop: typeof instance.onStop === "function" || process.platform !== "linux",
@@ -208,6 +224,36 @@ function publish(message: PublishRequest): Promise<Message> {
   );
 }
 
+/**
+ * A send from the running handler: checked and built here, held for the host with the handler's
+ * outcome, and resolved at once. The host stamps the same sender and keeps the id and timestamp,
+ * so the message resolved with is the one released (its trace context aside: the host's publish
+ * span replaces it).
+ */
+function sendFromHandler(request: PublishRequest): Promise<Message> {
+  const problem = jsonPayloadProblem(request.payload);
+  if (problem !== undefined) {
+    return invalid(
+      `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+    );
+  }
+  const message = createMessage({
+    ...request,
+    sender: { id: identity?.agentId ?? "", name: agentName },
+  });
+  const { sender: _sender, ...wire } = message;
+  const wrong = agentSendProblem(wire);
+  if (wrong !== undefined) return invalid(`cannot send this message: ${wrong}`);
+  const bytes = Buffer.byteLength(JSON.stringify(message));
+  if (bytes > maxMessageBytes) {
+    return invalid(
+      `message ${message.id} on topic "${message.topic}" is ${bytes} bytes of JSON, over the bus limit of ${maxMessageBytes} bytes; send a reference to large data (a URL, an object-store key) instead of the data itself`,
+    );
+  }
+  outbox.push(wire);
+  return Promise.resolve(message);
+}
+
 // The host checks a timer's delay, payload size and count (it knows the limits); the runner checks
 // only what JSON cannot carry to it intact: NaN and Infinity would arrive as null, and a payload
 // that is not JSON would arrive changed.
@@ -253,7 +299,7 @@ function cancelSchedule(cancel: CancelScheduleRequest): Promise<void> {
 function hostFor(handler: Handler): HostRequests {
   const tag = <T extends object>(made: T): T => (running === handler ? { ...made, handler } : made);
   return {
-    publish: (message) => publish(tag(message)),
+    publish: (message) => (running === handler ? sendFromHandler(message) : publish(message)),
     schedule: (timer) => schedule(tag(timer)),
     cancelSchedule: (cancel) => cancelSchedule(tag(cancel)),
   };
@@ -291,6 +337,7 @@ async function handle(delivery: Delivery): Promise<void> {
   }
   let changed: DurableState | undefined;
   running = deliveryId;
+  outbox = [];
   try {
     try {
       await agent.onMessage(
@@ -308,11 +355,14 @@ async function handle(delivery: Delivery): Promise<void> {
     await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
     return;
   }
+  const sent = outbox;
+  outbox = [];
   await send({
     type: "delivered",
     deliveryId,
     status: "handled",
     ...(changed !== undefined && { state: changed }),
+    ...(sent.length > 0 && { messages: sent }),
   });
 }
 
@@ -457,6 +507,7 @@ async function warmUp(): Promise<void> {
     stopTimeoutMs: 1,
     state: { value: { count: 1, seen: ["warm-up"] } },
     maxStateBytes: 1_048_576,
+    maxMessageBytes: 1_048_576,
   };
   const samples: unknown[] = [
     start,
@@ -469,6 +520,8 @@ async function warmUp(): Promise<void> {
   ];
   for (const sample of samples) parseHostMessage(sample);
   jsonPayloadProblem(message.payload);
+  const { sender: _sender, ...send } = message;
+  agentSendProblem(send);
   // The start path itself, short of onStart and `ready`: checking, resolving, importing and
   // constructing an agent, loading its state, then its context and logger (which write nothing
   // until used), and what follows each handler: comparing the state with the committed one.

@@ -1,7 +1,7 @@
 // Validation on the runner's end of the IPC channel, with the validators the build compiles from
 // the zod schemas of ipc-protocol.ts. The runner uses these instead of the schemas themselves
 // because loading zod would cost every agent process more than starting Node.js does.
-import type { HostToRunner } from "../ipc-protocol.js";
+import type { AgentSendMessage, HostToRunner } from "../ipc-protocol.js";
 import * as validators from "./runner-validators.js";
 import type { GeneratedValidator } from "./runner-validators.js";
 
@@ -47,4 +47,9 @@ export function parseHostMessage(raw: unknown): ParsedHostMessage {
 /** What makes `payload` not JSON, or `undefined` when it is JSON. */
 export function jsonPayloadProblem(payload: unknown): string | undefined {
   return validators.jsonPayload(payload) ? undefined : describeProblem(validators.jsonPayload);
+}
+
+/** What makes a handler's send not one the host takes (see `AgentSend`), or `undefined`. */
+export function agentSendProblem(send: AgentSendMessage): string | undefined {
+  return validators.agentSend(send) ? undefined : describeProblem(validators.agentSend);
 }

@@ -25,3 +25,4 @@ export const requestFailed: GeneratedValidator;
 export const stop: GeneratedValidator;
 export const statsRequest: GeneratedValidator;
 export const jsonPayload: GeneratedValidator;
+export const agentSend: GeneratedValidator;
