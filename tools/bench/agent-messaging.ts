@@ -1,14 +1,17 @@
 // Agent-to-agent messaging on a Redis-backed cluster: a Pinger and a Ponger on two `guildhall
-// host`s, their round trips interleaved in blocks with bare XADD → XREAD hops, and their
-// messages/s alternated with bare streams moving as many messages.
+// host`s, their round trips interleaved in blocks with bare XADD → XREAD hops and bare IPC round
+// trips, and their messages/s alternated with bare streams moving as many messages.
 import type { BenchCluster, Quiet } from "./clusters.js";
 import { benchGuild } from "./create.js";
 import { AgentPair, Bare, benchMessage, BLOCK } from "./messaging.js";
+import { BareChild } from "./bare-children.js";
 import type { Teardown } from "./teardown.js";
 
 /** Samples of {@link measureAgentMessaging}: milliseconds, and messages per second. */
 export interface AgentMessagingSamples {
   readonly bareHopMs: number[];
+  /** A message to a forked process and back over IPC: the least a host ↔ agent exchange costs. */
+  readonly bareIpcMs: number[];
   readonly agentRoundTripMs: number[];
   readonly bareMessagesPerSecond: number[];
   readonly agentMessagesPerSecond: number[];
@@ -41,11 +44,17 @@ export async function measureAgentMessaging(
   });
   await quiet.wait(new Map([[cluster, 2]]));
 
+  const echo = await BareChild.start(teardown, quiet, "IPC echo process", "echo-child.mjs", []);
+  const frame = { type: "deliver", deliveryId: 1, message: benchMessage({ text: "hello", n: 1 }) };
   const json = JSON.stringify(benchMessage({ text: "hello", n: 1 }));
-  for (let i = 0; i < 100; i++) await bare.roundTrip(json);
+  for (let i = 0; i < 100; i++) {
+    await bare.roundTrip(json);
+    await ipcRoundTrip(echo, frame);
+  }
   await pair.roundTrips(100); // warm-up
   const samples: AgentMessagingSamples = {
     bareHopMs: [],
+    bareIpcMs: [],
     agentRoundTripMs: [],
     bareMessagesPerSecond: [],
     agentMessagesPerSecond: [],
@@ -55,6 +64,8 @@ export async function measureAgentMessaging(
       // Each bare hop from a quiet event loop, as each ping of the Pinger is.
       await new Promise((resolve) => setImmediate(resolve));
       samples.bareHopMs.push(await bare.roundTrip(json));
+      await new Promise((resolve) => setImmediate(resolve));
+      samples.bareIpcMs.push(await ipcRoundTrip(echo, frame));
     }
     samples.agentRoundTripMs.push(...(await pair.roundTrips(BLOCK)));
   }
@@ -70,7 +81,15 @@ export async function measureAgentMessaging(
   }
   await pair.close();
   await bare.close();
+  await echo.stop();
   await cluster.engine.stopAgent(guild.id, "pinger");
   await cluster.engine.stopAgent(guild.id, "ponger");
   return samples;
+}
+
+/** `frame` to the echo process and back over IPC, in milliseconds. */
+async function ipcRoundTrip(echo: BareChild, frame: object): Promise<number> {
+  const started = performance.now();
+  await echo.ask(frame);
+  return performance.now() - started;
 }

@@ -72,7 +72,7 @@ export class BareChild {
   }
 
   /** Sends `request` over IPC and resolves with the child's answer. */
-  ask(request: Readonly<Record<string, number>>): Promise<Record<string, unknown>> {
+  ask(request: object): Promise<Record<string, unknown>> {
     const answered = this.#answer();
     this.#child.send(request);
     return answered;

@@ -208,6 +208,7 @@ async function main(): Promise<void> {
   const settings: Record<string, number | string> = {};
   const failover: FailoverRound[] = [];
   let durableServerUs: { bareEvalsha: number; commit: number } | undefined;
+  let bareIpcMs: number | undefined;
   let failure: unknown;
   log(
     `${context.cores} cores, ${context.cpuModel}, node ${context.node}, load ${context.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`,
@@ -507,6 +508,7 @@ async function main(): Promise<void> {
         { redisUrl: redis.url, prefix: "bench:" },
         { rounds: options["agent-rounds"], messages: options["agent-messages"] },
       );
+      bareIpcMs = percentiles(messaging.bareIpcMs).p50;
       figures.push(
         latency(
           "messaging.agentRoundTrip",
@@ -836,6 +838,7 @@ async function main(): Promise<void> {
   const targets = evaluateTargets(figures, context.cores, {
     hostLeaseMs: defaultFailoverSettings().hostLeaseMs,
     ...(durableServerUs !== undefined && { durableServerUs }),
+    ...(bareIpcMs !== undefined && { bareIpcMs }),
   });
   const report: BenchReport = {
     context,

@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import type { Readable } from "node:stream";
 import { GuildhallError } from "@guildhall/core";
 import { PROTOCOL_VERSION } from "./ipc-constants.js";
+import { FrameBatcher, isFrameBatch } from "./frame-batch.js";
 import { describeIssues, RunnerToHost, type HostToRunner } from "./ipc-protocol.js";
 import { LineSplitter } from "./line-splitter.js";
 import type { LogStream } from "./log-buffer.js";
@@ -47,6 +48,8 @@ export class RunnerProcess {
   exit: ProcessExit | undefined;
 
   readonly #child: ChildProcess;
+  /** Deliveries of this turn, written together. */
+  readonly #deliveries: FrameBatcher<HostToRunner>;
   #handlers: RunnerHandlers | undefined;
   #roundTrip: (() => void) | undefined;
   readonly #early: { stream: LogStream; text: string }[] = [];
@@ -55,6 +58,10 @@ export class RunnerProcess {
   constructor(child: ChildProcess, pid: number, maxLineChars: number) {
     this.#child = child;
     this.pid = pid;
+    this.#deliveries = new FrameBatcher((frame) => {
+      // The channel may have closed since the frames were queued: they went with the process.
+      if (child.connected) child.send(frame, () => undefined);
+    });
     let helloResolve!: () => void;
     let helloReject!: (error: Error) => void;
     this.hello = new Promise<void>((resolve, reject) => {
@@ -86,7 +93,8 @@ export class RunnerProcess {
     // A failed send or kill is reported as 'error'; without a listener it would crash the host.
     child.on("error", () => undefined);
 
-    child.on("message", (raw: unknown) => {
+    // One frame from the runner, alone or out of a batch.
+    const receive = (raw: unknown): void => {
       const parsed = RunnerToHost.safeParse(raw);
       if (!parsed.success) {
         this.#handlers?.invalid(describeIssues(parsed.error), raw);
@@ -114,6 +122,10 @@ export class RunnerProcess {
         return;
       }
       this.#handlers?.message(message);
+    };
+    child.on("message", (raw: unknown) => {
+      if (isFrameBatch(raw)) for (const frame of raw.frames) receive(frame);
+      else receive(raw);
     });
 
     for (const stream of ["stdout", "stderr"] as const) {
@@ -191,9 +203,18 @@ export class RunnerProcess {
     for (const { stream, text } of this.#early.splice(0)) handlers.line(stream, text);
   }
 
-  /** Sends a message; false when the channel is already closed (the process is going away). */
+  /**
+   * Sends a message; false when the channel is already closed (the process is going away).
+   * Deliveries of one turn go together (see frame-batch.ts); any other message goes at once,
+   * after them.
+   */
   send(message: HostToRunner): boolean {
     if (!this.#child.connected) return false;
+    if (message.type === "deliver") {
+      this.#deliveries.push(message);
+      return true;
+    }
+    this.#deliveries.flush();
     this.#child.send(message, () => undefined);
     return true;
   }

@@ -34,6 +34,8 @@ interface Lane {
   readonly kind: TrafficKind;
   /** When each seq was accepted: index seq - 1. */
   readonly acceptedAt: number[];
+  /** When each seq was first published, before Redis answered: index seq - 1. */
+  readonly sentAt: number[];
   readonly replies: TrafficReply[];
 }
 
@@ -102,7 +104,7 @@ export class NumberedTraffic {
   ): Promise<NumberedTraffic> {
     const id = `traffic-${randomUUID().slice(0, 8)}`;
     const client = connectGuildClient(cluster.bus, { guildId, id });
-    const lanes = agents.map((a) => ({ ...a, acceptedAt: [], replies: [] }));
+    const lanes = agents.map((a) => ({ ...a, acceptedAt: [], sentAt: [], replies: [] }));
     const traffic = new NumberedTraffic(cluster, guildId, client, lanes, ratePerSecond);
     await client.subscribe(inboxTopic(id), (message) => {
       const reply = message.payload as {
@@ -177,13 +179,14 @@ export class NumberedTraffic {
   }
 
   /**
-   * The first reply of `agentId` to a numbered message accepted at or after `sinceMs`: proof
-   * that the agent handles what was published since.
+   * The first reply of `agentId` to a numbered message first published at or after `sinceMs`:
+   * proof that the agent handles what was published since. Counted from the publish, not from
+   * Redis's answer to it: an agent may handle a message before its publisher has that answer.
    */
   answerSince(agentId: string, sinceMs: number): TrafficReply | undefined {
     const lane = this.#lane(agentId);
     return lane.replies.find(
-      (r) => r.seq !== undefined && (lane.acceptedAt[r.seq - 1] ?? 0) >= sinceMs,
+      (r) => r.seq !== undefined && (lane.sentAt[r.seq - 1] ?? 0) >= sinceMs,
     );
   }
 
@@ -223,6 +226,7 @@ export class NumberedTraffic {
       const lane = this.#lanes[this.#next++ % this.#lanes.length]!;
       await this.#enqueue(async () => {
         const seq = lane.acceptedAt.length + 1;
+        lane.sentAt.push(Date.now());
         lane.acceptedAt.push(await this.#publish(lane.agentId, { kind: lane.kind, seq }));
       });
       due += gapMs;

@@ -38,6 +38,7 @@ import type {
   PublishRequest,
   ScheduleRequest,
 } from "../manager-options.js";
+import { FrameBatcher, isFrameBatch } from "../frame-batch.js";
 import { loadAgent, loadState } from "./load-agent.js";
 import { agentSendProblem, jsonPayloadProblem, parseHostMessage } from "./runner-messages.js";
 
@@ -72,7 +73,14 @@ const pendingRequests = new Map<
 >();
 let nextRequestId = 0;
 
+/** Outcomes of this turn's handlers, written together (see frame-batch.ts). */
+const outcomes = new FrameBatcher<RunnerToHost>((frame) => {
+  if (process.connected) process.send?.(frame);
+});
+
+/** Sends `message` after this turn's outcomes; resolves once it is written. */
 function send(message: RunnerToHost): Promise<void> {
+  outcomes.flush();
   return new Promise((resolve) => {
     if (!process.connected || process.send === undefined) {
       resolve();
@@ -80,6 +88,14 @@ function send(message: RunnerToHost): Promise<void> {
     }
     process.send(message, undefined, undefined, () => resolve());
   });
+}
+
+/**
+ * Reports what became of a delivery. Not awaited: the next message is handled at once, and the
+ * host gets every outcome of a turn in one write.
+ */
+function report(outcome: Extract<RunnerToHost, { type: "delivered" }>): void {
+  outcomes.push(outcome);
 }
 
 function warn(text: string): void {
@@ -94,6 +110,7 @@ let exiting = false;
 
 async function exit(code: number): Promise<never> {
   exiting = true;
+  outcomes.flush();
   // Pipes and files are written synchronously on Linux, so usually nothing is left to flush;
   // waiting a turn for an empty write's callback anyway would add milliseconds to every stop.
   const flush = (stream: NodeJS.WriteStream): Promise<void> =>
@@ -231,19 +248,21 @@ function publish(message: PublishRequest): Promise<Message> {
  * span replaces it).
  */
 function sendFromHandler(request: PublishRequest): Promise<Message> {
-  const problem = jsonPayloadProblem(request.payload);
-  if (problem !== undefined) {
-    return invalid(
-      `payload is not JSON (${problem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
-    );
-  }
   const message = createMessage({
     ...request,
     sender: { id: identity?.agentId ?? "", name: agentName },
   });
   const { sender: _sender, ...wire } = message;
   const wrong = agentSendProblem(wire);
-  if (wrong !== undefined) return invalid(`cannot send this message: ${wrong}`);
+  if (wrong !== undefined) {
+    // One pass checks a good send; a bad one is looked at again, to say what is wrong plainly.
+    const payloadProblem = jsonPayloadProblem(request.payload);
+    return invalid(
+      payloadProblem === undefined
+        ? `cannot send this message: ${wrong}`
+        : `payload is not JSON (${payloadProblem}); send plain objects, arrays, strings, finite numbers, booleans or null`,
+    );
+  }
   const bytes = Buffer.byteLength(JSON.stringify(message));
   if (bytes > maxMessageBytes) {
     return invalid(
@@ -332,7 +351,7 @@ async function handle(delivery: Delivery): Promise<void> {
   }
   // An agent never receives what it sent itself, whatever topic it sent to.
   if (message.sender.id === identity.agentId) {
-    await send({ type: "delivered", deliveryId, status: "skipped" });
+    report({ type: "delivered", deliveryId, status: "skipped" });
     return;
   }
   let changed: DurableState | undefined;
@@ -352,12 +371,12 @@ async function handle(delivery: Delivery): Promise<void> {
     agent.state = committed.restore();
     const text = errorMessage(error);
     baseContext.log.error("onMessage failed", { messageId: message.id, error: text });
-    await send({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
+    report({ type: "delivered", deliveryId, status: "failed", error: text.slice(0, 65_536) });
     return;
   }
   const sent = outbox;
   outbox = [];
-  await send({
+  report({
     type: "delivered",
     deliveryId,
     status: "handled",
@@ -396,6 +415,11 @@ async function stop(hostGone: boolean): Promise<void> {
 // ---- wiring -----------------------------------------------------------------------------------
 
 function onHostMessage(raw: unknown): void {
+  if (isFrameBatch(raw)) for (const frame of raw.frames) onHostFrame(frame);
+  else onHostFrame(raw);
+}
+
+function onHostFrame(raw: unknown): void {
   const parsed = parseHostMessage(raw);
   if (!parsed.ok) {
     warn(`ignored an invalid message from the host: ${parsed.problem}`);
