@@ -65,12 +65,13 @@ export interface DurableInboxOptions {
    */
   readonly handle: (message: Message, position: TopicPosition) => Promise<HandlerOutcome>;
   /**
-   * How many messages `handle` may have been given and not finished. Default 1: one at a time.
-   * More suits a `handle` that queues messages and handles them in order itself, as an agent
-   * process does: it sees the next message while it handles this one, instead of a round trip
-   * later. Outcomes are committed in the order the messages came, whatever the order they finish.
+   * How many messages `handle` may have been given whose outcome is not queued for commit yet.
+   * Default 1: one at a time. More suits a `handle` that queues messages and handles them in order
+   * itself, as an agent process does: it sees the next message while it handles this one, instead
+   * of a round trip later. Outcomes are committed in the order the messages came, whatever the
+   * order they finish. A function is asked again each time a message is to be handed over.
    */
-  readonly prefetch?: number;
+  readonly prefetch?: number | (() => number);
   /** A commit was refused: another placement owns the agent now. Delivery has stopped. */
   readonly onFenced?: () => void;
   /** Delivery stopped because `handle` rejected. */
@@ -291,12 +292,21 @@ export class DurableInbox {
   #enqueue(message: Message, position: TopicPosition): Promise<void> {
     const handing = this.#takeRoom().then(() => this.#handOver(message, position));
     this.#tail = this.#tail.then(() => this.#process(message, position, handing));
-    return (this.#options.prefetch ?? 1) > 1 ? handing.then(() => undefined) : this.#tail;
+    return handing.then(() => undefined);
   }
 
-  /** Resolves once a message may be handed over; the caller then holds one of `prefetch`. */
+  #prefetch(): number {
+    const { prefetch } = this.#options;
+    return typeof prefetch === "function" ? prefetch() : (prefetch ?? 1);
+  }
+
+  /**
+   * Resolves once a message may be handed over; the caller then holds one of `prefetch` rooms
+   * until what its handler did is queued for commit. Rooms go in the order asked for, so no
+   * message overtakes another.
+   */
   #takeRoom(): Promise<void> {
-    if (this.#inFlight < (this.#options.prefetch ?? 1)) {
+    if (this.#waitingForRoom.length === 0 && this.#inFlight < this.#prefetch()) {
       this.#inFlight += 1;
       return Promise.resolve();
     }
@@ -304,27 +314,22 @@ export class DurableInbox {
   }
 
   #giveBackRoom(): void {
-    const next = this.#waitingForRoom.shift();
-    // The room passes straight to the next in line, so no message overtakes it.
-    if (next !== undefined) next();
-    else this.#inFlight -= 1;
+    this.#inFlight -= 1;
+    while (this.#inFlight < this.#prefetch()) {
+      const next = this.#waitingForRoom.shift();
+      if (next === undefined) return;
+      this.#inFlight += 1;
+      next();
+    }
   }
 
-  /**
-   * Calls `handle`, unless delivery has stopped; gives the room back once it settles. Wrapped, so
-   * that handing over resolves before the handling does.
-   */
+  /** Calls `handle`, unless delivery has stopped. Wrapped, so that handing over resolves first. */
   #handOver(message: Message, position: TopicPosition): Handing {
     if (this.#closed || this.#fenced) {
       this.#giveBackRoom();
       return { handling: undefined };
     }
-    const handling = this.#options.handle(message, position);
-    handling.then(
-      () => this.#giveBackRoom(),
-      () => this.#giveBackRoom(),
-    );
-    return { handling };
+    return { handling: this.#options.handle(message, position) };
   }
 
   async #process(
@@ -334,6 +339,18 @@ export class DurableInbox {
   ): Promise<void> {
     const { handling } = await handing;
     if (handling === undefined) return;
+    try {
+      await this.#finish(message, position, handling);
+    } finally {
+      this.#giveBackRoom();
+    }
+  }
+
+  async #finish(
+    message: Message,
+    position: TopicPosition,
+    handling: Promise<HandlerOutcome>,
+  ): Promise<void> {
     let outcome: HandlerOutcome;
     try {
       outcome = await handling;

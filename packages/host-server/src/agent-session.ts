@@ -85,10 +85,17 @@ interface Delivery {
 }
 
 /**
- * Messages handed to an agent process ahead of the one it handles: it sees the next at once
- * instead of a round trip later. The process handles them one at a time, in order.
+ * Messages handed to an agent process ahead of the one it handles, at most: it sees the next at
+ * once instead of a round trip later, and handles them one at a time, in order.
  */
-const PREFETCH = 32;
+const MAX_PREFETCH = 32;
+
+/**
+ * About how much of its work, by its recent handlers' pace, an agent process is handed ahead. A
+ * stop, move or sleep waits for what was handed over, so a slow agent gets one message at a time
+ * and a fast one up to {@link MAX_PREFETCH}.
+ */
+const PREFETCH_BUDGET_MS = 50;
 
 function noTimerChanges(): TimerChangeList {
   return { schedule: [], cancel: [] };
@@ -115,6 +122,10 @@ export class AgentSession {
   readonly #deliveries = new Map<number, Delivery>();
   /** Whether a delivery of this process was charged with its exit already (see `#handle`). */
   #crashCharged = false;
+  /** How long the agent's handlers took of late (a moving average), in ms: its pace. */
+  #handlingMs = PREFETCH_BUDGET_MS;
+  /** When the last delivery was answered: the next one queued behind it started then. */
+  #lastAnsweredAt = 0;
   #started = false;
   #closing = false;
 
@@ -136,7 +147,8 @@ export class AgentSession {
       checkpoint,
       log: asAgentLogger(log),
       handle: (message, position) => this.#handle(message, position),
-      prefetch: PREFETCH,
+      prefetch: () =>
+        Math.max(1, Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BUDGET_MS / this.#handlingMs))),
       onFenced: () => deps.onFenced(),
       onCommitFailed: () => deps.onCommitFailed(),
       onHandleFailed: (error, message) => {
@@ -354,6 +366,17 @@ export class AgentSession {
     return this.#inbox.close(timeoutMs);
   }
 
+  /**
+   * A delivery handed over at `handedAt` was answered: its handler ran from then, or from the
+   * answer before it if it waited behind that one.
+   */
+  #answered(handedAt: number): void {
+    const now = performance.now();
+    const tookMs = now - Math.max(handedAt, this.#lastAnsweredAt);
+    this.#lastAnsweredAt = now;
+    this.#handlingMs += (tookMs - this.#handlingMs) / 4;
+  }
+
   async #handle(message: Message, position: TopicPosition): Promise<HandlerOutcome> {
     const { manager, guildId, agentId, metrics } = this.#deps;
     // A host that could not renew its lease may have been replaced: it hands over nothing more
@@ -398,6 +421,7 @@ export class AgentSession {
     const span = startProcessSpan(message, { guildId, agentId });
     let deliveryId: number | undefined;
     let failure: unknown;
+    const handedAt = performance.now();
     try {
       const result = await manager.deliver(guildId, agentId, message, {
         onDeliveryId: (id) => {
@@ -405,6 +429,7 @@ export class AgentSession {
           this.#deliveries.set(id, { outbox, timers, span });
         },
       });
+      this.#answered(handedAt);
       this.#deps.crashes.delete(crashKey);
       if (result.status === "failed") {
         failure = new Error(result.error);

@@ -45,6 +45,31 @@ it("keeps the agent's state and positions with keep_state, so its next copy resu
   await app.close();
 });
 
+it("hands a slow agent one message at a time, so a stop waits for the handler in progress only", async () => {
+  const t = await startHost();
+  const app = connectGuildClient(t.bus, { guildId: "g1", id: "app" });
+  const { answers } = await inboxOf(t, "app");
+  await t.client.createAgent(createRequest("g1", fixtureSpec("plodder", "Plodder")));
+  for (let i = 0; i < 6; i++) await app.publish("inbox:plodder", { add: 1, workMs: 300 });
+  await waitFor(() => answers.length >= 1, { description: "the first answer" });
+
+  await t.client.stopAgent({ guildId: "g1", agentId: "plodder", keepState: true });
+  // Handed six at once, the process would have had to handle them all before stopping.
+  const count = (
+    JSON.parse((await t.bus.readAgent("g1", "plodder"))?.state ?? "{}") as {
+      count: number;
+    }
+  ).count;
+  expect(count).toBeLessThanOrEqual(2);
+  expect(answers).toHaveLength(count);
+  // The rest wait on the bus for the next copy, which counts on from the committed state.
+  await t.client.createAgent(createRequest("g1", fixtureSpec("plodder", "Plodder")));
+  await waitFor(() => answers.length === 6, { description: "all six answers" });
+  expect(answers.map((m) => (m.payload as { count: number }).count)).toEqual([1, 2, 3, 4, 5, 6]);
+  await t.client.stopAgent({ guildId: "g1", agentId: "plodder" });
+  await app.close();
+});
+
 it("kills a handler stuck past the stop timeout at once, keeping what was committed before it", async () => {
   const stopTimeoutMs = 1_500;
   const t = await startHost({ stopTimeoutMs });

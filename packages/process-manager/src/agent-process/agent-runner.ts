@@ -73,9 +73,14 @@ const pendingRequests = new Map<
 >();
 let nextRequestId = 0;
 
+/** The last write of outcomes: an exit waits for it, or the host could miss what was handled. */
+let outcomesWritten: Promise<void> = Promise.resolve();
+
 /** Outcomes of this turn's handlers, written together (see frame-batch.ts). */
 const outcomes = new FrameBatcher<RunnerToHost>((frame) => {
-  if (process.connected) process.send?.(frame);
+  if (!process.connected || process.send === undefined) return;
+  const send = process.send.bind(process);
+  outcomesWritten = new Promise((resolve) => send(frame, undefined, undefined, () => resolve()));
 });
 
 /** Sends `message` after this turn's outcomes; resolves once it is written. */
@@ -111,6 +116,7 @@ let exiting = false;
 async function exit(code: number): Promise<never> {
   exiting = true;
   outcomes.flush();
+  await outcomesWritten;
   // Pipes and files are written synchronously on Linux, so usually nothing is left to flush;
   // waiting a turn for an empty write's callback anyway would add milliseconds to every stop.
   const flush = (stream: NodeJS.WriteStream): Promise<void> =>
