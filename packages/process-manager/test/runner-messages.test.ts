@@ -1,8 +1,12 @@
 // The runner validates host messages with code the build compiles from the zod schemas the host
 // uses. Both must agree on what is valid, or one end would act on what the other refuses.
 import { describe, expect, it } from "vitest";
-import { HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
-import { jsonPayloadProblem, parseHostMessage } from "../dist/agent-process/runner-messages.js";
+import { AgentSend, HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
+import {
+  agentSendProblem,
+  jsonPayloadProblem,
+  parseHostMessage,
+} from "../dist/agent-process/runner-messages.js";
 
 const message = {
   id: "0ABCDEFGHJ0000000000000000",
@@ -133,5 +137,30 @@ describe("runner-side payload check", () => {
   ])("refuses %s", (_, payload) => {
     expect(JsonPayload.safeParse(payload).success).toBe(false);
     expect(jsonPayloadProblem(payload)).toMatch(/: /);
+  });
+});
+
+describe("runner-side check of the agent's own sends", () => {
+  const { sender: _sender, ...send } = message;
+
+  it.each([
+    ["a send with every field", send],
+    ["a send with only the required fields", { ...send, threadId: undefined }],
+  ])("accepts %s, as the host does", (_, candidate) => {
+    const wire = JSON.parse(JSON.stringify(candidate)) as typeof send;
+    expect(AgentSend.safeParse(wire).success).toBe(true);
+    expect(agentSendProblem(wire)).toBeUndefined();
+  });
+
+  it.each([
+    ["an empty topic", { ...send, topic: "" }],
+    ["a topic over 256 characters", { ...send, topic: "t".repeat(257) }],
+    ["a fractional timestamp", { ...send, timestamp: 1.5 }],
+    ["an id over 64 characters", { ...send, id: "i".repeat(65) }],
+    ["a sender", { ...send, sender: { id: "someone-else" } }],
+    ["a payload that is not JSON", { ...send, payload: { n: Number.NaN } }],
+  ])("refuses %s, as the host does", (_, candidate) => {
+    expect(AgentSend.safeParse(candidate).success).toBe(false);
+    expect(agentSendProblem(candidate as typeof send)).toMatch(/: /);
   });
 });
