@@ -28,8 +28,9 @@ import { AGENTS_DIR } from "./paths.js";
 
 /**
  * A RedisBus whose agents are not durable: a claim starts every topic at its end with no state,
- * and a commit publishes the handler's sends one after another and stores nothing else. What a
- * host cannot do less of and still deliver messages and their answers.
+ * and a commit publishes the handlers' sends, in order in one write as a commit's script does,
+ * and stores nothing else. What a host cannot do less of and still deliver messages and their
+ * answers.
  */
 class WithoutCommits implements DurableMessageBus {
   readonly #bus: RedisBus;
@@ -68,7 +69,8 @@ class WithoutCommits implements DurableMessageBus {
   }
 
   async commitAgent(guildId: string, _agentId: string, commit: AgentCommit): Promise<CommitResult> {
-    for (const message of commit.messages) await this.#bus.publish(guildId, message);
+    // Issued together, they go out on one connection in this order.
+    await Promise.all(commit.messages.map((message) => this.#bus.publish(guildId, message)));
     return "committed";
   }
 

@@ -678,7 +678,7 @@ async function main(): Promise<void> {
         ...(["state", "unchanged"] as const).map((name): Figure => ({
           kind: "rate",
           id: `durable.throughput.${name}`,
-          title: `Durable handling, one agent, ${handled[name]}, a commit per message`,
+          title: `Durable handling, one agent, ${handled[name]}, every message committed`,
           unit: "msg/s",
           rounds: durable.messagesPerSecond[name],
           median: median(durable.messagesPerSecond[name]),
@@ -687,7 +687,7 @@ async function main(): Promise<void> {
         })),
       );
       notes.push(
-        `Durable handling: a bare EVALSHA of \`return 1\` took ${formatMs(bareEvalsha.p50)} at p50 and ${formatMs(bareEvalsha.p95)} at p95, a commit ${formatMs(commit.p50)} and ${formatMs(commit.p95)} (${commit.n} each, interleaved); of which Redis ran the script for ${durable.serverUs.bareEvalsha.toFixed(1)} µs and ${durable.serverUs.commit.toFixed(1)} µs on average (INFO commandstats). The host without commits is the same host and agent code on a bus whose commit only publishes the handler's sends (tools/bench/handling-host.ts); it still hands the agent one message at a time, as the durable host does.`,
+        `Durable handling: a bare EVALSHA of \`return 1\` took ${formatMs(bareEvalsha.p50)} at p50 and ${formatMs(bareEvalsha.p95)} at p95, a commit ${formatMs(commit.p50)} and ${formatMs(commit.p95)} (${commit.n} each, interleaved); of which Redis ran the script for ${durable.serverUs.bareEvalsha.toFixed(1)} µs and ${durable.serverUs.commit.toFixed(1)} µs on average (INFO commandstats). The host without commits is the same host and agent code on a bus whose commit only publishes the handler's sends (tools/bench/handling-host.ts); it hands the agent its messages as the durable host does (ahead of the handler in progress, by the agent's pace) and publishes the sends of what would be one commit together.`,
       );
     }
 

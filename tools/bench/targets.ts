@@ -179,7 +179,7 @@ export function evaluateTargets(
   });
 
   // A relay does what the bare relay process does (read the inbox stream, write a reply entry),
-  // through a host, an agent process and a commit per message.
+  // through a host, an agent process and the commits that release its replies.
   const relayFigure = byId.get("relay.throughput");
   const relay = relayFigure?.kind === "rate" ? relayFigure : undefined;
   targets.push({

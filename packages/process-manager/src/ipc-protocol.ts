@@ -116,6 +116,17 @@ export type StartCommand = z.infer<typeof StartCommand>;
 
 // ---- runner → host ---------------------------------------------------------------------------
 
+/** What an agent says of a message it sends; never its sender, which the host stamps. */
+const outgoing = {
+  topic,
+  payload: JsonPayload,
+  format: z.string().min(1).max(256),
+  threadId: z.string().min(1).max(64).optional(),
+  inResponseTo: z.string().min(1).max(64).optional(),
+  /** The trace context the agent's context carries (a handler's: its message's), if any. */
+  traceparent: z.string().min(1).max(256).optional(),
+};
+
 /**
  * A message an agent sent from a handler, as its runner built it: everything of the message but
  * the sender, which the host stamps. It reaches the host with the handler's outcome (`ready`,
@@ -125,13 +136,7 @@ export type StartCommand = z.infer<typeof StartCommand>;
 export const AgentSend = z.strictObject({
   id: z.string().min(1).max(64),
   timestamp: z.number().int().nonnegative(),
-  topic,
-  payload: JsonPayload,
-  format: z.string().min(1).max(256),
-  threadId: z.string().min(1).max(64).optional(),
-  inResponseTo: z.string().min(1).max(64).optional(),
-  /** The trace context of the message being handled, when there is one. */
-  traceparent: z.string().min(1).max(256).optional(),
+  ...outgoing,
 });
 
 /** What one handler sent, in order. */
@@ -174,13 +179,7 @@ export const FailedEvent = z.strictObject({
 export const PublishRequest = z.strictObject({
   type: z.literal("publish"),
   requestId,
-  topic,
-  payload: JsonPayload,
-  format: z.string().min(1).max(256),
-  threadId: z.string().min(1).max(64).optional(),
-  inResponseTo: z.string().min(1).max(64).optional(),
-  /** The trace context the agent's context carries, when it has one. */
-  traceparent: z.string().min(1).max(256).optional(),
+  ...outgoing,
 });
 
 /**
