@@ -1,8 +1,9 @@
 // The delivery loop of one durable agent, wherever its code runs (in this process, or in an agent
-// process behind a host): it reads the agent's topics after their committed positions, hands one
-// message at a time to the agent, and commits what each handler did (state, position, sends) as
-// one step, in order. The next message is handled while a commit is on its way, and handlers that
-// finish while one is on its way are committed together in the next: see `#takeGroup`. Everything
+// process behind a host): it reads the agent's topics after their committed positions, hands the
+// agent its messages in order (one at a time, or `prefetch` ahead to an agent that queues them),
+// and commits what each handler did (state, position, sends) as one step, in order. The next
+// message is handled while a commit is on its way, and handlers that finish while one is on its
+// way are committed together in the next: see `#takeGroup`. Everything
 // it does is bound to one placement epoch, so a copy that lost its placement is refused at its
 // next commit and stops.
 import { setTimeout as delay } from "node:timers/promises";
@@ -148,7 +149,7 @@ export class DurableInbox {
   #committing: Promise<void> | undefined;
   /** Set once the store refused a handled message's commit: nothing after it may be stored. */
   #refused = false;
-  /** Messages given to `handle` and not finished: at most `prefetch`. */
+  /** Rooms taken: messages handed over (or next to be) whose outcome is not queued for commit yet. */
   #inFlight = 0;
   /** Messages waiting for room under `prefetch`, in order. */
   readonly #waitingForRoom: (() => void)[] = [];
