@@ -29,8 +29,9 @@ const steps = [
   // Alone: the fault scenarios time recoveries and message waits against bounds, and share two
   // cores only with their own clusters, not with other packages' suites and compilers.
   ["fault suite", "npx", nxChecks("-p", "e2e-faults")],
-  // One at a time, after it: each saturates both cores for tens of seconds.
-  ["scale scenarios", "npx", ["nx", "run", "e2e-faults:test-scale", "--outputStyle=stream"]],
+  // One at a time, after it: the scale scenarios saturate both cores for tens of seconds, and the
+  // rolling update bounds message waits that neighbours' forks would stretch.
+  ["scenarios run alone", "npx", ["nx", "run", "e2e-faults:test-alone", "--outputStyle=stream"]],
   // Last and alone: the README's commands build with nx themselves, and nx may rewrite packages'
   // dist/ while doing so, which other tasks running beside them would read half-written.
   ["README commands", "npx", nxChecks("-p", "e2e-docs")],
