@@ -1,7 +1,8 @@
 // The runner validates host messages with code the build compiles from the zod schemas the host
 // uses. Both must agree on what is valid, or one end would act on what the other refuses.
 import { describe, expect, it } from "vitest";
-import { AgentSend, HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
+import { AgentSend, DeliveredEvent, HostToRunner, JsonPayload } from "../dist/ipc-protocol.js";
+import { isDeliveredFrame } from "../dist/runner-process.js";
 import {
   agentSendProblem,
   jsonPayloadProblem,
@@ -162,5 +163,67 @@ describe("runner-side check of the agent's own sends", () => {
   ])("refuses %s, as the host does", (_, candidate) => {
     expect(AgentSend.safeParse(candidate).success).toBe(false);
     expect(agentSendProblem(candidate as typeof send)).toMatch(/: /);
+  });
+});
+
+// The host checks every `delivered` frame with the function compiled from its schema, and with
+// zod only what that refuses: it must never accept what zod refuses.
+describe("host-side compiled check of delivered frames", () => {
+  const send = {
+    id: "0ABCDEFGHJ0000000000000001",
+    timestamp: 1_764_000_000_000,
+    topic: "inbox:b",
+    payload: { n: 1, list: [true, null, "x"] },
+    format: "json",
+  };
+  const frame = { type: "delivered", deliveryId: 7, status: "handled" };
+
+  it.each([
+    ["handled, nothing changed", frame],
+    [
+      "handled with a state and sends",
+      { ...frame, state: { value: { count: 2 } }, messages: [send] },
+    ],
+    ["handled with a null state", { ...frame, state: { value: null } }],
+    ["skipped", { ...frame, status: "skipped" }],
+    ["failed, with its error", { ...frame, status: "failed", error: "boom" }],
+    [
+      "a send with every optional field",
+      { ...frame, messages: [{ ...send, threadId: "t", inResponseTo: "m", traceparent: "00-x" }] },
+    ],
+  ])("accepts %s, as zod does", (_, candidate) => {
+    const wire: unknown = JSON.parse(JSON.stringify(candidate));
+    expect(DeliveredEvent.safeParse(wire).success).toBe(true);
+    expect(isDeliveredFrame(wire)).toBe(true);
+  });
+
+  it.each([
+    ["another type", { ...frame, type: "ready" }],
+    ["an unknown status", { ...frame, status: "done" }],
+    ["a negative delivery id", { ...frame, deliveryId: -1 }],
+    ["a fractional delivery id", { ...frame, deliveryId: 1.5 }],
+    ["a delivery id past 2^53", { ...frame, deliveryId: 2 ** 53 }],
+    ["an unknown field", { ...frame, extra: 1 }],
+    ["a state without its value", { ...frame, state: {} }],
+    ["a state with another field", { ...frame, state: { value: 1, other: 2 } }],
+    ["an error over 65,536 characters", { ...frame, status: "failed", error: "e".repeat(65_537) }],
+    ["a send with a sender", { ...frame, messages: [{ ...send, sender: { id: "x" } }] }],
+    ["a send with an empty topic", { ...frame, messages: [{ ...send, topic: "" }] }],
+    ["a send without an id", { ...frame, messages: [{ ...send, id: undefined }] }],
+    [
+      "a send whose payload is not JSON",
+      { ...frame, messages: [{ ...send, payload: { n: Number.NaN } }] },
+    ],
+    ["sends that are not a list", { ...frame, messages: send }],
+    [
+      "a field named __proto__",
+      JSON.parse(
+        '{"type":"delivered","deliveryId":1,"status":"handled","__proto__":{"x":1}}',
+      ) as unknown,
+    ],
+    ["no frame at all", null],
+  ])("refuses %s, as zod does", (_, candidate) => {
+    expect(DeliveredEvent.safeParse(candidate).success).toBe(false);
+    expect(isDeliveredFrame(candidate)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 // Types of dist/agent-process/runner-validators.js, which the build generates from the zod
-// schemas of ipc-protocol.ts (scripts/generate-runner-validators.mjs). Each function is an Ajv
+// schemas of ipc-protocol.ts (scripts/generate-validators.mjs). Each function is an Ajv
 // standalone validator: it returns whether `data` is valid and leaves the first problem in
 // `errors`.
 
