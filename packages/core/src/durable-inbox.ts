@@ -3,9 +3,8 @@
 // agent its messages in order (one at a time, or `prefetch` ahead to an agent that queues them),
 // and commits what each handler did (state, position, sends) as one step, in order. The next
 // message is handled while a commit is on its way, and handlers that finish while one is on its
-// way are committed together in the next: see `#takeGroup`. Everything
-// it does is bound to one placement epoch, so a copy that lost its placement is refused at its
-// next commit and stops.
+// way are committed together in the next: see `#takeGroup`. Everything it does is bound to one
+// placement epoch, so a copy that lost its placement is refused at its next commit and stops.
 import { setTimeout as delay } from "node:timers/promises";
 import type { AgentLogger } from "./agent.js";
 import type {
@@ -149,7 +148,7 @@ export class DurableInbox {
   #committing: Promise<void> | undefined;
   /** Set once the store refused a handled message's commit: nothing after it may be stored. */
   #refused = false;
-  /** Rooms taken: messages handed over (or next to be) whose outcome is not queued for commit yet. */
+  /** Rooms taken: messages handed over (or about to be) whose outcome is not queued for commit. */
   #inFlight = 0;
   /** Messages waiting for room under `prefetch`, in order. */
   readonly #waitingForRoom: (() => void)[] = [];
