@@ -40,11 +40,12 @@ export {
   validateGuildSpec,
   validateMessage,
   validateMessagingConfig,
+  validateParsedMessage,
 } from "./validation.js";
 export type { ValidateOptions } from "./validation.js";
 export { checkId, checkPem, checkWholeNumber } from "./option-checks.js";
 export type { WholeNumberRange } from "./option-checks.js";
-export { Message, MessageSender, createMessage, inboxTopic } from "./message.js";
+export { Message, MessageSender, ParsedMessage, createMessage, inboxTopic } from "./message.js";
 export { replyTarget } from "./reply.js";
 export type { ReplyTarget } from "./reply.js";
 export type { CreateMessageInit, CreateMessageOptions, JsonValue } from "./message.js";

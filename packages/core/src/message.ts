@@ -35,6 +35,20 @@ export const Message = lazySchema((z) =>
 );
 export type Message = z.infer<typeof Message>;
 
+/**
+ * {@link Message} for a value that `JSON.parse` returned: its payload is JSON by construction, so
+ * only its presence is checked, and the rest is compiled (zod's `compile`). It accepts exactly the
+ * parsed messages that Message accepts, at a small fraction of the cost, as walking the payload is
+ * most of Message's. Hosts run it on every message they read from a stream or an agent sends.
+ */
+export const ParsedMessage = lazySchema((z) =>
+  z.compile(
+    Message.extend({
+      payload: z.custom<JsonValue>((value) => value !== undefined, "is required (any JSON value)"),
+    }),
+  ),
+);
+
 /** Any JSON value: what a payload may be. */
 export type JsonValue = z.infer<ReturnType<typeof z.json>>;
 

@@ -3,7 +3,7 @@
 // functions, so a bad spec reads the same whether it came from a file or the wire.
 import type { z } from "zod";
 import { GuildhallError } from "./errors.js";
-import { Message } from "./message.js";
+import { Message, ParsedMessage } from "./message.js";
 import { lazySchema } from "./lazy-module.js";
 import { AgentSpec, GuildSpec, MessagingConfig } from "./spec.js";
 
@@ -159,6 +159,7 @@ export const validateMessagingConfig: (
 );
 
 const checkMessage = validator(Message, "message", "build messages with createMessage");
+const checkParsedMessage = validator(ParsedMessage, "message", "build messages with createMessage");
 
 /**
  * Messages known to be valid: those {@link validateMessage} returned, and those the buses hand to
@@ -187,4 +188,18 @@ export function validateMessage(value: unknown, options?: ValidateOptions): Mess
     return value as Message;
   }
   return rememberValidMessage(checkMessage(value, options));
+}
+
+/**
+ * {@link validateMessage} for a message whose payload `JSON.parse` returned (so it is JSON by
+ * construction): every other field is checked as validateMessage checks it, in a fraction of its
+ * time. A host runs it on each message an agent sends, built from a frame it parsed.
+ *
+ * @throws GuildhallError `invalid-argument` naming the path of each bad field.
+ */
+export function validateParsedMessage(value: unknown, options?: ValidateOptions): Message {
+  if (typeof value === "object" && value !== null && validMessages.has(value)) {
+    return value as Message;
+  }
+  return rememberValidMessage(checkParsedMessage(value, options));
 }

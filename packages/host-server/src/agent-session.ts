@@ -16,6 +16,7 @@ import {
   newTimer,
   startProcessSpan,
   tracedPublish,
+  validateParsedMessage,
   type AgentCheckpoint,
   type DurableMessageBus,
   type AgentTimer,
@@ -231,19 +232,22 @@ export class AgentSession {
 
   async #publish(request: PublishRequest, traceparent: string | undefined): Promise<Message> {
     const { bus, metrics, guildId, agentId, agentName } = this.#deps;
-    // The process manager checked every field of the request; the sender is the host's own.
-    const message = createMessage({
-      topic: request.topic,
-      sender: { id: agentId, name: agentName },
-      payload: request.payload,
-      format: request.format,
-      ...(request.threadId !== undefined && { threadId: request.threadId }),
-      ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
-      ...(traceparent !== undefined && { traceparent }),
-      // A send from a handler resolved in the agent with the id and time its process gave it.
-      ...(request.id !== undefined && { id: request.id }),
-      ...(request.timestamp !== undefined && { timestamp: request.timestamp }),
-    });
+    // The process manager parsed the request from its agent's frame; the sender is the host's own.
+    // Checked here, the commit that writes it takes it as valid, and a bad field fails this send.
+    const message = validateParsedMessage(
+      createMessage({
+        topic: request.topic,
+        sender: { id: agentId, name: agentName },
+        payload: request.payload,
+        format: request.format,
+        ...(request.threadId !== undefined && { threadId: request.threadId }),
+        ...(request.inResponseTo !== undefined && { inResponseTo: request.inResponseTo }),
+        ...(traceparent !== undefined && { traceparent }),
+        // A send from a handler resolved in the agent with the id and time its process gave it.
+        ...(request.id !== undefined && { id: request.id }),
+        ...(request.timestamp !== undefined && { timestamp: request.timestamp }),
+      }),
+    );
     const bytes = Buffer.byteLength(JSON.stringify(message));
     const limit = bus.maxMessageBytes;
     if (bytes > limit) {
