@@ -9,7 +9,7 @@ import type { FaultCluster } from "./fault-cluster.js";
 /** A live agent process, as /proc shows it. */
 export interface AgentProcess {
   readonly pid: number;
-  readonly parent: number | undefined;
+  readonly parent: number;
   readonly guildId: string;
   readonly agentId: string;
 }
@@ -33,8 +33,10 @@ export function agentProcesses(guildIds: Iterable<string>): AgentProcess[] {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     const match = TITLE.exec(titleOf(pid));
-    if (match === null || !guilds.has(match[1]!) || !isRunning(pid)) continue;
-    out.push({ pid, parent: parentOf(pid), guildId: match[1]!, agentId: match[2]! });
+    if (match === null || !guilds.has(match[1]!)) continue;
+    // Undefined once the process has ended, which it may have since its title was read.
+    const parent = parentOf(pid);
+    if (parent !== undefined) out.push({ pid, parent, guildId: match[1]!, agentId: match[2]! });
   }
   return out;
 }
@@ -93,22 +95,26 @@ export class ClusterInvariants {
     const processes = agentProcesses(this.#guilds);
 
     // At most one live process per agent across all hosts.
-    const perAgent = new Map<string, number[]>();
+    const perAgent = new Map<string, AgentProcess[]>();
     for (const p of processes) {
       const key = `${p.guildId}/${p.agentId}`;
-      perAgent.set(key, [...(perAgent.get(key) ?? []), p.pid]);
+      perAgent.set(key, [...(perAgent.get(key) ?? []), p]);
     }
-    const duplicated = [...perAgent].filter(([, pids]) => pids.length > 1);
+    const duplicated = [...perAgent]
+      .filter(([, copies]) => copies.length > 1)
+      .map(([key, copies]) => [key, copies.map((p) => p.pid)]);
     expect(duplicated, `${when}: agents with more than one live process`).toEqual([]);
 
     // No orphans: every agent process, and every process a host ever started, has a live host
     // of the cluster as its parent.
     const orphans = processes
-      .filter((p) => p.parent === undefined || !liveHosts.has(p.parent))
+      .filter((p) => !liveHosts.has(p.parent))
       .map((p) => `${p.guildId}/${p.agentId} pid ${p.pid} (parent ${p.parent})`);
     for (const pid of this.#started) {
-      if (!isRunning(pid)) this.#started.delete(pid);
-      else if (!liveHosts.has(parentOf(pid) ?? -1)) orphans.push(`pid ${pid} (${titleOf(pid)})`);
+      // Read once: a process may end between two reads, and one that has ended is no orphan.
+      const parent = parentOf(pid);
+      if (parent === undefined) this.#started.delete(pid);
+      else if (!liveHosts.has(parent)) orphans.push(`pid ${pid} (${titleOf(pid)})`);
     }
     expect(orphans, `${when}: processes whose host is gone`).toEqual([]);
 
@@ -119,8 +125,11 @@ export class ClusterInvariants {
       for (const agent of await this.#cluster.registry.listGuildAgents(guildId)) {
         const key = `${guildId}/${agent.agentId}`;
         located.add(key);
-        const pid = perAgent.get(key)?.[0];
-        const hostOfPid = pid === undefined ? undefined : liveHosts.get(parentOf(pid) ?? -1);
+        // The host of the process as the snapshot saw it: read again now, a process that exited
+        // since (an agent gone back to sleep while the registry was listed) would have none.
+        const copy = perAgent.get(key)?.[0];
+        const pid = copy?.pid;
+        const hostOfPid = copy === undefined ? undefined : liveHosts.get(copy.parent);
         const asleep = pid === undefined && this.#sleeping.has(guildId);
         if (asleep && ![...liveHosts.values()].includes(agent.hostAddress)) {
           mismatches.push(`${key} sleeps at ${agent.hostAddress}, which is not a live host`);
