@@ -184,10 +184,7 @@ export function rememberValidMessage(message: Message): Message {
  * @throws GuildhallError `invalid-argument` naming the path of each bad field.
  */
 export function validateMessage(value: unknown, options?: ValidateOptions): Message {
-  if (typeof value === "object" && value !== null && validMessages.has(value)) {
-    return value as Message;
-  }
-  return rememberValidMessage(checkMessage(value, options));
+  return checkOnce(checkMessage, value, options);
 }
 
 /**
@@ -198,8 +195,17 @@ export function validateMessage(value: unknown, options?: ValidateOptions): Mess
  * @throws GuildhallError `invalid-argument` naming the path of each bad field.
  */
 export function validateParsedMessage(value: unknown, options?: ValidateOptions): Message {
+  return checkOnce(checkParsedMessage, value, options);
+}
+
+/** `value` as it is when it was checked before, else as `check` returns it, remembered. */
+function checkOnce(
+  check: (value: unknown, options?: ValidateOptions) => Message,
+  value: unknown,
+  options: ValidateOptions | undefined,
+): Message {
   if (typeof value === "object" && value !== null && validMessages.has(value)) {
     return value as Message;
   }
-  return rememberValidMessage(checkParsedMessage(value, options));
+  return rememberValidMessage(check(value, options));
 }
