@@ -12,6 +12,9 @@ export interface AgentMessagingSamples {
   readonly bareHopMs: number[];
   /** A message to a forked process and back over IPC: the least a host ↔ agent exchange costs. */
   readonly bareIpcMs: number[];
+  /** The pair's first round trips, before anything warmed the path (V8 has not optimized it). */
+  readonly freshRoundTripMs: number[];
+  /** Round trips after the warm-up: the path at its steady state. */
   readonly agentRoundTripMs: number[];
   readonly bareMessagesPerSecond: number[];
   readonly agentMessagesPerSecond: number[];
@@ -21,16 +24,17 @@ export interface AgentMessagingSamples {
 export const AGENT_WINDOW = 64;
 
 /**
- * Places the pair on the two hosts of `cluster` (whose bus is `prefix` on `redisUrl`), then
- * `rounds` round trips and 3 throughput rounds of `messages` messages, each next to bare Redis
- * Streams; stops the pair after.
+ * Places the pair on the two hosts of `cluster` (whose bus is `prefix` on `redisUrl`) and times its
+ * first {@link BLOCK} round trips. Then `warmUp` round trips, and as many bare hops and IPC round
+ * trips, that are not timed; then `rounds` round trips and 3 throughput rounds of `messages`
+ * messages, each next to bare Redis Streams. Stops the pair after.
  */
 export async function measureAgentMessaging(
   teardown: Teardown,
   quiet: Quiet,
   cluster: BenchCluster,
   bus: { redisUrl: string; prefix: string },
-  options: { rounds: number; messages: number },
+  options: { rounds: number; messages: number; warmUp: number },
 ): Promise<AgentMessagingSamples> {
   const guild = benchGuild("bench-messaging");
   const bare = new Bare(bus.redisUrl, 4 * options.messages + 10_000);
@@ -47,14 +51,17 @@ export async function measureAgentMessaging(
   const echo = await BareChild.start(teardown, quiet, "IPC echo process", "echo-child.mjs", []);
   const frame = { type: "deliver", deliveryId: 1, message: benchMessage({ text: "hello", n: 1 }) };
   const json = JSON.stringify(benchMessage({ text: "hello", n: 1 }));
-  for (let i = 0; i < 100; i++) {
+  const freshRoundTripMs = await pair.roundTrips(BLOCK);
+  // The yardsticks warm up as long as the pair does: both sides are timed at their steady state.
+  for (let i = 0; i < options.warmUp; i++) {
     await bare.roundTrip(json);
     await ipcRoundTrip(echo, frame);
   }
-  await pair.roundTrips(100); // warm-up
+  await pair.roundTrips(options.warmUp);
   const samples: AgentMessagingSamples = {
     bareHopMs: [],
     bareIpcMs: [],
+    freshRoundTripMs,
     agentRoundTripMs: [],
     bareMessagesPerSecond: [],
     agentMessagesPerSecond: [],

@@ -29,6 +29,12 @@ import { median, percentiles, ratios, type Percentiles } from "./stats.js";
 
 /** Round trips per interleaved block. */
 export const BLOCK = 100;
+/**
+ * Agent round trips run before the timed ones, to time the path at its steady state: V8 optimizes
+ * a host's and an agent process's message path only after it has run some thousands of times, and
+ * until then a round trip takes two to three times as long (decision 0014, "A fresh path").
+ */
+export const AGENT_WARM_UP = 5000;
 const WINDOW = 256; // publishes in flight during the throughput runs
 const TOPIC = "bench-topic";
 const sender = { id: "bench-publisher", name: "Bench" };
@@ -380,7 +386,7 @@ async function messagingBenchmark(options: MessagingOptions): Promise<MessagingR
     const started = await startInProcessHosts(redis.url, "bench:");
     hosts = started;
     await agents.start(started.place);
-    await agents.roundTrips(100); // warm-up
+    await agents.roundTrips(AGENT_WARM_UP);
     for (let done = 0; done < options.agentRounds; done += BLOCK) {
       for (let i = 0; i < BLOCK; i++) {
         await settle();

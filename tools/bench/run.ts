@@ -25,6 +25,7 @@ import { measureDurableHandling } from "./durable.js";
 import { defaultFailoverSettings, measureFailover, type FailoverRound } from "./failover.js";
 import { readRunContext } from "./machine.js";
 import { agentPidsOf, memoryFigure, sizeFigure } from "./memory.js";
+import { AGENT_WARM_UP } from "./messaging.js";
 import { measureMove, type MoveSamples } from "./move.js";
 import { measureNn } from "./nn.js";
 import { measureSleep } from "./sleep.js";
@@ -50,6 +51,10 @@ const OPTIONS = {
   lookups: [5000, "lookups of each kind"],
   "rpc-calls": [1000, "host calls of each kind"],
   "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
+  "agent-warm-up": [
+    AGENT_WARM_UP,
+    "agent round trips (and as many bare hops and IPC round trips) before the timed ones",
+  ],
   "agent-messages": [4000, "messages of each agent-to-agent throughput round"],
   "relay-messages": [10_000, "messages of each relay round, agent and bare relay (64 in flight)"],
   "relay-rounds": [3, "relay rounds of each (bare relay and agent, alternating)"],
@@ -499,23 +504,36 @@ async function main(): Promise<void> {
 
     if (runs("messaging") && warm !== undefined) {
       log(
-        `agent to agent: ${options["agent-rounds"]} round trips, ${options["agent-messages"]} messages × 3`,
+        `agent to agent: ${options["agent-rounds"]} round trips after ${options["agent-warm-up"]} of warm-up, ${options["agent-messages"]} messages × 3`,
       );
       const messaging = await measureAgentMessaging(
         teardown,
         quiet,
         warm,
         { redisUrl: redis.url, prefix: "bench:" },
-        { rounds: options["agent-rounds"], messages: options["agent-messages"] },
+        {
+          rounds: options["agent-rounds"],
+          messages: options["agent-messages"],
+          warmUp: options["agent-warm-up"],
+        },
       );
       bareIpcMs = percentiles(messaging.bareIpcMs).p50;
+      const bareHop = percentiles(messaging.bareHopMs);
       figures.push(
         latency(
           "messaging.agentRoundTrip",
-          "Agent → agent → agent round trip (two hosts, Redis)",
+          `Agent → agent → agent round trip (two hosts, Redis), after ${options["agent-warm-up"]} round trips of warm-up`,
           percentiles(messaging.agentRoundTripMs),
           "bare XADD → blocked XREAD",
-          percentiles(messaging.bareHopMs),
+          bareHop,
+          2,
+        ),
+        latency(
+          "messaging.freshRoundTrip",
+          `The same pair's first ${messaging.freshRoundTripMs.length} round trips (hosts and agent processes yet to run the path)`,
+          percentiles(messaging.freshRoundTripMs),
+          "bare XADD → blocked XREAD",
+          bareHop,
           2,
         ),
         {
