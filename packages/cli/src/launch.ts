@@ -1,6 +1,7 @@
-// Launching a guild's agents for `dev` and `run`, one progress line per agent as it becomes ready.
-// If any agent fails, those this launch started are stopped again and the error names each
-// failure; agents that were running before are left alone.
+// Launching a guild's agents for `dev` and `run`, one progress line per agent as it becomes ready
+// (or, declared lazily, as it is recorded asleep). If any agent fails, those this launch started
+// are stopped again and the error names each failure; agents that were running before are left
+// alone.
 import { errorMessage } from "@guildhall/core";
 import type { Guild } from "@guildhall/engine";
 import type { LocationRegistry } from "@guildhall/registry";
@@ -19,9 +20,22 @@ function launchExitCode(error: unknown): ExitCode {
 /** Where each launched agent runs, by agent id. */
 export type Placements = Map<string, string>;
 
+/** How {@link launchGuild} launches. */
+export interface LaunchOptions {
+  /** Ends the launch early (a stop signal): what it started is stopped again. */
+  readonly signal: AbortSignal;
+  /** How long each agent may take to become ready; the engine's default when absent. */
+  readonly timeoutMs?: number;
+  /**
+   * Declares the agents without starting them (`runAgent`'s `lazy`): each starts on its first
+   * message or timer. Default false.
+   */
+  readonly lazy?: boolean;
+}
+
 /**
  * Starts every agent of `guild` (all at once; the engine spreads them over the hosts) and resolves
- * with the host of each once all are ready.
+ * with the host of each once all are ready, or all are declared when `lazy`.
  *
  * @throws CliError naming every agent that failed and why, with the first failure's exit status
  */
@@ -29,20 +43,27 @@ export async function launchGuild(
   guild: Guild,
   registry: LocationRegistry,
   progress: Progress,
-  signal: AbortSignal,
-  timeoutMs?: number,
+  options: LaunchOptions,
 ): Promise<Placements> {
+  const { signal, timeoutMs, lazy = false } = options;
   const agents = guild.spec.agents;
   const placements: Placements = new Map();
-  progress.step(`starting ${agents.length} agents of guild ${guild.id}`);
+  const [verb, done] = lazy ? ["declaring", "declared"] : ["starting", "ready"];
+  progress.step(`${verb} ${agents.length} agents of guild ${guild.id}`);
   const results = await Promise.allSettled(
     agents.map(async (agent) => {
-      await guild.launchAgent(agent, { signal, ...(timeoutMs !== undefined && { timeoutMs }) });
+      await guild.launchAgent(agent, {
+        signal,
+        ...(timeoutMs !== undefined && { timeoutMs }),
+        ...(lazy && { lazy }),
+      });
       const host = (await registry.getLocation(guild.id, agent.id))?.hostAddress ?? "?";
       placements.set(agent.id, host);
-      progress.done(`agent ${agent.id} ready on ${host} (${placements.size}/${agents.length})`);
+      progress.done(
+        `agent ${agent.id} ${done} on ${host}${lazy ? ", asleep" : ""} (${placements.size}/${agents.length})`,
+      );
       if (placements.size < agents.length) {
-        progress.step(`starting agents (${placements.size}/${agents.length} ready)`);
+        progress.step(`${verb} agents (${placements.size}/${agents.length} ${done})`);
       }
     }),
   );

@@ -2,9 +2,6 @@
 // private redis-server and two `guildhall host` processes, driven by the built bin.
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ClusterExecutionEngine } from "@guildhall/engine";
-import { StaticDiscovery } from "@guildhall/placement";
-import { RedisLocationRegistry } from "@guildhall/registry";
 import { startRedisServer, waitFor, type RedisTestServer } from "@guildhall/testing";
 import { startHostProcess, type HostProcess } from "../../../tools/test-support/host-process.js";
 import { expectNoLeakedProcesses, isRunning } from "../../../tools/test-support/processes.js";
@@ -185,27 +182,21 @@ describe("guildhall against a Redis-backed cluster", () => {
     expect(await listAgents()).toEqual([]);
   });
 
-  it("agents ls shows an agent declared lazily as hibernated, with no process", async () => {
-    const registry = new RedisLocationRegistry({ url: redis.url, prefix: PREFIX });
-    const engine = new ClusterExecutionEngine({
-      registry,
-      discovery: new StaticDiscovery(hosts.map((h) => h.address)),
-      reconcile: false,
-    });
-    try {
-      await engine.runAgent(
-        { id: "hello", name: "Hello", agents: [] },
-        { id: "responder", name: "Responder", className: `${HELLO_AGENTS}/index.js#Responder` },
-        { lazy: true },
-      );
-      const [listed] = await listAgents();
-      expect(listed).toMatchObject({ guildId: "hello", agentId: "responder", state: "hibernated" });
-      const table = await runCli(["agents", "ls", ...cluster]);
-      expect(table.stdout).toMatch(/responder\s.*hibernated/);
-    } finally {
-      await engine.shutdown({ stopAgents: true });
-      await registry.close();
-    }
+  it("run --lazy declares the agents asleep: agents ls shows them hibernated, with no process", async () => {
+    const run = await runCli(["run", "examples/hello/guild.yaml", "--lazy", ...cluster]);
+    expect(run.stderr).toContain("agent responder declared on");
+    expect(run.stdout).toContain("guild hello has 2 agents asleep");
+    expect(run.code).toBe(0);
+    const listed = await listAgents();
+    expect(listed.map((a) => [a.guildId, a.agentId, a.state, a.pid]).sort()).toEqual([
+      ["hello", "initiator", "hibernated", 0],
+      ["hello", "responder", "hibernated", 0],
+    ]);
+    const table = await runCli(["agents", "ls", ...cluster]);
+    expect(table.stdout).toMatch(/responder\s.*hibernated/);
+
+    const stop = await runCli(["agents", "stop", "initiator", "responder", ...cluster]);
+    expect(stop.code).toBe(0);
     expect(await listAgents()).toEqual([]);
   });
 

@@ -194,7 +194,7 @@ async function dev(file: string, flags: DevFlags): Promise<ExitCode> {
       process.stdout.write(`dashboard on ${dashboard.url}\n`);
     }
 
-    await launchGuild(guild, cluster.registry, progress, stop.signal);
+    await launchGuild(guild, cluster.registry, progress, { signal: stop.signal });
     if (stop.signal.aborted) return outcome;
     view =
       isInteractive() && flags.json !== true

@@ -22,6 +22,7 @@ export interface RunFlags extends ClusterFlags {
   readonly k8s?: string;
   readonly timeout?: string;
   readonly json?: boolean;
+  readonly lazy?: boolean;
 }
 
 /** How long Kubernetes discovery may take to list the service's endpoints. */
@@ -121,12 +122,20 @@ async function run(file: string, flags: RunFlags): Promise<void> {
       ...cluster.hostAccess,
     });
     const guild = new Guild(spec, engine);
-    const placements = await launchGuild(guild, cluster.registry, progress, stop.signal, timeoutMs);
+    const lazy = flags.lazy === true;
+    const placements = await launchGuild(guild, cluster.registry, progress, {
+      signal: stop.signal,
+      ...(timeoutMs !== undefined && { timeoutMs }),
+      lazy,
+    });
     const agents = spec.agents.map((a) => ({
       id: a.id,
       name: a.name,
       host: placements.get(a.id) ?? "",
     }));
+    const summary = lazy
+      ? `guild ${spec.id} has ${agents.length} agents asleep: each starts on its first message or timer`
+      : `guild ${spec.id} runs ${agents.length} agents`;
     if (flags.json === true) {
       printJson({ guild: { id: spec.id, name: spec.name }, agents });
     } else {
@@ -134,8 +143,7 @@ async function run(file: string, flags: RunFlags): Promise<void> {
         `${renderTable(
           ["agent", "name", "host"],
           agents.map((a) => [a.id, a.name, a.host]),
-        )}\n` +
-          `guild ${spec.id} runs ${agents.length} agents; see them with \`guildhall agents ls --guild ${spec.id}\`\n`,
+        )}\n${summary}; see them with \`guildhall agents ls --guild ${spec.id}\`\n`,
       );
     }
   } finally {
@@ -166,6 +174,10 @@ export function registerRunCommand(program: Command): Command {
       "place on the ready endpoints of this Kubernetes service (its port named grpc, or :port)",
     )
     .option("--timeout <duration>", "how long each agent may take to become ready (default: 60s)")
+    .option(
+      "--lazy",
+      "declare the agents without starting them: each starts on its first message or timer",
+    )
     .option("--json", "print the placed agents as JSON")
     .addHelpText(
       "after",
@@ -174,11 +186,12 @@ Examples:
   $ guildhall run guild.yaml --redis redis://redis:6379 --hosts 10.0.0.7:50051,10.0.0.8:50051
   $ guildhall run guild.yaml --redis redis://redis.guildhall:6379 --k8s guildhall/guildhall-host
   $ GUILDHALL_REDIS_URL=redis://localhost:6379 guildhall run guild.yaml --json
+  $ guildhall run guild.yaml --redis redis://redis:6379 --lazy
 
 className modules must be installed on the hosts and allowed by their GUILDHALL_AGENT_MODULES;
 a path relative to the guild file is made absolute here, so it must exist at that path on the hosts.
-Exit status: 0 every agent ready, 1 an agent did not start, 2 bad usage, 3 bad guild file,
-4 Redis or the hosts cannot be reached.`,
+Exit status: 0 every agent ready (or declared, with --lazy), 1 an agent did not start,
+2 bad usage, 3 bad guild file, 4 Redis or the hosts cannot be reached.`,
     )
     .action(action("run", run));
 }
