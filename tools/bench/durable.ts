@@ -16,6 +16,7 @@ import {
   type AgentCommit,
   type AgentSpec,
   type GuildClient,
+  validateParsedMessage,
 } from "@guildhall/core";
 import { agentSpecToProto } from "@guildhall/host-server";
 import { AgentHostService } from "@guildhall/proto";
@@ -119,12 +120,16 @@ async function measureCommits(
       sequence: ++sequence,
       state: JSON.stringify({ count: n }),
       position: { topic: inbox, position: `1-${n}` },
+      // Checked as a host checks each send of its agent (its payload JSON by construction), so
+      // the commit encodes it as a host's commit does, without walking the payload again.
       messages: [
-        createMessage({
-          topic: `inbox:${FEEDER}`,
-          sender: { id: agentId },
-          payload: { n, count: n },
-        }),
+        validateParsedMessage(
+          createMessage({
+            topic: `inbox:${FEEDER}`,
+            sender: { id: agentId },
+            payload: { n, count: n },
+          }),
+        ),
       ],
     };
     const started = performance.now();
