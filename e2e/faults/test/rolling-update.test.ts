@@ -14,7 +14,8 @@ import { resolveAgentHostOptions } from "@guildhall/host-server";
 import { waitFor } from "@guildhall/testing";
 import { isRunning } from "../../../tools/test-support/processes.js";
 import { startFaultCluster, type ClusterHost, type FaultCluster } from "./support/fault-cluster.js";
-import { agentProcesses, type ClusterInvariants } from "./support/invariants.js";
+import { AgentProcessSampler } from "./support/agent-process-sampler.js";
+import type { AgentProcess, ClusterInvariants } from "./support/invariants.js";
 import type { DeliveryLedger } from "./support/ledger.js";
 import {
   answeredSince,
@@ -44,46 +45,22 @@ let traffic: NumberedTraffic;
 let ledger: DeliveryLedger;
 let copies: CopySampler;
 
-/**
- * Reads /proc every {@link SAMPLE_MS} for the live processes of the guild's agents and notes any
- * agent with more than one: two copies alive at once.
- */
-class CopySampler {
-  readonly #guildId: string;
-  readonly #timer: NodeJS.Timeout;
-  #last = Date.now();
-  samples = 0;
-  /** The longest time between two samples (the test process's event loop was busy). */
-  longestGapMs = 0;
+/** Notes any agent with more than one live process in a sample: two copies alive at once. */
+class CopySampler extends AgentProcessSampler {
   /** The most processes any one agent had in a sample. */
   mostCopies = 0;
   /** Samples that found an agent with two or more processes. */
   readonly doubles: string[] = [];
 
-  constructor(guildId: string) {
-    this.#guildId = guildId;
-    this.#timer = setInterval(() => this.sample(), SAMPLE_MS);
-  }
-
-  sample(): void {
-    const now = Date.now();
-    this.longestGapMs = Math.max(this.longestGapMs, now - this.#last);
-    this.#last = now;
-    this.samples++;
+  protected judge(processes: readonly AgentProcess[], now: number): void {
     const pids = new Map<string, number[]>();
-    for (const p of agentProcesses([this.#guildId])) {
-      pids.set(p.agentId, [...(pids.get(p.agentId) ?? []), p.pid]);
-    }
+    for (const p of processes) pids.set(p.agentId, [...(pids.get(p.agentId) ?? []), p.pid]);
     for (const [agentId, list] of pids) {
       this.mostCopies = Math.max(this.mostCopies, list.length);
       if (list.length > 1 && this.doubles.length < 20) {
         this.doubles.push(`${new Date(now).toISOString()}: ${agentId} pids ${list.join(", ")}`);
       }
     }
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
   }
 }
 
@@ -94,7 +71,7 @@ beforeAll(async () => {
   ({ guild, invariants, traffic, ledger } = await launchLedgerGuild(cluster, engine, {
     rate: RATE,
   }));
-  copies = new CopySampler(guild.id);
+  copies = new CopySampler(guild.id, SAMPLE_MS);
   // A host drains by moves only while some engine's reconciler holds the lease.
   await waitFor(() => cluster.registry.reconcilerActive(), {
     description: "the engine's reconciler to take its lease",

@@ -31,7 +31,8 @@ import {
   type FaultCluster,
 } from "../support/fault-cluster.js";
 import { hostClient } from "../support/host-client.js";
-import { agentProcesses, ClusterInvariants } from "../support/invariants.js";
+import { AgentProcessSampler } from "../support/agent-process-sampler.js";
+import { agentProcesses, ClusterInvariants, type AgentProcess } from "../support/invariants.js";
 import { clusterDiscovery } from "../support/traffic.js";
 
 const AGENTS = 1_000;
@@ -73,44 +74,20 @@ let handledFile: string;
 let client: Messenger;
 let sampler: ProcessSampler;
 
-/**
- * Reads /proc every {@link SAMPLE_MS} for the live processes of the guild's agents and keeps
- * every one it saw: which agent, its parent (the host that started it) and when it was first seen.
- */
-class ProcessSampler {
-  readonly #guildId: string;
-  readonly #timer: NodeJS.Timeout;
-  readonly seen = new Map<number, { agentId: string; parent: number | undefined; at: number }>();
-  #last = Date.now();
-  samples = 0;
-  /** The longest time between two samples (the test process's event loop was busy). */
-  longestGapMs = 0;
+/** Keeps every agent process it saw: which agent, its parent (the host) and when first seen. */
+class ProcessSampler extends AgentProcessSampler {
+  readonly seen = new Map<number, { agentId: string; parent: number; at: number }>();
 
-  constructor(guildId: string) {
-    this.#guildId = guildId;
-    this.#timer = setInterval(() => this.sample(), SAMPLE_MS);
-  }
-
-  sample(): void {
-    const now = Date.now();
-    this.longestGapMs = Math.max(this.longestGapMs, now - this.#last);
-    this.#last = now;
-    this.samples++;
-    for (const p of agentProcesses([this.#guildId])) {
+  protected judge(processes: readonly AgentProcess[], now: number): void {
+    for (const p of processes) {
       if (!this.seen.has(p.pid))
         this.seen.set(p.pid, { agentId: p.agentId, parent: p.parent, at: now });
     }
   }
 
   /** The processes first seen at or after `sinceMs`. */
-  since(
-    sinceMs: number,
-  ): { pid: number; agentId: string; parent: number | undefined; at: number }[] {
+  since(sinceMs: number): { pid: number; agentId: string; parent: number; at: number }[] {
     return [...this.seen].filter(([, p]) => p.at >= sinceMs).map(([pid, p]) => ({ pid, ...p }));
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
   }
 }
 
@@ -279,7 +256,7 @@ beforeAll(async () => {
   guild = new Guild(spec, engine, cluster.bus);
   invariants = new ClusterInvariants(cluster);
   invariants.watchGuild(guild.id, { sleeping: true });
-  sampler = new ProcessSampler(guild.id);
+  sampler = new ProcessSampler(guild.id, SAMPLE_MS);
 
   // The only host yet: every agent is declared there.
   const declaredFrom = Date.now();
