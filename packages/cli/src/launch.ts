@@ -55,7 +55,7 @@ export async function launchGuild(
       await guild.launchAgent(agent, {
         signal,
         ...(timeoutMs !== undefined && { timeoutMs }),
-        ...(lazy && { lazy }),
+        lazy,
       });
       const host = (await registry.getLocation(guild.id, agent.id))?.hostAddress ?? "?";
       placements.set(agent.id, host);
