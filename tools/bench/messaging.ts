@@ -36,6 +36,9 @@ export const BLOCK = 100;
  */
 export const AGENT_WARM_UP = 5000;
 const WINDOW = 256; // publishes in flight during the throughput runs
+/** An {@link AgentPair} request's deadline: this much, and this much more per exchange asked. */
+const ASK_MIN_MS = 60_000;
+const ASK_MS_PER_EXCHANGE = 20;
 const TOPIC = "bench-topic";
 const sender = { id: "bench-publisher", name: "Bench" };
 
@@ -247,21 +250,42 @@ export class AgentPair {
     );
   }
 
-  #ask(payload: JsonValue): Promise<Record<string, unknown>> {
+  /**
+   * Asks the Pinger for `exchanges` ping/pongs and resolves with its report. A Pinger whose handler
+   * failed never reports, so the ask fails after a deadline generous for this machine instead of
+   * holding the benchmark forever.
+   */
+  async #ask(payload: JsonValue, exchanges: number): Promise<Record<string, unknown>> {
     const client = this.#client;
     if (client === undefined) throw new Error("AgentPair.start() first");
-    const done = new Promise<Record<string, unknown>>((resolve) => (this.#waiting = resolve));
-    return client.publish(`inbox:${this.names.pinger}`, payload).then(() => done);
+    const deadlineMs = ASK_MIN_MS + exchanges * ASK_MS_PER_EXCHANGE;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<Record<string, unknown>>((resolve, reject) => {
+        this.#waiting = resolve;
+        timer = setTimeout(() => {
+          reject(
+            new Error(
+              `${this.names.pinger} did not report ${JSON.stringify(payload)} within ${deadlineMs} ms: its handler failed or a host stalled (see the hosts' logs)`,
+            ),
+          );
+        }, deadlineMs);
+        client.publish(`inbox:${this.names.pinger}`, payload).catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#waiting = undefined;
+    }
   }
 
   /** Round trip times (ms) of `rounds` ping/pongs, timed inside the Pinger. */
   async roundTrips(rounds: number): Promise<number[]> {
-    return (await this.#ask({ rounds }))["samplesMs"] as number[];
+    return (await this.#ask({ rounds }, rounds))["samplesMs"] as number[];
   }
 
   /** Messages per second (pings and pongs) of `pongs` exchanges with `window` pings in flight. */
   async throughput(pongs: number, window: number): Promise<number> {
-    const result = await this.#ask({ burst: pongs, window });
+    const result = await this.#ask({ burst: pongs, window }, pongs);
     return (result["messages"] as number) / ((result["elapsedMs"] as number) / 1000);
   }
 

@@ -50,7 +50,7 @@ const OPTIONS = {
   "throughput-rounds": [1, "rounds of the throughput run"],
   lookups: [5000, "lookups of each kind"],
   "rpc-calls": [1000, "host calls of each kind"],
-  "agent-rounds": [300, "agent-to-agent ping/pong round trips"],
+  "agent-rounds": [1000, "agent-to-agent ping/pong round trips"],
   "agent-warm-up": [
     AGENT_WARM_UP,
     "agent round trips (and as many bare hops and IPC round trips) before the timed ones",
